@@ -1,0 +1,35 @@
+# One place for set-up, tests and benchmarks. Everything installs into .venv from scratch.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test test-slow bench demo clean
+
+install: $(STAMP)
+
+# Order matters: torch 2.13.0 (local CPU wheel) first, the physicsnemo reference without its
+# dependency list, then our package constrained to that torch.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q --no-deps nvidia-physicsnemo==1.3.0
+	$(PIP) install -q -c constraints.txt -e '.[reference,test]'
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -m "not slow and not gpu"
+
+test-slow: install
+	$(PY) -m pytest -m slow
+
+bench: install
+	$(PY) -m jaxaccomp.bench.step_time --preset small --batch 1 4 --json bench-results/step_time_small.json
+
+# The main job on the embedded default; until the demo lands it is the model-core benchmark.
+demo: bench
+
+clean:
+	rm -rf $(VENV) bench-results .pytest_cache

@@ -1,0 +1,96 @@
+"""Frozen model configurations, the named presets and their YAML form.
+
+Every run writes its resolved config next to its outputs and every checkpoint carries one, so a
+config must round-trip through plain YAML/JSON data exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclasses.dataclass(frozen=True)
+class UNetConfig:
+    """Hyper-parameters of the DDPM++ SongUNet (names follow EDM / physicsnemo)."""
+
+    img_resolution: int = 64
+    in_channels: int = 2
+    out_channels: int = 1
+    label_dim: int = 4
+    model_channels: int = 256
+    channel_mult: tuple[int, ...] = (1, 2, 2, 2)
+    channel_mult_emb: int = 4
+    channel_mult_noise: int = 1
+    num_blocks: int = 4
+    attn_resolutions: tuple[int, ...] = (32, 16, 8)
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        # YAML gives lists; keep tuples so configs stay hashable (jit static arguments).
+        object.__setattr__(self, "channel_mult", tuple(self.channel_mult))
+        object.__setattr__(self, "attn_resolutions", tuple(self.attn_resolutions))
+        downsample = 2 ** (len(self.channel_mult) - 1)
+        if self.img_resolution % downsample:
+            raise ValueError(
+                f"img_resolution {self.img_resolution} must be a multiple of {downsample} "
+                f"for {len(self.channel_mult)} levels"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionConfig:
+    """EDM preconditioning, training noise distribution and the consistency-model floor."""
+
+    sigma_data: float = 1.0
+    sigma_min: float = 1e-4  # consistency parameterisation: identity at sigma_min
+    p_mean: float = -1.2  # log-normal training sigma distribution
+    p_std: float = 1.2
+
+
+PRESETS: dict[str, UNetConfig] = {
+    # The reference system's network: 257,523,969 parameters.
+    "paper": UNetConfig(),
+    # The paper layout (4 levels, attention at 32/16/8) at CPU scale: benchmarks and embedded models.
+    "small": UNetConfig(model_channels=32, num_blocks=2),
+    # Fastest config that still exercises every block type: down/up, skip convs, attention, 3 levels.
+    "tiny": UNetConfig(model_channels=16, channel_mult=(1, 2, 2), num_blocks=1, attn_resolutions=(32, 16)),
+}
+
+
+def preset(name: str) -> UNetConfig:
+    """The named preset, or a one-line error listing the valid names."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain data (lists, not tuples) for YAML/JSON."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build `cls` from plain data; unknown keys are an error, not silently dropped."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    return cls(**data)
+
+
+def save_yaml(path: str | Path, **sections: Any) -> None:
+    """Write named config sections (e.g. unet=..., diffusion=...) to one YAML file."""
+    data = {name: to_dict(cfg) for name, cfg in sections.items()}
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into its sections, building UNetConfig/DiffusionConfig where present."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    builders = {"unet": UNetConfig, "diffusion": DiffusionConfig}
+    return {k: from_dict(builders[k], v) if k in builders else v for k, v in data.items()}
