@@ -105,8 +105,8 @@ def import_state_dict(config: UNetConfig, state_dict: Mapping[str, Any], dtype: 
             missing.append(key)
             continue
         value = _from_torch_layout(_as_numpy(weights.pop(key)))
-        if value.shape != variable.value.shape:
-            misshaped.append(f"{key} {value.shape} != {variable.value.shape}")
+        if value.shape != variable.get_value().shape:
+            misshaped.append(f"{key} {value.shape} != {variable.get_value().shape}")
             continue
         filled.append((path, variable.replace(jnp.asarray(value))))
     problems = []
@@ -124,5 +124,5 @@ def import_state_dict(config: UNetConfig, state_dict: Mapping[str, Any], dtype: 
 def export_state_dict(model: SongUNet, style: TorchStyle = "physicsnemo") -> dict[str, np.ndarray]:
     """The model's weights as a torch-layout state_dict of float32 numpy arrays (no buffers)."""
     params = nnx.to_flat_state(nnx.state(model, nnx.Param))
-    state = {_torch_key(path, model.torch_names): _to_torch_layout(np.asarray(v.value, np.float32)) for path, v in params}
+    state = {_torch_key(path, model.torch_names): _to_torch_layout(np.asarray(v.get_value(), np.float32)) for path, v in params}
     return _to_edm_names(state) if style == "edm" else state

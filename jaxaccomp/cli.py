@@ -1,0 +1,30 @@
+"""Shared command-line behaviour: user mistakes become one-line errors and a non-zero exit code."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+# Errors caused by input (paths, configs, checkpoints); anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+
+
+def run(main: Callable[[], int | None]) -> None:
+    """Call `main`, turning a user error into `error: <message>` on stderr and exit status 1."""
+    try:
+        code = main()
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+def not_implemented(description: str, program: str, issue: int) -> None:
+    """Entry point of a program whose issue has not landed: `--help` works, running says so and exits 2."""
+    import argparse
+
+    argparse.ArgumentParser(prog=program, description=f"{description} Not implemented yet: lands with issue {issue}.").parse_args()
+    print(f"error: {program} is not implemented yet (issue {issue}); see README.md for what works today", file=sys.stderr)
+    sys.exit(2)
