@@ -46,3 +46,14 @@ def nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
 
 def nhwc_to_nchw(x) -> np.ndarray:
     return np.asarray(x).transpose(0, 3, 1, 2)
+
+
+@pytest.fixture(scope="session")
+def tiny_net():
+    """One randomly initialised `tiny` SongUNet per session (eager NNX init costs seconds); clone to modify."""
+    from flax import nnx
+
+    from jaxaccomp.config import preset
+    from jaxaccomp.nn.songunet import SongUNet
+
+    return SongUNet(preset("tiny"), rngs=nnx.Rngs(0))

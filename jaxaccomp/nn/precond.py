@@ -32,6 +32,13 @@ def consistency_scalings(sigma: jax.Array, sigma_data: float, sigma_min: float) 
     return c_skip, c_out, 1.0 / jnp.sqrt(sigma**2 + sigma_data**2)
 
 
+def scalings(sigma: jax.Array, diffusion: DiffusionConfig, mode: Mode) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(c_skip, c_out, c_in) of the given parameterisation."""
+    if mode == "edm":
+        return edm_scalings(sigma, diffusion.sigma_data)
+    return consistency_scalings(sigma, diffusion.sigma_data, diffusion.sigma_min)
+
+
 class Denoiser(nnx.Module):
     """D(x_noisy; sigma, context, labels) for a SongUNet with in_channels 2, out_channels 1."""
 
@@ -44,12 +51,6 @@ class Denoiser(nnx.Module):
         self.diffusion = diffusion
         self.mode = mode
 
-    def scalings(self, sigma: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        d = self.diffusion
-        if self.mode == "edm":
-            return edm_scalings(sigma, d.sigma_data)
-        return consistency_scalings(sigma, d.sigma_data, d.sigma_min)
-
     def __call__(
         self,
         x: jax.Array,
@@ -60,7 +61,7 @@ class Denoiser(nnx.Module):
     ) -> jax.Array:
         """x, context: [B, H, W]; sigma: [B] (or scalar); labels: one-hot [B, label_dim] -> [B, H, W]."""
         sigma = jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), x.shape[:1])
-        c_skip, c_out, c_in = (c[:, None, None] for c in self.scalings(sigma))
+        c_skip, c_out, c_in = (c[:, None, None] for c in scalings(sigma, self.diffusion, self.mode))
         net_in = jnp.stack([c_in * x, context], axis=-1)
         f = self.net(net_in, jnp.log(sigma) / 4.0, labels, dropout_key)[..., 0]
         return c_skip * x + c_out * f.astype(jnp.float32)
