@@ -30,9 +30,35 @@ def linear(cin: int, cout: int, rngs: nnx.Rngs, dtype: jnp.dtype) -> nnx.Linear:
     return nnx.Linear(cin, cout, kernel_init=xavier_uniform(), dtype=dtype, rngs=rngs)
 
 
-def group_norm(channels: int, rngs: nnx.Rngs, dtype: jnp.dtype) -> nnx.GroupNorm:
-    """EDM GroupNorm: min(32, C/4) groups, eps 1e-6, biased variance (statistics in float32)."""
-    return nnx.GroupNorm(channels, num_groups=min(32, channels // 4), epsilon=NORM_EPS, dtype=dtype, rngs=rngs)
+class GroupNorm(nnx.Module):
+    """EDM GroupNorm: min(32, C/4) groups, eps 1e-6, biased two-pass variance, statistics in float32.
+
+    Reductions run over the spatial axis with channels minor and the group sums on the tiny
+    [B, C] results, which XLA's CPU backend runs about 2x faster than a (B, HW, G, C/G) reduction.
+    """
+
+    def __init__(self, channels: int, rngs: nnx.Rngs, dtype: jnp.dtype = jnp.float32):
+        del rngs  # scale and bias start at 1 and 0
+        self.groups = min(32, channels // 4)
+        self.dtype = dtype
+        self.scale = nnx.Param(jnp.ones((channels,), jnp.float32))
+        self.bias = nnx.Param(jnp.zeros((channels,), jnp.float32))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        b, h, w, c = x.shape
+        per_group = c // self.groups
+        flat = x.astype(jnp.float32).reshape(b, h * w, c)
+        count = h * w * per_group
+
+        def group_mean(values: jax.Array) -> jax.Array:  # [B, C] channel sums -> [B, 1, C] group means
+            means = values.reshape(b, self.groups, per_group).sum(-1) / count
+            return jnp.repeat(means, per_group, axis=-1)[:, None, :]
+
+        mean = group_mean(flat.sum(axis=1))
+        var = group_mean(jnp.square(flat - mean).sum(axis=1))
+        gain = jax.lax.rsqrt(var + NORM_EPS) * self.scale[...]
+        shift = self.bias[...] - mean * gain
+        return (flat * gain + shift).reshape(b, h, w, c).astype(self.dtype)
 
 
 def downsample(x: jax.Array) -> jax.Array:
@@ -70,16 +96,20 @@ class Attention(nnx.Module):
     """Single-head self-attention over all positions; qkv channels interleaved as (C, 3)."""
 
     def __init__(self, channels: int, rngs: nnx.Rngs, dtype: jnp.dtype):
-        self.norm = group_norm(channels, rngs, dtype)
+        self.dtype = dtype
+        self.norm = GroupNorm(channels, rngs, dtype)
         self.qkv = conv(channels, 3 * channels, 1, rngs, dtype, scale=math.sqrt(0.2))
         self.proj = conv(channels, channels, 1, rngs, dtype, scale=1e-5)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         b, h, w, c = x.shape
-        qkv = self.qkv(self.norm(x)).reshape(b, h * w, c, 3)
-        q, k, v = qkv[..., 0], qkv[..., 1], qkv[..., 2]
-        logits = jnp.einsum("bqc,bkc->bqk", q, k, preferred_element_type=jnp.float32) / math.sqrt(c)
-        weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
+        tokens = self.norm(x).reshape(b, h * w, c).astype(self.dtype)
+        # Slicing the interleaved (C, 3) weights is cheaper than slicing the [B, HW, 3C] activations.
+        kernel = self.qkv.kernel[...].reshape(c, c, 3).astype(self.dtype)
+        bias = self.qkv.bias[...].reshape(c, 3).astype(self.dtype)
+        q, k, v = (tokens @ kernel[..., i] + bias[:, i] for i in range(3))
+        logits = jnp.einsum("bqc,bkc->bqk", q / math.sqrt(c), k, preferred_element_type=jnp.float32)
+        weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
         out = jnp.einsum("bqk,bkc->bqc", weights, v).reshape(b, h, w, c)
         return self.proj(out) + x
 
@@ -101,10 +131,10 @@ class UNetBlock(nnx.Module):
         dtype: jnp.dtype = jnp.float32,
     ):
         self.up, self.down = up, down
-        self.norm0 = group_norm(cin, rngs, dtype)
+        self.norm0 = GroupNorm(cin, rngs, dtype)
         self.conv0 = conv(cin, cout, 3, rngs, dtype)
         self.affine = linear(emb_channels, cout, rngs, dtype)
-        self.norm1 = group_norm(cout, rngs, dtype)
+        self.norm1 = GroupNorm(cout, rngs, dtype)
         self.dropout_rate = dropout
         self.conv1 = conv(cout, cout, 3, rngs, dtype, scale=1e-5)
         # resample_proj=True: a resampling block always gets a 1x1 skip conv, as does a width change.

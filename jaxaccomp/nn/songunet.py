@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxaccomp.config import UNetConfig
-from jaxaccomp.nn.layers import UNetBlock, conv, group_norm, linear, positional_embedding
+from jaxaccomp.nn.layers import GroupNorm, UNetBlock, conv, linear, positional_embedding
 
 
 class SongUNet(nnx.Module):
@@ -67,7 +67,7 @@ class SongUNet(nnx.Module):
         self.enc = nnx.List(enc)
         self.dec = nnx.List(dec)
         self.dec_takes_skip = tuple(dec_takes_skip)
-        self.aux_norm = group_norm(cout, rngs, dtype)
+        self.aux_norm = GroupNorm(cout, rngs, dtype)
         self.aux_conv = conv(cout, c.out_channels, 3, rngs, dtype, scale=1e-5)
         self.torch_names = {
             "enc_conv": f"enc.{top}x{top}_conv",

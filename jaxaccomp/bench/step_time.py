@@ -1,0 +1,307 @@
+"""Step time of the SongUNet, jitted JAX against eager torch (physicsnemo), same weights, same run.
+
+python -m jaxaccomp.bench.step_time --preset small --batch 1 4 --json out.json
+
+Times one U-Net forward (JAX `jax.jit`, torch eager and optionally `torch.compile`) and one
+training step (EDM DSM loss, forward + backward + Adam) both ways. Reports medians (and minima)
+after warm-up and the JAX/torch ratio; below 1 means JAX is faster.
+
+Thread settings must be fixed before JAX starts, so JAX and torch are imported inside `main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m jaxaccomp.bench.step_time", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="small", help="model preset: paper, small or tiny (default small)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 4], help="batch sizes (default 1 4)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"], help="where both frameworks run")
+    parser.add_argument("--dtype", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
+                        help="compute dtypes; bfloat16 = JAX bf16 compute / torch bf16 autocast, fp32 parameters")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls after compilation (default 3)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per measurement (default 20)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for each framework (default 1: like-for-like on a shared machine)")
+    parser.add_argument("--no-train", action="store_true", help="skip the training-step timing")
+    parser.add_argument("--torch-compile", action="store_true", help="also time torch.compile'd forward")
+    parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
+    return parser
+
+
+def _limit_threads(threads: int) -> None:
+    if threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+
+
+def _time(fn: Callable[[], Any], sync: Callable[[Any], Any], warmup: int, repeats: int) -> dict[str, float]:
+    """First call (compile) time, then median and min in ms over `repeats` after `warmup`."""
+    start = time.perf_counter()
+    sync(fn())
+    first = time.perf_counter() - start
+    for _ in range(warmup):
+        sync(fn())
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        sync(fn())
+        samples.append(time.perf_counter() - start)
+    return {"first_s": first, "median_ms": 1e3 * statistics.median(samples), "min_ms": 1e3 * min(samples)}
+
+
+def _environment(args: argparse.Namespace, jax_device: Any, torch_device: Any) -> dict[str, Any]:
+    import jax
+    import torch
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "torch": torch.__version__,
+        "jax_device": str(jax_device.device_kind),
+        "torch_device": torch.cuda.get_device_name() if torch_device.type == "cuda" else platform.processor() or "cpu",
+        "cpu_count": os.cpu_count(),
+        "threads": args.threads,
+        "loadavg_1min": os.getloadavg()[0],
+    }
+
+
+class Bench:
+    """Both frameworks on the same preset, weights and inputs."""
+
+    def __init__(self, args: argparse.Namespace):
+        import jax
+        import numpy as np
+        import torch
+
+        from jaxaccomp.config import preset
+        from jaxaccomp.convert.physicsnemo import build_physicsnemo_unet
+
+        self.args = args
+        self.config = preset(args.preset)
+        if args.device == "gpu":
+            if not torch.cuda.is_available() or not jax.devices()[0].platform == "gpu":
+                raise ValueError("--device gpu needs CUDA builds of both torch and jax on a machine with a GPU")
+            self.torch_device, self.jax_device = torch.device("cuda"), jax.devices("gpu")[0]
+        else:
+            torch.set_num_threads(args.threads)
+            self.torch_device, self.jax_device = torch.device("cpu"), jax.devices("cpu")[0]
+        torch.manual_seed(0)
+        self.torch_net = build_physicsnemo_unet(self.config).to(self.torch_device)
+        self.state_dict = {k: v.detach().cpu() for k, v in self.torch_net.state_dict().items()}
+        self.rng = np.random.default_rng(0)
+
+    def inputs(self, batch: int) -> dict[str, Any]:
+        import numpy as np
+
+        c = self.config
+        return {
+            "x": self.rng.standard_normal((batch, c.img_resolution, c.img_resolution, c.in_channels)).astype(np.float32),
+            "target": self.rng.standard_normal((batch, c.img_resolution, c.img_resolution)).astype(np.float32),
+            "noise": np.full((batch,), np.log(2.0) / 4, np.float32),
+            "labels": np.eye(c.label_dim, dtype=np.float32)[np.arange(batch) % c.label_dim],
+        }
+
+    def jax_net(self, dtype: str):
+        import jax
+        import jax.numpy as jnp
+
+        from jaxaccomp.convert.torch_weights import import_state_dict
+
+        net = import_state_dict(self.config, self.state_dict, dtype=getattr(jnp, dtype))
+        return jax.device_put(net, self.jax_device)
+
+    def forward(self, batch: int, dtype: str) -> dict[str, Any]:
+        import jax
+        import torch
+        from flax import nnx
+
+        host = self.inputs(batch)
+        data = {k: jax.device_put(v, self.jax_device) for k, v in host.items()}
+        graphdef, params = nnx.split(self.jax_net(dtype))  # functional jit: no module flattening per call
+        forward = jax.jit(lambda p, x, n, l: nnx.merge(graphdef, p)(x, n, l))
+        jax_times = self._time(lambda: forward(params, data["x"], data["noise"], data["labels"]), jax.block_until_ready)
+
+        t = self._to_torch(host)
+        x_nchw = t["x"].permute(0, 3, 1, 2).contiguous()
+        row = {"jax": jax_times}
+
+        def eager(net=self.torch_net):
+            with torch.inference_mode(), self._autocast(dtype):
+                return net(x_nchw, t["noise"], t["labels"])
+
+        row["torch"] = self._time(eager, self._torch_sync)
+        if self.args.torch_compile:
+            try:
+                compiled = torch.compile(self.torch_net)
+                row["torch_compile"] = self._time(lambda: eager(compiled), self._torch_sync)
+            except Exception as exc:  # noqa: BLE001 - reported, not fatal: "where it works"
+                row["torch_compile"] = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:200]}
+        return row
+
+    def train_step(self, batch: int, dtype: str) -> dict[str, Any]:
+        """One DSM training step (fresh sigma, noise, mask and dropout each call), Adam(1e-4, 0.9, 0.99)."""
+        import jax
+        import optax
+        import torch
+        from flax import nnx
+
+        from jaxaccomp.convert.physicsnemo import build_physicsnemo_unet
+        from jaxaccomp.diffusion.loss import dsm_loss
+        from jaxaccomp.nn.precond import Denoiser
+
+        host = self.inputs(batch)
+        data = {k: jax.device_put(v, self.jax_device) for k, v in host.items()}
+        graphdef, params = nnx.split(Denoiser(self.jax_net(dtype)))
+        tx = optax.adam(1e-4, b1=0.9, b2=0.99)
+        opt_state = tx.init(params)
+
+        @jax.jit
+        def step(params, opt_state, key):
+            def loss_fn(p):
+                return dsm_loss(nnx.merge(graphdef, p), data["target"], data["x"][..., 1], data["labels"], key)
+
+            loss, grads = jax.value_and_grad(loss_fn)(params)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, loss
+
+        state = {"params": params, "opt": opt_state, "key": jax.random.key(0)}
+
+        def jax_step():
+            state["key"], key = jax.random.split(state["key"])
+            state["params"], state["opt"], loss = step(state["params"], state["opt"], key)
+            return loss
+
+        row = {"jax": self._time(jax_step, jax.block_until_ready)}
+
+        net = build_physicsnemo_unet(self.config, dropout=self.config.dropout).to(self.torch_device)
+        net.load_state_dict(self.state_dict)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99))
+        t = self._to_torch(host)
+
+        def torch_step():
+            with self._autocast(dtype):
+                loss = _torch_dsm_loss(net, t["target"], t["x"][..., 1], t["labels"])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        row["torch"] = self._time(torch_step, self._torch_sync)
+        return row
+
+    def _to_torch(self, host: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        return {k: torch.from_numpy(v).to(self.torch_device) for k, v in host.items()}
+
+    def _time(self, fn: Callable[[], Any], sync: Callable[[Any], Any]) -> dict[str, float]:
+        return _time(fn, sync, self.args.warmup, self.args.repeats)
+
+    def _torch_sync(self, _: Any) -> None:
+        import torch
+
+        if self.torch_device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def _autocast(self, dtype: str):
+        import contextlib
+
+        import torch
+
+        if dtype == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.torch_device.type, dtype=torch.bfloat16)
+
+
+def _torch_dsm_loss(net: Any, target: Any, context: Any, labels: Any) -> Any:
+    """The same EDM DSM objective in torch (sigma_data 1, log-normal sigma, masked context)."""
+    import torch
+
+    batch, width = target.shape[0], target.shape[-1]
+    sigma = torch.exp(-1.2 + 1.2 * torch.randn(batch, device=target.device))
+    zeroed = torch.tensor([0, width // 4, width // 2], device=target.device)[torch.randint(0, 3, (batch,))]
+    keep = torch.arange(width, device=target.device)[None, :] < (width - zeroed)[:, None]
+    context = context * keep[:, None, :]
+    s = sigma[:, None, None]
+    noisy = target + s * torch.randn_like(target)
+    c_skip, c_out, c_in = 1 / (s**2 + 1), s / torch.sqrt(s**2 + 1), 1 / torch.sqrt(s**2 + 1)
+    f = net(torch.stack([c_in * noisy, context], dim=1), torch.log(sigma) / 4, labels)[:, 0]
+    weight = (sigma**2 + 1) / sigma**2
+    return (((c_skip * noisy + c_out * f.float() - target) ** 2).mean(dim=(1, 2)) * weight).mean()
+
+
+def _ratio(row: dict[str, Any]) -> float | None:
+    if "median_ms" not in row.get("jax", {}) or "median_ms" not in row.get("torch", {}):
+        return None
+    return row["jax"]["median_ms"] / row["torch"]["median_ms"]
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    def ms(row: dict[str, Any], key: str) -> str:
+        entry = row.get(key)
+        if entry is None:
+            return "-"
+        if "error" in entry:
+            return "failed"
+        return f"{entry['median_ms']:.1f} ({entry['min_ms']:.1f})"
+
+    header = ["what", "preset", "batch", "dtype", "jax ms med (min)", "torch eager", "torch.compile", "jax/torch", "jax compile s"]
+    lines = [header]
+    for r in rows:
+        ratio = r["jax_over_torch"]
+        lines.append([r["what"], r["preset"], str(r["batch"]), r["dtype"], ms(r, "jax"), ms(r, "torch"),
+                      ms(r, "torch_compile"), f"{ratio:.2f}" if ratio else "-", f"{r['jax']['first_s']:.1f}"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    fmt = lambda line: "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |"  # noqa: E731
+    return "\n".join([fmt(lines[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, lines[1:])])
+
+
+def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark for command-line `argv`; prints the table and returns the JSON record."""
+    args = _parser().parse_args(argv)
+    _limit_threads(args.threads)
+    from jaxaccomp.config import preset
+
+    preset(args.preset)  # fail fast on a bad name, before any model is built
+    bench = Bench(args)
+    rows = []
+    for dtype in args.dtype:
+        for batch in args.batch:
+            measurements = [("forward", bench.forward)] + ([] if args.no_train else [("train_step", bench.train_step)])
+            for what, measure in measurements:
+                print(f"timing {what} preset={args.preset} batch={batch} dtype={dtype} ...", file=sys.stderr, flush=True)
+                row = {"what": what, "preset": args.preset, "batch": batch, "dtype": dtype, **measure(batch, dtype)}
+                row["jax_over_torch"] = _ratio(row)
+                rows.append(row)
+    result = {"environment": _environment(args, bench.jax_device, bench.torch_device),
+              "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "rows": rows}
+    env = result["environment"]
+    print(f"\nSongUNet step time on {args.device} ({env['jax_device']}), jax {env['jax']} / torch {env['torch']}, "
+          f"{args.threads} thread(s), median (min) after {args.warmup} warm-up calls, {args.repeats} timed")
+    print(_table(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return result
+
+
+if __name__ == "__main__":
+    from jaxaccomp import cli
+
+    cli.run(lambda: benchmark() and 0)
