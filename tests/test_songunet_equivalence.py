@@ -47,3 +47,16 @@ def test_dropout_key_gives_training_mode_and_no_key_gives_inference():
     np.testing.assert_array_equal(a, b)
     assert float(jnp.abs(a - clean).max()) > 1e-3
     assert float(jnp.abs(a - c).max()) > 1e-3
+
+
+def test_bfloat16_compute_stays_close_to_float32():
+    config = preset("tiny")
+    weights = randomized_reference(config).state_dict()
+    x, noise, labels = reference_inputs(2)
+    x = nchw_to_nhwc(x)
+    forward = jax.jit(lambda m, *a: m(*a))
+    full = np.asarray(forward(import_state_dict(config, weights), x, noise, labels))
+    half = forward(import_state_dict(config, weights, dtype=jnp.bfloat16), x, noise, labels)
+    assert half.dtype == jnp.bfloat16
+    relative = np.abs(np.asarray(half, np.float32) - full).max() / np.abs(full).max()
+    assert relative < 0.05

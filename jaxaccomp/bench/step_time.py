@@ -63,6 +63,14 @@ def _time(fn: Callable[[], Any], sync: Callable[[Any], Any], warmup: int, repeat
     return {"first_s": first, "median_ms": 1e3 * statistics.median(samples), "min_ms": 1e3 * min(samples)}
 
 
+def _cpu_name() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or "cpu"
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "cpu")
+
+
 def _environment(args: argparse.Namespace, jax_device: Any, torch_device: Any) -> dict[str, Any]:
     import jax
     import torch
@@ -73,7 +81,7 @@ def _environment(args: argparse.Namespace, jax_device: Any, torch_device: Any) -
         "jax": jax.__version__,
         "torch": torch.__version__,
         "jax_device": str(jax_device.device_kind),
-        "torch_device": torch.cuda.get_device_name() if torch_device.type == "cuda" else platform.processor() or "cpu",
+        "torch_device": torch.cuda.get_device_name() if torch_device.type == "cuda" else _cpu_name(),
         "cpu_count": os.cpu_count(),
         "threads": args.threads,
         "loadavg_1min": os.getloadavg()[0],
