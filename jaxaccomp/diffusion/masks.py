@@ -19,9 +19,8 @@ TRAIN_WINDOW_MULTS = (2,)
 
 def mask_future_context(context: jax.Array, first_masked: jax.Array) -> jax.Array:
     """Zero context columns >= first_masked (per example [B], or a scalar for the whole batch)."""
-    columns = jnp.arange(context.shape[-1])
-    first = jnp.reshape(jnp.asarray(first_masked), (-1,) + (1,) * (context.ndim - 1))
-    return jnp.where(columns < first, context, jnp.zeros_like(context))
+    keep = column_mask(first_masked, context.shape[-1])[:, None, :]
+    return jnp.where(keep, context, jnp.zeros_like(context))
 
 
 def sample_training_mask_starts(
@@ -34,3 +33,45 @@ def sample_training_mask_starts(
     """First masked column per example: width - int(width * r * m), r and m uniform and independent."""
     zeroed = jnp.array([int(width * r * m) for r in ratios for m in window_mults], jnp.int32)
     return width - jax.random.choice(key, zeroed, (batch,))
+
+
+VALID_W = (-1, 0, 1)
+
+
+def frame_aligned_masks(r: float, w: int, width: int = 64) -> tuple[int, int]:
+    """(first masked context column, first generated column) for step ratio r and look-ahead w.
+
+    The reference's inference masks: context zeroed from int(width (1 - (w+1) r)), the last
+    int(width r) target columns generated and the rest kept from the previous step.
+    """
+    frames = r * width
+    if w not in VALID_W or not float(frames).is_integer() or not 0 < r <= 1 or (w + 2) * r > 1:
+        raise ValueError(
+            f"invalid step (r={r}, w={w}) for a {width}-frame window: need w in {{-1, 0, 1}}, "
+            f"r*{width} a whole number of frames (r = k/{width}, 0 < r <= 1) and (w+2)*r <= 1"
+        )
+    return int(width * (1 - (w + 1) * r)), width - int(frames)
+
+
+def timeline_masks(window_start: int, playback: int, write_start: int, write_end: int,
+                   width: int = 64, hop: int = 4096) -> tuple[int, int]:
+    """(first masked context column, first generated column) from absolute sample positions.
+
+    The window's latent column j covers samples [window_start + j hop, window_start + (j+1) hop).
+    Context is valid only for columns that end at or before the playback position (a column
+    partly in the future counts as future); every column the write window [write_start,
+    write_end) touches is generated, through to the end of the window. So step sizes that are not
+    whole frames are served exactly.
+    """
+    window_end = window_start + width * hop
+    if not window_start <= playback <= window_end:
+        raise ValueError(f"playback position {playback} is outside the window [{window_start}, {window_end}]")
+    if not window_start <= write_start < write_end <= window_end:
+        raise ValueError(f"write window [{write_start}, {write_end}) is not inside the window [{window_start}, {window_end})")
+    return (playback - window_start) // hop, (write_start - window_start) // hop
+
+
+def column_mask(first: jax.Array, width: int) -> jax.Array:
+    """[B, width] booleans, True for the columns before `first` ([B] or scalar): the kept region."""
+    first = jnp.reshape(jnp.asarray(first), (-1, 1))
+    return jnp.arange(width)[None, :] < first
