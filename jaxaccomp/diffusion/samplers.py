@@ -56,8 +56,11 @@ def adpm2_noise(key: jax.Array, iteration: jax.Array, resample: jax.Array, shape
     return eps, z_step, z_renoise
 
 
+_INITIAL_STREAM = 2**31 - 1  # fold_in index of the starting noise; loop indices stay below it
+
+
 def initial_noise(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    return jax.random.normal(jax.random.fold_in(key, -1), shape)
+    return jax.random.normal(jax.random.fold_in(key, _INITIAL_STREAM), shape)
 
 
 def adpm2_step(denoise: Callable[[jax.Array, jax.Array], jax.Array], x: jax.Array, sigma: jax.Array,
