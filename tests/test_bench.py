@@ -13,15 +13,21 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     result = benchmark(["--preset", "tiny", "--batch", "1", "--warmup", "0", "--repeats", "2", "--json", str(out)])
     printed = capsys.readouterr().out
-    assert "| forward    | tiny   | 1     | float32 |" in printed
-    assert "| train_step | tiny   | 1     | float32 |" in printed
+    table = [[cell.strip() for cell in line.strip("|").split("|")] for line in printed.splitlines() if line.startswith("| ")]
+    assert [line[:4] for line in table[1:]] == [[what, "tiny", "1", "float32"]
+                                                for what in ("forward", "train_step", "adpm2_predict", "cm2_predict")]
     assert json.loads(out.read_text()) == result
-    assert [r["what"] for r in result["rows"]] == ["forward", "train_step"]
-    for row in result["rows"]:
+    rows = {r["what"]: r for r in result["rows"]}
+    assert list(rows) == ["forward", "train_step", "adpm2_predict", "cm2_predict"]
+    for row in rows.values():
         for framework in ("jax", "torch"):
             timing = row[framework]
             assert 0 < timing["min_ms"] <= timing["median_ms"]
         assert row["jax_over_torch"] == pytest.approx(row["jax"]["median_ms"] / row["torch"]["median_ms"])
+    forward_ms = rows["forward"]["jax"]["median_ms"]
+    for what, calls in (("adpm2_predict", 16), ("cm2_predict", 2)):
+        assert rows[what]["network_calls"] == calls
+        assert rows[what]["overhead_vs_forwards"] == pytest.approx(rows[what]["jax"]["median_ms"] / (calls * forward_ms) - 1)
     assert result["environment"]["torch"].startswith("2.13.0")
 
 

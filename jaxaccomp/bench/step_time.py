@@ -2,9 +2,11 @@
 
 python -m jaxaccomp.bench.step_time --preset small --batch 1 4 --json out.json
 
-Times one U-Net forward (JAX `jax.jit`, torch eager and optionally `torch.compile`) and one
-training step (EDM DSM loss, forward + backward + Adam) both ways. Reports medians (and minima)
-after warm-up and the JAX/torch ratio; below 1 means JAX is faster.
+Times one U-Net forward (JAX `jax.jit`, torch eager and optionally `torch.compile`), one
+training step (EDM DSM loss, forward + backward + Adam) and one whole prediction with each sampler
+(ADPM2 inpainting, 16 network calls; 2-step consistency) both ways. Reports medians (and minima)
+after warm-up, the JAX/torch ratio (below 1: JAX is faster) and, for predictions, the compiled
+program's overhead over that many single JAX forwards.
 
 Thread settings must be fixed before JAX starts, so JAX and torch are imported inside `main`.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -22,6 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+# Server settings: 5 Karras levels (4 iterations) x 2 resamples x 2 calls per ADPM2 step.
+ADPM2_CALLS = 16
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for each framework (default 1: like-for-like on a shared machine)")
     parser.add_argument("--no-train", action="store_true", help="skip the training-step timing")
+    parser.add_argument("--no-predict", action="store_true",
+                        help="skip the whole-prediction timings (ADPM2 16 calls, 2-step consistency)")
     parser.add_argument("--torch-compile", action="store_true", help="also time torch.compile'd forward")
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     return parser
@@ -168,6 +177,7 @@ class Bench:
         import torch
         from flax import nnx
 
+        from jaxaccomp.bench import torch_algorithms
         from jaxaccomp.convert.physicsnemo import build_physicsnemo_unet
         from jaxaccomp.diffusion.loss import dsm_loss
         from jaxaccomp.nn.precond import Denoiser
@@ -203,13 +213,55 @@ class Bench:
 
         def torch_step():
             with self._autocast(dtype):
-                loss = _torch_dsm_loss(net, t["target"], t["x"][..., 1], t["labels"])
+                loss = torch_algorithms.dsm_loss(net, t["target"], t["x"][..., 1], t["labels"])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             return loss
 
         row["torch"] = self._time(torch_step, self._torch_sync)
+        return row
+
+    def predict(self, batch: int, dtype: str, sampler: str) -> dict[str, Any]:
+        """One whole prediction at r = 1/4: compiled JAX sampler vs the same loop in eager torch."""
+        import jax
+        import numpy as np
+        import torch
+        from flax import nnx
+
+        from jaxaccomp.bench import torch_algorithms
+        from jaxaccomp.diffusion import samplers
+        from jaxaccomp.nn.precond import Denoiser
+
+        host = self.inputs(batch)
+        width = self.config.img_resolution
+        host["known"] = np.arange(width)[None, :].repeat(batch, 0) < width - width // 4
+        data = {k: jax.device_put(v, self.jax_device) for k, v in host.items()}
+        mode = "edm" if sampler == "adpm2" else "consistency"
+        graphdef, params = nnx.split(Denoiser(self.jax_net(dtype), mode=mode))
+        if sampler == "adpm2":
+            sigmas = samplers.karras_sigmas(**samplers.SERVER_ADPM2)
+            run_jax = lambda d, key, *a: samplers.adpm2_inpaint(d, key, *a, sigmas)  # noqa: E731
+            run_torch = lambda *a: torch_algorithms.adpm2_inpaint(self.torch_net, *a, list(sigmas),  # noqa: E731
+                                                                   samplers.SERVER_RESAMPLES)
+        else:
+            sigmas = samplers.consistency_sigmas(2)
+            run_jax = lambda d, key, *a: samplers.consistency_sample(d, key, *a, sigmas)  # noqa: E731
+            run_torch = lambda *a: torch_algorithms.consistency_sample(self.torch_net, *a, list(sigmas))  # noqa: E731
+
+        @jax.jit
+        def predict(params, key, source, known, context, labels):
+            return run_jax(nnx.merge(graphdef, params), key, source, known, context, labels)
+
+        args = (data["target"], data["known"], data["x"][..., 1], data["labels"])
+        row = {"jax": self._time(lambda: predict(params, jax.random.key(0), *args), jax.block_until_ready)}
+        t = self._to_torch(host)
+
+        def torch_predict():
+            with torch.inference_mode(), self._autocast(dtype):
+                return run_torch(t["target"], t["known"], t["x"][..., 1], t["labels"])
+
+        row["torch"] = self._time(torch_predict, self._torch_sync)
         return row
 
     def _to_torch(self, host: dict[str, Any]) -> dict[str, Any]:
@@ -236,23 +288,6 @@ class Bench:
         return torch.autocast(self.torch_device.type, dtype=torch.bfloat16)
 
 
-def _torch_dsm_loss(net: Any, target: Any, context: Any, labels: Any) -> Any:
-    """The same EDM DSM objective in torch (sigma_data 1, log-normal sigma, masked context)."""
-    import torch
-
-    batch, width = target.shape[0], target.shape[-1]
-    sigma = torch.exp(-1.2 + 1.2 * torch.randn(batch, device=target.device))
-    zeroed = torch.tensor([0, width // 4, width // 2], device=target.device)[torch.randint(0, 3, (batch,))]
-    keep = torch.arange(width, device=target.device)[None, :] < (width - zeroed)[:, None]
-    context = context * keep[:, None, :]
-    s = sigma[:, None, None]
-    noisy = target + s * torch.randn_like(target)
-    c_skip, c_out, c_in = 1 / (s**2 + 1), s / torch.sqrt(s**2 + 1), 1 / torch.sqrt(s**2 + 1)
-    f = net(torch.stack([c_in * noisy, context], dim=1), torch.log(sigma) / 4, labels)[:, 0]
-    weight = (sigma**2 + 1) / sigma**2
-    return (((c_skip * noisy + c_out * f.float() - target) ** 2).mean(dim=(1, 2)) * weight).mean()
-
-
 def _ratio(row: dict[str, Any]) -> float | None:
     if "median_ms" not in row.get("jax", {}) or "median_ms" not in row.get("torch", {}):
         return None
@@ -268,12 +303,14 @@ def _table(rows: list[dict[str, Any]]) -> str:
             return "failed"
         return f"{entry['median_ms']:.1f} ({entry['min_ms']:.1f})"
 
-    header = ["what", "preset", "batch", "dtype", "jax ms med (min)", "torch eager", "torch.compile", "jax/torch", "jax compile s"]
+    header = ["what", "preset", "batch", "dtype", "jax ms med (min)", "torch eager", "torch.compile", "jax/torch",
+              "jax vs calls x fwd", "jax compile s"]
     lines = [header]
     for r in rows:
-        ratio = r["jax_over_torch"]
+        ratio, overhead = r["jax_over_torch"], r.get("overhead_vs_forwards")
         lines.append([r["what"], r["preset"], str(r["batch"]), r["dtype"], ms(r, "jax"), ms(r, "torch"),
-                      ms(r, "torch_compile"), f"{ratio:.2f}" if ratio else "-", f"{r['jax']['first_s']:.1f}"])
+                      ms(r, "torch_compile"), f"{ratio:.2f}" if ratio else "-",
+                      f"{overhead:+.1%}" if overhead is not None else "-", f"{r['jax']['first_s']:.1f}"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     fmt = lambda line: "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |"  # noqa: E731
     return "\n".join([fmt(lines[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, lines[1:])])
@@ -287,14 +324,25 @@ def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
 
     preset(args.preset)  # fail fast on a bad name, before any model is built
     bench = Bench(args)
+    measurements = [("forward", bench.forward, 1)]
+    if not args.no_train:
+        measurements.append(("train_step", bench.train_step, None))
+    if not args.no_predict:
+        measurements += [("adpm2_predict", functools.partial(bench.predict, sampler="adpm2"), ADPM2_CALLS),
+                         ("cm2_predict", functools.partial(bench.predict, sampler="consistency"), 2)]
     rows = []
     for dtype in args.dtype:
         for batch in args.batch:
-            measurements = [("forward", bench.forward)] + ([] if args.no_train else [("train_step", bench.train_step)])
-            for what, measure in measurements:
+            forward_ms = None
+            for what, measure, calls in measurements:
                 print(f"timing {what} preset={args.preset} batch={batch} dtype={dtype} ...", file=sys.stderr, flush=True)
                 row = {"what": what, "preset": args.preset, "batch": batch, "dtype": dtype, **measure(batch, dtype)}
                 row["jax_over_torch"] = _ratio(row)
+                if what == "forward":
+                    forward_ms = row["jax"]["median_ms"]
+                elif calls is not None:  # a whole prediction against that many single forwards
+                    row["network_calls"] = calls
+                    row["overhead_vs_forwards"] = row["jax"]["median_ms"] / (calls * forward_ms) - 1
                 rows.append(row)
     result = {"environment": _environment(args, bench.jax_device, bench.torch_device),
               "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "rows": rows}
