@@ -29,7 +29,8 @@ bench: install
 	$(PY) -m jaxaccomp.bench.step_time --preset small --batch 1 4 --json bench-results/step_time_small.json
 
 # The main job on the embedded default; until the demo lands it is the model-core benchmark.
-demo: bench
+demo: install
+	$(PY) -m jaxaccomp.bench.step_time --preset small --batch 1 --repeats 10
 
 clean:
 	rm -rf $(VENV) bench-results .pytest_cache
