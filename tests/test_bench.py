@@ -34,3 +34,14 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path, capsys):
 def test_benchmark_rejects_an_unknown_preset():
     with pytest.raises(ValueError, match="unknown preset"):
         benchmark(["--preset", "huge"])
+
+
+def test_codec_benchmark_reports_real_time_factors(tmp_path, capsys):
+    from jaxaccomp.bench.codec_time import benchmark as codec_benchmark
+
+    result = codec_benchmark(["--codecs", "embedded", "--warmup", "0", "--repeats", "2", "--json", str(tmp_path / "c.json")])
+    assert [(r["codec"], r["what"]) for r in result["rows"]] == [("embedded", "encode 6 s"), ("embedded", "decode 1.5 s")]
+    for row in result["rows"]:
+        assert row["times_realtime"] == pytest.approx(row["audio_s"] / (row["median_ms"] / 1e3))
+    assert "| embedded |" in capsys.readouterr().out
+    assert json.loads((tmp_path / "c.json").read_text()) == result

@@ -14,17 +14,15 @@ Thread settings must be fixed before JAX starts, so JAX and torch are imported i
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import json
 import os
-import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from jaxaccomp.bench.timing import cpu_name, machine, markdown_table, measure
 
 
 # Server settings: 5 Karras levels (4 iterations) x 2 resamples x 2 calls per ADPM2 step.
@@ -57,43 +55,17 @@ def _limit_threads(threads: int) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
 
 
-def _time(fn: Callable[[], Any], sync: Callable[[Any], Any], warmup: int, repeats: int) -> dict[str, float]:
-    """First call (compile) time, then median and min in ms over `repeats` after `warmup`."""
-    start = time.perf_counter()
-    sync(fn())
-    first = time.perf_counter() - start
-    for _ in range(warmup):
-        sync(fn())
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        sync(fn())
-        samples.append(time.perf_counter() - start)
-    return {"first_s": first, "median_ms": 1e3 * statistics.median(samples), "min_ms": 1e3 * min(samples)}
-
-
-def _cpu_name() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or "cpu"
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "cpu")
-
-
 def _environment(args: argparse.Namespace, jax_device: Any, torch_device: Any) -> dict[str, Any]:
     import jax
     import torch
 
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
+        **machine(),
         "jax": jax.__version__,
         "torch": torch.__version__,
         "jax_device": str(jax_device.device_kind),
-        "torch_device": torch.cuda.get_device_name() if torch_device.type == "cuda" else _cpu_name(),
-        "cpu_count": os.cpu_count(),
+        "torch_device": torch.cuda.get_device_name() if torch_device.type == "cuda" else cpu_name(),
         "threads": args.threads,
-        "loadavg_1min": os.getloadavg()[0],
     }
 
 
@@ -270,7 +242,7 @@ class Bench:
         return {k: torch.from_numpy(v).to(self.torch_device) for k, v in host.items()}
 
     def _time(self, fn: Callable[[], Any], sync: Callable[[Any], Any]) -> dict[str, float]:
-        return _time(fn, sync, self.args.warmup, self.args.repeats)
+        return measure(fn, sync, self.args.warmup, self.args.repeats)
 
     def _torch_sync(self, _: Any) -> None:
         import torch
@@ -305,15 +277,13 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
     header = ["what", "preset", "batch", "dtype", "jax ms med (min)", "torch eager", "torch.compile", "jax/torch",
               "jax vs calls x fwd", "jax compile s"]
-    lines = [header]
+    lines = []
     for r in rows:
         ratio, overhead = r["jax_over_torch"], r.get("overhead_vs_forwards")
         lines.append([r["what"], r["preset"], str(r["batch"]), r["dtype"], ms(r, "jax"), ms(r, "torch"),
                       ms(r, "torch_compile"), f"{ratio:.2f}" if ratio else "-",
                       f"{overhead:+.1%}" if overhead is not None else "-", f"{r['jax']['first_s']:.1f}"])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    fmt = lambda line: "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |"  # noqa: E731
-    return "\n".join([fmt(lines[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, lines[1:])])
+    return markdown_table(header, lines)
 
 
 def benchmark(argv: list[str] | None = None) -> dict[str, Any]:

@@ -127,7 +127,7 @@ class Music2LatentCodec(GridConstants):
             try:
                 network.load_state_dict(self._read_weights(self.checkpoint), strict=True)
             except RuntimeError as exc:  # torch lists every key over many lines: one line, shortened
-                detail = " ".join(str(exc).split()[8:])[:300]
+                detail = " ".join(line.strip() for line in str(exc).splitlines()[1:])[:300]
                 raise ValueError(f"{self.checkpoint} does not fit the Music2Latent network: {detail}") from None
         self.network = network.to(self.device).eval().requires_grad_(False)
         # The package's EncoderDecoder minus its constructor (which always tries the hub).
