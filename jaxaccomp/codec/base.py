@@ -58,7 +58,7 @@ def check_audio(audio: np.ndarray) -> np.ndarray:
         raise ValueError(f"audio of {audio.shape[1]} samples is too short: the codec needs at least {decoded_length(1)}")
     if not np.all(np.isfinite(audio)):
         raise ValueError("audio contains NaN or infinite samples")
-    return np.ascontiguousarray(audio[:, : decoded_length(frames)], dtype=np.float32)
+    return np.array(audio[:, : decoded_length(frames)], dtype=np.float32, order="C")  # a writable copy
 
 
 def check_latents(latents: np.ndarray) -> np.ndarray:
@@ -68,7 +68,7 @@ def check_latents(latents: np.ndarray) -> np.ndarray:
         raise ValueError(f"latents must be [batch, {LATENT_CHANNELS}, frames >= 1], got shape {latents.shape}")
     if not np.all(np.isfinite(latents)):
         raise ValueError("latents contain NaN or infinite values")
-    return np.ascontiguousarray(latents, dtype=np.float32)
+    return np.array(latents, dtype=np.float32, order="C")  # a writable copy (torch needs one)
 
 
 class GridConstants:

@@ -151,18 +151,28 @@ class Music2LatentCodec(GridConstants):
             raise ValueError(f"{path} is not a Music2Latent checkpoint (no gen_state_dict)")
         return checkpoint["gen_state_dict"]
 
-    def encode(self, audio: np.ndarray) -> np.ndarray:
+    def encode_tensor(self, audio: np.ndarray):
+        """[B, L] audio -> [B, 64, T] latents as a torch tensor on the codec's device."""
         audio = check_audio(audio)
         with _quiet_autocast():
-            latents = self._package.encode(audio, max_batch_size=audio.shape[0])
-        return latents.float().cpu().numpy()
+            return self._package.encode(audio, max_batch_size=audio.shape[0]).float()
 
-    def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        return self.encode_tensor(audio).cpu().numpy()
+
+    def decode_tensor(self, latents, seed: int = 0) -> np.ndarray:
+        """Decode latents given as a torch tensor (any device) or numpy array."""
         import torch
 
-        latents = check_latents(latents)
+        if not isinstance(latents, torch.Tensor):
+            latents = torch.from_numpy(check_latents(latents))
+        elif latents.ndim != 3 or latents.shape[1] != self.latent_channels or not torch.isfinite(latents).all():
+            check_latents(latents.detach().cpu().numpy())  # the same one-line errors as numpy input
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), _quiet_autocast():
             torch.manual_seed(seed)
-            audio = self._package.decode(latents, max_batch_size=latents.shape[0])
+            audio = self._package.decode(latents.float(), max_batch_size=latents.shape[0])
         return audio.float().cpu().numpy()
+
+    def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
+        return self.decode_tensor(check_latents(latents), seed)
