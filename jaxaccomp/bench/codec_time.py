@@ -9,13 +9,12 @@ values); it is skipped with a note when the package is not installed.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jaxaccomp.bench.timing import machine, markdown_table, measure
+from jaxaccomp.bench.timing import machine, markdown_table, measure, write_json
 from jaxaccomp.codec.base import SAMPLE_RATE, decoded_length
 
 ENCODE_SAMPLES = 264600  # 6 s, the model's window: 64 latent frames
@@ -79,14 +78,15 @@ def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
             lines.append([name, where, what, f"{timing['median_ms']:.1f} ({timing['min_ms']:.1f})", f"{realtime:.1f}x"])
     result = {"environment": machine(), "rows": rows}
     print(markdown_table(["codec", "device", "what", "ms median (min)", "x real time"], lines))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_json(args.json, result)
     return result
+
+
+def main() -> None:
+    benchmark()
 
 
 if __name__ == "__main__":
     from jaxaccomp import cli
 
-    cli.run(lambda: benchmark() and 0)
+    cli.run(main)

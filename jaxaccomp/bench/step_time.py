@@ -8,22 +8,20 @@ training step (EDM DSM loss, forward + backward + Adam) and one whole prediction
 after warm-up, the JAX/torch ratio (below 1: JAX is faster) and, for predictions, the compiled
 program's overhead over that many single JAX forwards.
 
-Thread settings must be fixed before JAX starts, so JAX and torch are imported inside `main`.
+Thread settings must be fixed before JAX starts, so JAX and torch are imported inside `benchmark`.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jaxaccomp.bench.timing import cpu_name, machine, markdown_table, measure
-
+from jaxaccomp.bench.timing import cpu_name, machine, markdown_table, measure, write_json
 
 # Server settings: 5 Karras levels (4 iterations) x 2 resamples x 2 calls per ADPM2 step.
 ADPM2_CALLS = 16
@@ -320,14 +318,15 @@ def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"\nSongUNet step time on {args.device} ({env['jax_device']}), jax {env['jax']} / torch {env['torch']}, "
           f"{args.threads} thread(s), median (min) after {args.warmup} warm-up calls, {args.repeats} timed")
     print(_table(rows))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_json(args.json, result)
     return result
+
+
+def main() -> None:
+    benchmark()
 
 
 if __name__ == "__main__":
     from jaxaccomp import cli
 
-    cli.run(lambda: benchmark() and 0)
+    cli.run(main)

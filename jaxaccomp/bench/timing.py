@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -53,3 +54,12 @@ def markdown_table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str
         return "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |"
 
     return "\n".join([fmt(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows[1:])])
+
+
+def write_json(path: Path | None, result: dict[str, Any]) -> None:
+    """Write a benchmark's record where --json asked for it (nothing when it did not)."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
