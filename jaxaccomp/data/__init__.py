@@ -1,0 +1,1 @@
+"""Datasets: Slakh2100 reading, offline rendering, training pipelines."""
