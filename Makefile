@@ -5,9 +5,15 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-slow bench demo clean
+.PHONY: install system-deps test test-slow bench demo clean
 
-install: $(STAMP)
+# Debian packages: FluidSynth and the FluidR3 General MIDI soundfont (MIT) for the offline renderer.
+SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
+system-deps:
+	@if [ ! -f $(SOUNDFONT) ] || ! ldconfig -p | grep -q libfluidsynth; then \
+		apt-get update -q && apt-get install -y -q fluidsynth fluid-soundfont-gm; fi
+
+install: system-deps $(STAMP)
 
 # Order matters: torch 2.13.0 (local CPU wheel) first, the physicsnemo reference without its
 # dependency list, then our package constrained to that torch.

@@ -1,6 +1,7 @@
 """The step-time benchmark runs end to end and reports what it measured (no timing thresholds)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,15 @@ def test_codec_benchmark_reports_real_time_factors(tmp_path, capsys):
         assert row["times_realtime"] == pytest.approx(row["audio_s"] / (row["median_ms"] / 1e3))
     assert "| embedded |" in capsys.readouterr().out
     assert json.loads((tmp_path / "c.json").read_text()) == result
+
+
+def test_render_benchmark_reports_hours_per_cpu_hour(tmp_path):
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth not installed")
+    from jaxaccomp.bench.render_time import benchmark as render_benchmark
+    from jaxaccomp.data.render import DEFAULT_SOUNDFONT
+
+    if not Path(DEFAULT_SOUNDFONT).is_file():
+        pytest.skip(f"{DEFAULT_SOUNDFONT} absent (Debian package fluid-soundfont-gm)")
+    row = render_benchmark(["--songs", "1", "--seconds", "8", "--json", str(tmp_path / "r.json")])["rows"][0]
+    assert row["audio_hours"] > 7 / 3600
+    assert row["hours_per_cpu_hour"] == pytest.approx(row["audio_hours"] / (row["cpu_s"] / 3600))
