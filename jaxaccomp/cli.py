@@ -9,8 +9,11 @@ from collections.abc import Callable
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
 
 
-def run(main: Callable[[], int | None]) -> None:
-    """Call `main`, turning a user error into `error: <message>` on stderr and exit status 1."""
+def run(main: Callable[[], object]) -> None:
+    """Call `main`, turning a user error into `error: <message>` on stderr and exit status 1.
+
+    An int returned by `main` is the exit status; anything else (a benchmark's record) means 0.
+    """
     try:
         code = main()
     except USER_ERRORS as exc:
@@ -18,7 +21,7 @@ def run(main: Callable[[], int | None]) -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
-    sys.exit(code or 0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def not_implemented(description: str, program: str, issue: int) -> None:

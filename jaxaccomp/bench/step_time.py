@@ -322,11 +322,7 @@ def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    benchmark()
-
-
 if __name__ == "__main__":
     from jaxaccomp import cli
 
-    cli.run(main)
+    cli.run(benchmark)

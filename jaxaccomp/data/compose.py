@@ -387,6 +387,14 @@ def _nearest(pc: int, target: float, low: int, high: int) -> int:
 # Players. Each keeps what it needs between bars (last pitch, voicing) for smooth voice leading.
 
 
+def _with_fill(steps: dict[int, list[tuple[int, str]]], first: int, hits: tuple) -> dict[int, list[tuple[int, str]]]:
+    """The bar's hits with everything from step `first` on replaced by the fill's hits."""
+    steps = {s: h for s, h in steps.items() if s < first}
+    for step, drum, char in hits:
+        steps.setdefault(step, []).append((drum, char))
+    return steps
+
+
 class Drummer:
     def __init__(self, rng: random.Random, groove: Groove):
         self.rng, self.groove = rng, groove
@@ -430,15 +438,9 @@ class Drummer:
                     steps.setdefault(step, []).append((drum_key, char))
         grooving = len(pattern) >= 2 and self.crash not in pattern  # not resting, not playing stops
         if bar.last_in_section and grooving and self.rng.random() < 0.85:
-            first, hits = self.rng.choice(FILLS)
-            steps = {s: h for s, h in steps.items() if s < first}
-            for step, drum, char in hits:
-                steps.setdefault(step, []).append((drum, char))
+            steps = _with_fill(steps, *self.rng.choice(FILLS))
         elif bar.index % 4 == 3 and grooving and self.rng.random() < 0.25:
-            first, hits = FILLS[self.rng.randrange(3)]  # a short phrase-end fill
-            steps = {s: h for s, h in steps.items() if s < first}
-            for step, drum, char in hits:
-                steps.setdefault(step, []).append((drum, char))
+            steps = _with_fill(steps, *FILLS[self.rng.randrange(3)])  # a short phrase-end fill
         if bar.first_in_section and bar.index > 0 and bar.section != "intro" and self.rng.random() < 0.8:
             hits = [(d, c) for d, c in steps.get(0, []) if d not in (CLOSED_HAT, PEDAL_HAT, RIDE, OPEN_HAT)]
             steps[0] = hits + [(self.crash, "X"), (KICK, "X")]
