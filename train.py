@@ -1,6 +1,8 @@
-"""EDM latent-diffusion training of the SongUNet (not implemented yet: issue 6)."""
+"""EDM latent-diffusion training of the SongUNet: `python train.py --help`."""
 
-from jaxaccomp.cli import not_implemented
+from jaxaccomp.cli import run
 
 if __name__ == "__main__":
-    not_implemented("EDM latent-diffusion training of the SongUNet.", "train.py", 6)
+    from jaxaccomp.training.cli import main
+
+    run(main)

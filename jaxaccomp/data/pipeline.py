@@ -222,16 +222,22 @@ def epoch_dataset(source: WindowSource, *, epoch: int, batch_size: int, seed: in
 def epoch_batches(source: WindowSource, *, epoch: int, batch_size: int, seed: int = 0,
                   shard_index: int | None = None, shard_count: int | None = None,
                   drop_remainder: bool = True, num_workers: int = 0) -> grain.IterDataset:
-    """`epoch_dataset` as an iterable (checkpointable grain iterator), read by `num_workers` processes.
+    """`epoch_dataset` as an iterable (checkpointable grain iterator), read by `num_workers` processes."""
+    dataset = epoch_dataset(source, epoch=epoch, batch_size=batch_size, seed=seed, shard_index=shard_index,
+                            shard_count=shard_count, drop_remainder=drop_remainder)
+    return iterate(dataset, num_workers=num_workers)
+
+
+def iterate(dataset: grain.MapDataset, *, start: int = 0, num_workers: int = 0) -> grain.IterDataset:
+    """Batches `start`, `start + 1`, ... of an epoch dataset, prefetched by `num_workers` processes.
 
     Workers are spawned: they unpickle the source, and a script using them must guard its entry
     point with `if __name__ == "__main__":`. The batch order does not depend on `num_workers`.
     """
     import grain
 
-    dataset = epoch_dataset(source, epoch=epoch, batch_size=batch_size, seed=seed, shard_index=shard_index,
-                            shard_count=shard_count, drop_remainder=drop_remainder)
-    batches = dataset.to_iter_dataset(grain.ReadOptions(num_threads=1 if num_workers else 2, prefetch_buffer_size=2))
+    batches = dataset[start:].to_iter_dataset(grain.ReadOptions(num_threads=1 if num_workers else 2,
+                                                                prefetch_buffer_size=2))
     if num_workers:
         from absl import flags
 

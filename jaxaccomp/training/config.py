@@ -1,0 +1,173 @@
+"""Training configuration: one flat frozen dataclass, named presets, YAML files and flag overrides.
+
+Precedence (lowest first): the dataclass defaults, the preset/YAML file (`--config`), then command
+line flags. On `--resume` the run's saved config is the base instead, and changing anything that
+alters the training trajectory is refused (see `TRAJECTORY_KEYS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jaxaccomp.config import UNetConfig, preset
+
+DTYPES = ("float32", "bfloat16")
+PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    # model
+    preset: str = "small"
+    unet: dict = dataclasses.field(default_factory=dict)  # UNetConfig overrides over the preset
+    dtype: str = "float32"
+    # data
+    train_cache: str | None = None
+    val_cache: str | None = None
+    data: str | None = None
+    codec: str = "auto"
+    codec_checkpoint: str | None = None
+    window: int = 64
+    min_rms: float | None = None
+    num_workers: int = 0
+    # optimisation (defaults = the reference: Adam 1e-4, (0.9, 0.99), no schedule, clipping or EMA)
+    batch_size: int = 64
+    steps: int = 100_000
+    lr: float = 1e-4
+    b1: float = 0.9
+    b2: float = 0.99
+    eps: float = 1e-8
+    warmup_steps: int = 0
+    cosine_steps: int = 0
+    lr_end: float = 0.0
+    grad_clip: float = 0.0
+    ema_decay: float = 0.0
+    mask_context: bool = True
+    seed: int = 0
+    prng_impl: str = "threefry2x32"
+    # bookkeeping
+    out: str = "runs/train"
+    log_every: int = 50
+    val_every: int = 1000
+    val_batches: int = 8
+    ckpt_every: int = 1000
+    keep: int = 3
+    distributed: bool = False
+
+    def __post_init__(self) -> None:
+        preset(self.preset)
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+        if self.prng_impl not in PRNG_IMPLS:
+            raise ValueError(f"unknown PRNG implementation {self.prng_impl!r}; choose one of {', '.join(PRNG_IMPLS)}")
+        for name in ("batch_size", "steps", "window", "log_every", "val_every", "ckpt_every", "keep"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("warmup_steps", "cosine_steps", "num_workers", "val_batches", "seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.grad_clip < 0 or self.lr <= 0:
+            raise ValueError("grad_clip must be >= 0 and lr > 0")
+        unet = self.unet_config()
+        levels = 2 ** (len(unet.channel_mult) - 1)
+        if self.window % levels:
+            raise ValueError(f"window {self.window} frames must be a multiple of {levels} "
+                             f"for the {len(unet.channel_mult)}-level U-Net of preset {self.preset!r}")
+        if unet.img_resolution != 64:
+            raise ValueError("unet.img_resolution must be 64: the codec's latent channels are the image height")
+
+    def unet_config(self) -> UNetConfig:
+        """The preset with the `unet` overrides applied."""
+        base = dataclasses.asdict(preset(self.preset))
+        unknown = sorted(set(self.unet) - set(base))
+        if unknown:
+            raise ValueError(f"unknown unet keys: {', '.join(unknown)}")
+        return UNetConfig(**{**base, **self.unet})
+
+
+# Keys whose change would alter the sequence of parameters; a resumed run must keep them.
+RESUME_FREE = {"steps", "out", "log_every", "val_every", "val_batches", "ckpt_every", "keep", "num_workers",
+               "train_cache", "val_cache", "data", "codec_checkpoint", "distributed"}
+TRAJECTORY_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in RESUME_FREE)
+
+# Help text for every key (the CLI's --help is generated from it).
+HELP: dict[str, str] = {
+    "preset": "SongUNet preset: paper (257M params), small (2.6M), tiny (0.3M)",
+    "unet": "UNetConfig overrides over the preset (YAML mapping only, e.g. {dropout: 0.0})",
+    "dtype": "compute dtype of the U-Net (parameters, gradients and Adam stay float32)",
+    "train_cache": "latent cache of the training split (python -m jaxaccomp.data.latent_cache); built here from --data if absent",
+    "val_cache": "latent cache of the held-out split for validation loss (built from --data's validation split if absent); none = no validation",
+    "data": "Slakh2100-layout root (train/ validation/) used only to build missing caches with --codec",
+    "codec": "codec of the latents: auto (whatever the cache holds), music2latent or embedded (a cache of another codec is an error)",
+    "codec_checkpoint": "Music2Latent weights (music2latent.pt), only needed to build a cache",
+    "window": "latent frames per training window (64 = 6 s, the paper); a multiple of the U-Net's downsampling",
+    "min_rms": "redraw windows whose target or context RMS is below this (off by default, like the reference)",
+    "num_workers": "grain worker processes for batches (0 = threads in this process)",
+    "batch_size": "global batch size (split over all devices and processes)",
+    "steps": "total optimiser steps (a resumed run continues up to this number)",
+    "lr": "Adam learning rate (peak rate when a schedule is on)",
+    "b1": "Adam beta1",
+    "b2": "Adam beta2",
+    "eps": "Adam epsilon",
+    "warmup_steps": "linear warm-up steps from 0 to lr (0 = none, the reference)",
+    "cosine_steps": "cosine decay to lr_end over this many steps after warm-up (0 = constant lr, the reference)",
+    "lr_end": "final learning rate of the cosine decay",
+    "grad_clip": "clip gradients to this global norm (0 = off, the reference)",
+    "ema_decay": "keep an EMA of the parameters with this decay and export it (0 = off, the reference)",
+    "mask_context": "zero the last 0/16/32 (of 64) context columns per example, as the reference's masked model",
+    "seed": "seed of initialisation, data order and training noise",
+    "prng_impl": "JAX PRNG implementation (rbg is faster for dropout on CPU; streams differ)",
+    "out": "run directory: config.yaml, metrics.csv, checkpoints/, model/ and best_model/",
+    "log_every": "steps between CSV rows (training loss averaged over them)",
+    "val_every": "steps between validation losses (and best-model updates)",
+    "val_batches": "validation batches per evaluation (fixed windows, fixed noise, no dropout); 0 = all",
+    "ckpt_every": "steps between full train-state checkpoints",
+    "keep": "most recent checkpoints to keep (the best-by-validation one is kept separately)",
+    "distributed": "call jax.distributed.initialize() first (multi-host; one process per host)",
+}
+assert set(HELP) == {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def to_data(config: TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def from_data(data: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
+    """`base` (defaults if None) with the keys of `data` replaced; unknown keys are an error."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown training config keys: {', '.join(unknown)}")
+    return dataclasses.replace(base or TrainConfig(), **data)
+
+
+def load(path_or_name: str, base: TrainConfig | None = None) -> TrainConfig:
+    """A YAML file, or a preset name (paper, small, tiny) meaning configs/train_<name>.yaml."""
+    path = Path(path_or_name)
+    if not path.is_file() and (CONFIG_DIR / f"train_{path_or_name}.yaml").is_file():
+        path = CONFIG_DIR / f"train_{path_or_name}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"config {path_or_name!r} not found (a YAML file or one of paper, small, tiny)")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a mapping of training config keys")
+    return from_data(data.get("train", data), base)
+
+
+def save(path: str | Path, config: TrainConfig, **extra: Any) -> None:
+    """The resolved config (plus e.g. the resolved unet, diffusion and codec) as YAML."""
+    from jaxaccomp.config import to_dict
+
+    data = {"train": to_data(config), "unet_resolved": to_dict(config.unet_config()), **extra}
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def trajectory_changes(old: TrainConfig, new: TrainConfig) -> list[str]:
+    return [k for k in TRAJECTORY_KEYS if getattr(old, k) != getattr(new, k)]
