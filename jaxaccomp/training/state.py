@@ -11,6 +11,7 @@ state and batch always give the same update, which makes resuming exact.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any, Callable
 
 import jax
@@ -23,6 +24,7 @@ from jaxaccomp.config import DiffusionConfig, UNetConfig
 from jaxaccomp.diffusion.loss import dsm_loss
 from jaxaccomp.nn.precond import Denoiser
 from jaxaccomp.nn.songunet import SongUNet, abstract_unet
+from jaxaccomp.training import config as train_config
 from jaxaccomp.training.config import TrainConfig
 from jaxaccomp.training.sharding import batch_sharded, replicated
 
@@ -91,24 +93,25 @@ def _step_key(state: State) -> jax.Array:
     return jax.random.fold_in(jax.random.wrap_key_data(state["key"]), state["step"])
 
 
-# Optimiser-relevant parts of the config: the compiled step depends on nothing else.
-def _step_spec(cfg: TrainConfig) -> tuple:
-    return (cfg.unet_config(), cfg.dtype, cfg.lr, cfg.b1, cfg.b2, cfg.eps, cfg.warmup_steps, cfg.cosine_steps,
-            cfg.lr_end, cfg.grad_clip, cfg.ema_decay, cfg.mask_context)
+def _hashable(cfg: TrainConfig) -> str:
+    """The settings a compiled step depends on, as a cache key (TrainConfig holds a dict, so is not
+    hashable): bookkeeping such as `steps` or `out` does not cost a recompilation."""
+    data = train_config.to_data(cfg)
+    return json.dumps({k: data[k] for k in train_config.TRAJECTORY_KEYS}, sort_keys=True)
 
 
 def make_train_step(cfg: TrainConfig, mesh: Mesh, diffusion: DiffusionConfig = DiffusionConfig(),
                     donate: bool = True) -> Callable[[State, dict], tuple[State, jax.Array]]:
     """step(state, batch) -> (new state, loss); batch = {"target", "context": [B, 64, W], "label": [B, 4]}."""
-    return _train_step(_step_spec(cfg), mesh, diffusion, donate, tuple(sorted(COMPILER_OPTIONS.items())))
+    return _train_step(_hashable(cfg), mesh, diffusion, donate, tuple(sorted(COMPILER_OPTIONS.items())))
 
 
 @functools.lru_cache(maxsize=8)  # one compilation per configuration and mesh within a process
-def _train_step(spec: tuple, mesh: Mesh, diffusion: DiffusionConfig, donate: bool, options: tuple = ()):
-    unet, dtype, *_, ema_decay, mask_context = spec
-    graphdef = graphdef_of(unet, dtype)
-    fields = ("lr", "b1", "b2", "eps", "warmup_steps", "cosine_steps", "lr_end", "grad_clip")
-    tx = make_optimizer(TrainConfig(**dict(zip(fields, spec[2:10])), preset="tiny", window=64))
+def _train_step(cfg_json: str, mesh: Mesh, diffusion: DiffusionConfig, donate: bool, options: tuple = ()):
+    cfg = train_config.from_data(json.loads(cfg_json))
+    graphdef = graphdef_of(cfg.unet_config(), cfg.dtype)
+    tx = make_optimizer(cfg)
+    ema_decay, mask_context = cfg.ema_decay, cfg.mask_context
 
     def step(state: State, batch: dict) -> tuple[State, jax.Array]:
         key = _step_key(state)
