@@ -78,10 +78,6 @@ class Stem:
         """Slakh's program number: the GM program, 128 for drums."""
         return 128 if self.is_drum else self.program
 
-    @property
-    def program_name(self) -> str:
-        return "Drums" if self.is_drum else PROGRAM_NAMES.get(self.program, f"Program {self.program}")
-
 
 @dataclasses.dataclass(frozen=True)
 class Section:
