@@ -1,0 +1,1 @@
+"""The OSC/UDP server that accompanies the multi_track Max external."""
