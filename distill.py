@@ -1,6 +1,8 @@
-"""CTM consistency distillation of a trained EDM teacher (not implemented yet: issue 6)."""
+"""CTM consistency distillation of a trained EDM teacher: `python distill.py --help`."""
 
-from jaxaccomp.cli import not_implemented
+from jaxaccomp.cli import run
 
 if __name__ == "__main__":
-    not_implemented("CTM consistency distillation of a trained EDM teacher.", "distill.py", 6)
+    from jaxaccomp.training.cli import distill_main
+
+    run(distill_main)

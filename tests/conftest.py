@@ -57,3 +57,25 @@ def tiny_net():
     from jaxaccomp.nn.songunet import SongUNet
 
     return SongUNet(preset("tiny"), rngs=nnx.Rngs(0))
+
+
+@pytest.fixture(scope="module")
+def fast_compile():
+    """Compile train steps at XLA optimisation level 0: a third of the compile time, about half the speed."""
+    from jaxaccomp.training import state
+
+    saved = dict(state.COMPILER_OPTIONS)
+    state.COMPILER_OPTIONS.update(xla_backend_optimization_level=0)
+    yield
+    state.COMPILER_OPTIONS.clear()
+    state.COMPILER_OPTIONS.update(saved)
+
+
+@pytest.fixture(scope="module")
+def latent_caches(tmp_path_factory):
+    """(train, validation) latent caches: 4 tracks x 48 frames = 12 windows of 16 = 3 batches of 4 per
+    epoch, so 8 steps cross two epochs; 2 validation tracks of 32 frames."""
+    from latent_fixture import write_cache
+
+    root = tmp_path_factory.mktemp("caches")
+    return write_cache(root / "train", 4, 48, seed=0), write_cache(root / "val", 2, 32, seed=1)

@@ -7,7 +7,6 @@ on a 2-core CPU takes a third of the time and runs about half as fast.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,47 +15,13 @@ import jax
 import numpy as np
 import pytest
 
-from jaxaccomp.training import cli, config as train_config, state as train_state
+from jaxaccomp.training import cli, config as train_config, edm, state as train_state
 from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser
 from jaxaccomp.training.metrics import read as read_csv
 from jaxaccomp.training.sharding import global_batch, make_mesh, put_replicated
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fast_compile():
-    saved = dict(train_state.COMPILER_OPTIONS)
-    train_state.COMPILER_OPTIONS.update(xla_backend_optimization_level=0)
-    yield
-    train_state.COMPILER_OPTIONS.clear()
-    train_state.COMPILER_OPTIONS.update(saved)
-
-
-def write_cache(directory: Path, tracks: int, frames: int, seed: int, codec: str = "embedded") -> Path:
-    """A latent cache of structured (learnable) synthetic latents: per stem a smooth pattern, plus noise."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True)
-    t = np.arange(frames) / 8.0
-    channels = np.linspace(-1.5, 1.5, 64)[:, None]
-    entries = []
-    for n in range(tracks):
-        stems = np.stack([np.sin((k + 1) * t + n) * channels + 0.1 * rng.standard_normal((64, frames)) for k in range(4)])
-        context = np.stack([stems.sum(0) - stems[k] for k in range(4)])
-        np.save(directory / f"T{n}.latents.npy", np.stack([stems, context]).astype(np.float16))
-        np.save(directory / f"T{n}.energy.npy", np.full((2, 4, frames), 0.01, np.float32))
-        entries.append({"id": f"T{n}", "frames": frames, "samples": 4096 * frames + 1536})
-    header = {"format": "jaxaccomp-latent-cache", "version": 1, "codec": codec, "is_pretrained": False, "dtype": "float16",
-              "source": {"root": "synthetic"}, "complete": True, "tracks": entries}
-    (directory / "index.json").write_text(json.dumps(header))
-    return directory
-
-
-@pytest.fixture(scope="module")
-def caches(tmp_path_factory):
-    root = tmp_path_factory.mktemp("caches")
-    # 4 tracks x 48 frames = 12 windows of 16 = 3 batches of 4 per epoch: 8 steps cross two epochs.
-    return write_cache(root / "train", 4, 48, seed=0), write_cache(root / "val", 2, 32, seed=1)
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 def tiny(**overrides) -> train_config.TrainConfig:
@@ -77,42 +42,42 @@ def test_config_files_flags_and_help():
     assert (cfg.preset, cfg.lr, cfg.mask_context, cfg.steps, cfg.window) == ("tiny", 3e-4, False, 7, 16)
     assert cfg.b2 == 0.99 and cfg.grad_clip == 0 and cfg.ema_decay == 0 and cfg.warmup_steps == 0  # the reference
     help_text = cli.build_parser().format_help()
-    for name in train_config.HELP:
+    for name in train_config.trajectory_keys(train_config.TrainConfig()) + tuple(train_config.RESUME_FREE - {"teacher"}):
         if name != "unet":
             assert "--" + name.replace("_", "-") in help_text
     with pytest.raises(ValueError, match="multiple of 4"):
         tiny(window=18)
-    with pytest.raises(ValueError, match="unknown training config keys: bogus"):
+    with pytest.raises(ValueError, match="unknown train config keys: bogus"):
         tiny(bogus=1)
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--help"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0 and "--train-cache" in done.stdout
 
 
-def test_loss_is_finite_and_falls_when_overfitting_one_batch(caches):
+def test_loss_is_finite_and_falls_when_overfitting_one_batch(latent_caches):
     from jaxaccomp.data.latent_cache import LatentCache
     from jaxaccomp.data.pipeline import LatentWindows, epoch_dataset
 
     cfg = tiny()
     mesh = make_mesh()
-    local = epoch_dataset(LatentWindows(LatentCache(caches[0]), 16), epoch=0, batch_size=4, seed=0, shard_index=0, shard_count=1)[0]
+    local = epoch_dataset(LatentWindows(LatentCache(latent_caches[0]), 16), epoch=0, batch_size=4, seed=0, shard_index=0, shard_count=1)[0]
     batch = global_batch(local, mesh)
     assert batch["target"].shape == (4, 64, 16) and batch["label"].shape == (4, 4)
-    state = put_replicated(train_state.init_state(cfg), mesh)
-    step, evaluate = train_state.make_train_step(cfg, mesh), train_state.make_eval_step(cfg, mesh)
+    state = put_replicated(edm.init_state(cfg), mesh)
+    step, evaluate = edm.make_train_step(cfg, mesh), edm.make_eval_step(cfg, mesh)
     keys = [jax.random.key(k) for k in range(4)]
-    before = np.mean([float(evaluate(state["params"], batch, k)) for k in keys])
+    before = np.mean([float(evaluate(state, batch, k)) for k in keys])
     losses = []
     for _ in range(30):
-        state, loss = step(state, batch)
-        losses.append(float(loss))
-    after = np.mean([float(evaluate(state["params"], batch, k)) for k in keys])
+        state, metrics = step(state, batch)
+        losses.append(float(metrics["loss"]))
+    after = np.mean([float(evaluate(state, batch, k)) for k in keys])
     assert np.all(np.isfinite(losses)) and int(state["step"]) == 30
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
     assert after < 0.7 * before, (before, after)
 
 
-def test_resume_continues_bit_for_bit(caches, tmp_path):
-    common = ["--config", "tiny", "--train-cache", str(caches[0]), "--val-cache", str(caches[1]), "--ckpt-every", "4",
+def test_resume_continues_bit_for_bit(latent_caches, tmp_path):
+    common = ["--config", "tiny", "--train-cache", str(latent_caches[0]), "--val-cache", str(latent_caches[1]), "--ckpt-every", "4",
               "--val-every", "4", "--log-every", "2", "--keep", "1"]
     assert cli.main([*common, "--out", str(tmp_path / "a"), "--steps", "8"]) == 0
     assert cli.main([*common, "--out", str(tmp_path / "b"), "--steps", "4"]) == 0
@@ -166,3 +131,38 @@ def test_end_to_end_from_rendered_songs(tmp_path):
     assert meta["unet"]["model_channels"] == 16 and meta["mode"] == "edm"
     x = np.zeros((1, 64, 16), np.float32)
     assert np.all(np.isfinite(np.asarray(denoiser(x, np.ones(1), x, np.eye(4, dtype=np.float32)[:1]))))
+
+
+def test_accumulated_gradients_average_the_micro_batches():
+    """count micro-batches of strided rows, keys fold_in(key, j): the same as averaging by hand."""
+    import jax.numpy as jnp
+
+    def loss_fn(params, batch, key):
+        noise = jax.random.normal(key, batch["x"].shape)
+        residual = batch["x"] * params["w"] + noise - batch["y"]
+        return jnp.mean(residual**2), {"abs": jnp.mean(jnp.abs(residual))}
+
+    rng = np.random.default_rng(0)
+    batch = {"x": rng.standard_normal((8, 3)).astype(np.float32), "y": rng.standard_normal((8, 3)).astype(np.float32)}
+    params, key = {"w": jnp.asarray([0.5, -1.0, 2.0])}, jax.random.key(7)
+    metrics, grads = jax.jit(lambda p, b: train_state.accumulated_gradients(loss_fn, p, b, key, 4))(params, batch)
+    by_hand = [jax.value_and_grad(loss_fn, has_aux=True)(params, {k: v[j::4] for k, v in batch.items()}, jax.random.fold_in(key, j))
+               for j in range(4)]
+    np.testing.assert_allclose(metrics["loss"], np.mean([l for (l, _), _ in by_hand]), rtol=1e-6)
+    np.testing.assert_allclose(metrics["abs"], np.mean([a["abs"] for (_, a), _ in by_hand]), rtol=1e-6)
+    np.testing.assert_allclose(grads["w"], np.mean([g["w"] for _, g in by_hand], axis=0), rtol=1e-5)
+    single, _ = train_state.accumulated_gradients(loss_fn, params, batch, key, 1)
+    np.testing.assert_allclose(single["loss"], loss_fn(params, batch, key)[0], rtol=1e-6)
+
+
+def test_ema_warmup_and_optimizers():
+    decays = [float(train_state.ema_warmup(0.999, np.float32(n))) for n in (1, 10, 100, 10_000)]
+    np.testing.assert_allclose(decays, [2 / 11, 11 / 20, 101 / 110, 0.999], rtol=1e-6)
+    for name in ("adam", "radam"):
+        cfg = tiny(optimizer=name, lr=0.1)
+        tx = train_state.make_optimizer(cfg)
+        params = {"w": np.ones(3, np.float32)}
+        updates, _ = tx.update({"w": np.ones(3, np.float32)}, tx.init(params), params)
+        assert np.all(np.asarray(updates["w"]) <= 0)  # a descent direction (RAdam's first steps are SGD-like)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        tiny(optimizer="sgd")

@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for each framework (default 1: like-for-like on a shared machine)")
     parser.add_argument("--no-train", action="store_true", help="skip the training-step timing")
+    parser.add_argument("--prng-impl", default="threefry2x32", choices=["threefry2x32", "rbg", "unsafe_rbg"],
+                        help="JAX PRNG of the training step's noise and dropout (train.py's small/tiny configs use rbg)")
     parser.add_argument("--no-predict", action="store_true",
                         help="skip the whole-prediction timings (ADPM2 16 calls, 2-step consistency)")
     parser.add_argument("--torch-compile", action="store_true", help="also time torch.compile'd forward")
@@ -141,38 +143,29 @@ class Bench:
         return row
 
     def train_step(self, batch: int, dtype: str) -> dict[str, Any]:
-        """One DSM training step (fresh sigma, noise, mask and dropout each call), Adam(1e-4, 0.9, 0.99)."""
+        """One DSM training step (fresh sigma, noise, mask and dropout each call), Adam(1e-4, 0.9, 0.99): JAX
+        runs train.py's own compiled step (`training.edm`), torch the same algorithm eagerly."""
         import jax
-        import optax
         import torch
         from flax import nnx
 
         from jaxaccomp.bench import torch_algorithms
         from jaxaccomp.convert.physicsnemo import build_physicsnemo_unet
-        from jaxaccomp.diffusion.loss import dsm_loss
-        from jaxaccomp.nn.precond import Denoiser
+        from jaxaccomp.training import edm, state as train_state
+        from jaxaccomp.training.config import TrainConfig
+        from jaxaccomp.training.sharding import make_mesh, put_replicated
 
         host = self.inputs(batch)
-        data = {k: jax.device_put(v, self.jax_device) for k, v in host.items()}
-        graphdef, params = nnx.split(Denoiser(self.jax_net(dtype)))
-        tx = optax.adam(1e-4, b1=0.9, b2=0.99)
-        opt_state = tx.init(params)
-
-        @jax.jit
-        def step(params, opt_state, key):
-            def loss_fn(p):
-                return dsm_loss(nnx.merge(graphdef, p), data["target"], data["x"][..., 1], data["labels"], key)
-
-            loss, grads = jax.value_and_grad(loss_fn)(params)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, loss
-
-        state = {"params": params, "opt": opt_state, "key": jax.random.key(0)}
+        cfg = TrainConfig(preset=self.args.preset, dtype=dtype, batch_size=batch, prng_impl=self.args.prng_impl)
+        mesh = make_mesh([self.jax_device])
+        params = nnx.to_pure_dict(nnx.state(self.jax_net("float32"), nnx.Param))
+        state = {"train": put_replicated(train_state.new_state(cfg, params), mesh)}
+        data = put_replicated({"target": host["target"], "context": host["x"][..., 1], "label": host["labels"]}, mesh)
+        step = edm.make_train_step(cfg, mesh)
 
         def jax_step():
-            state["key"], key = jax.random.split(state["key"])
-            state["params"], state["opt"], loss = step(state["params"], state["opt"], key)
-            return loss
+            state["train"], metrics = step(state["train"], data)
+            return metrics["loss"]
 
         row = {"jax": self._time(jax_step, jax.block_until_ready)}
 
@@ -273,14 +266,18 @@ def _table(rows: list[dict[str, Any]]) -> str:
             return "failed"
         return f"{entry['median_ms']:.1f} ({entry['min_ms']:.1f})"
 
+    def per_s(row: dict[str, Any], key: str) -> str:
+        return f"{row[key]:.1f}" if row.get(key) is not None else "-"
+
     header = ["what", "preset", "batch", "dtype", "jax ms med (min)", "torch eager", "torch.compile", "jax/torch",
-              "jax vs calls x fwd", "jax compile s"]
+              "jax vs calls x fwd", "examples/s jax", "examples/s torch", "jax compile s"]
     lines = []
     for r in rows:
         ratio, overhead = r["jax_over_torch"], r.get("overhead_vs_forwards")
         lines.append([r["what"], r["preset"], str(r["batch"]), r["dtype"], ms(r, "jax"), ms(r, "torch"),
                       ms(r, "torch_compile"), f"{ratio:.2f}" if ratio else "-",
-                      f"{overhead:+.1%}" if overhead is not None else "-", f"{r['jax']['first_s']:.1f}"])
+                      f"{overhead:+.1%}" if overhead is not None else "-", per_s(r, "jax_examples_per_s"),
+                      per_s(r, "torch_examples_per_s"), f"{r['jax']['first_s']:.1f}"])
     return markdown_table(header, lines)
 
 
@@ -291,6 +288,9 @@ def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
     from jaxaccomp.config import preset
 
     preset(args.preset)  # fail fast on a bad name, before any model is built
+    import jax
+
+    jax.config.update("jax_default_prng_impl", args.prng_impl)
     bench = Bench(args)
     measurements = [("forward", bench.forward, 1)]
     if not args.no_train:
@@ -308,6 +308,10 @@ def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
                 row["jax_over_torch"] = _ratio(row)
                 if what == "forward":
                     forward_ms = row["jax"]["median_ms"]
+                elif what == "train_step":  # training throughput
+                    for side in ("jax", "torch"):
+                        if "median_ms" in row.get(side, {}):
+                            row[f"{side}_examples_per_s"] = 1000.0 * batch / row[side]["median_ms"]
                 elif calls is not None:  # a whole prediction against that many single forwards
                     row["network_calls"] = calls
                     row["overhead_vs_forwards"] = row["jax"]["median_ms"] / (calls * forward_ms) - 1

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 from jaxaccomp.config import UNetConfig, preset
 
 DTYPES = ("float32", "bfloat16")
+OPTIMIZERS = ("adam", "radam")
 PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
+    program: ClassVar[str] = "train"  # names the YAML section and configs/<program>_<preset>.yaml
+
     # model
     preset: str = "small"
     unet: dict = dataclasses.field(default_factory=dict)  # UNetConfig overrides over the preset
@@ -37,7 +40,9 @@ class TrainConfig:
     num_workers: int = 0
     # optimisation (defaults = the reference: Adam 1e-4, (0.9, 0.99), no schedule, clipping or EMA)
     batch_size: int = 64
+    accumulate: int = 1
     steps: int = 100_000
+    optimizer: str = "adam"
     lr: float = 1e-4
     b1: float = 0.9
     b2: float = 0.99
@@ -58,14 +63,17 @@ class TrainConfig:
     ckpt_every: int = 1000
     keep: int = 3
     distributed: bool = False
+    shard_params: bool = False
 
     def __post_init__(self) -> None:
         preset(self.preset)
         if self.dtype not in DTYPES:
             raise ValueError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.prng_impl not in PRNG_IMPLS:
             raise ValueError(f"unknown PRNG implementation {self.prng_impl!r}; choose one of {', '.join(PRNG_IMPLS)}")
-        for name in ("batch_size", "steps", "window", "log_every", "val_every", "ckpt_every", "keep"):
+        for name in ("batch_size", "accumulate", "steps", "window", "log_every", "val_every", "ckpt_every", "keep"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("warmup_steps", "cosine_steps", "num_workers", "val_batches", "seed"):
@@ -73,6 +81,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.batch_size % self.accumulate:
+            raise ValueError(f"batch_size {self.batch_size} must be a multiple of accumulate {self.accumulate}")
         if self.grad_clip < 0 or self.lr <= 0:
             raise ValueError("grad_clip must be >= 0 and lr > 0")
         unet = self.unet_config()
@@ -94,8 +104,38 @@ class TrainConfig:
 
 # Keys whose change would alter the sequence of parameters; a resumed run must keep them.
 RESUME_FREE = {"steps", "out", "log_every", "val_every", "val_batches", "ckpt_every", "keep", "num_workers",
-               "train_cache", "val_cache", "data", "codec_checkpoint", "distributed"}
-TRAJECTORY_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in RESUME_FREE)
+               "train_cache", "val_cache", "data", "codec_checkpoint", "distributed", "shard_params", "teacher"}
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillConfig(TrainConfig):
+    """distill.py: the TrainConfig keys (defaults = the reference's CD run: RAdam 1e-5, (0.9, 0.999),
+    batch 32 x 4 accumulated) plus the teacher and the EMA target. The U-Net is the teacher's."""
+
+    program: ClassVar[str] = "distill"
+
+    batch_size: int = 32
+    accumulate: int = 4
+    optimizer: str = "radam"
+    lr: float = 1e-5
+    b2: float = 0.999
+    out: str = "runs/distill"
+    teacher: str | None = None
+    target_decay: float = 0.999
+    target_dropout: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.target_decay < 1.0:
+            raise ValueError(f"target_decay must be in [0, 1), got {self.target_decay}")
+
+
+def trajectory_keys(config: TrainConfig) -> tuple[str, ...]:
+    """The keys whose change would alter the sequence of parameters; a resumed run must keep them."""
+    return tuple(f.name for f in dataclasses.fields(config) if f.name not in RESUME_FREE)
+
+
+TRAJECTORY_KEYS = trajectory_keys(TrainConfig())
 
 # Help text for every key (the CLI's --help is generated from it).
 HELP: dict[str, str] = {
@@ -110,17 +150,19 @@ HELP: dict[str, str] = {
     "window": "latent frames per training window (64 = 6 s, the paper); a multiple of the U-Net's downsampling",
     "min_rms": "redraw windows whose target or context RMS is below this (off by default, like the reference)",
     "num_workers": "grain worker processes for batches (0 = threads in this process)",
-    "batch_size": "global batch size (split over all devices and processes)",
+    "batch_size": "global batch size per optimiser step (split over all devices and processes)",
+    "accumulate": "micro-batches per optimiser step: gradients of batch_size/accumulate rows at a time are averaged",
     "steps": "total optimiser steps (a resumed run continues up to this number)",
-    "lr": "Adam learning rate (peak rate when a schedule is on)",
-    "b1": "Adam beta1",
-    "b2": "Adam beta2",
-    "eps": "Adam epsilon",
+    "optimizer": "adam (the LDM reference) or radam (the CD reference)",
+    "lr": "learning rate (peak rate when a schedule is on)",
+    "b1": "Adam/RAdam beta1",
+    "b2": "Adam/RAdam beta2",
+    "eps": "Adam/RAdam epsilon",
     "warmup_steps": "linear warm-up steps from 0 to lr (0 = none, the reference)",
     "cosine_steps": "cosine decay to lr_end over this many steps after warm-up (0 = constant lr, the reference)",
     "lr_end": "final learning rate of the cosine decay",
     "grad_clip": "clip gradients to this global norm (0 = off, the reference)",
-    "ema_decay": "keep an EMA of the parameters with this decay and export it (0 = off, the reference)",
+    "ema_decay": "keep an EMA of the parameters with this decay, warmed up as min(decay, (1+n)/(10+n)), and export it (0 = off, the reference)",
     "mask_context": "zero the last 0/16/32 (of 64) context columns per example, as the reference's masked model",
     "seed": "seed of initialisation, data order and training noise",
     "prng_impl": "JAX PRNG implementation (rbg is faster for dropout on CPU; streams differ)",
@@ -131,8 +173,12 @@ HELP: dict[str, str] = {
     "ckpt_every": "steps between full train-state checkpoints",
     "keep": "most recent checkpoints to keep (the best-by-validation one is kept separately)",
     "distributed": "call jax.distributed.initialize() first (multi-host; one process per host)",
+    "shard_params": "shard parameters, optimiser state and EMA over the devices (ZeRO-style; for large presets)",
+    "teacher": "the frozen EDM teacher: a train.py model/ export or a converted reference checkpoint",
+    "target_decay": "EMA rate of the consistency target network per optimiser step (0.999, the reference)",
+    "target_dropout": "run the EMA target with dropout, as the reference does by accident (off: a deterministic target)",
 }
-assert set(HELP) == {f.name for f in dataclasses.fields(TrainConfig)}
+assert set(HELP) == {f.name for f in dataclasses.fields(DistillConfig)}
 
 
 def to_data(config: TrainConfig) -> dict[str, Any]:
@@ -140,34 +186,37 @@ def to_data(config: TrainConfig) -> dict[str, Any]:
 
 
 def from_data(data: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
-    """`base` (defaults if None) with the keys of `data` replaced; unknown keys are an error."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    """`base` (TrainConfig defaults if None) with the keys of `data` replaced; unknown keys are an error."""
+    base = base or TrainConfig()
+    names = {f.name for f in dataclasses.fields(base)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"unknown training config keys: {', '.join(unknown)}")
-    return dataclasses.replace(base or TrainConfig(), **data)
+        raise ValueError(f"unknown {base.program} config keys: {', '.join(unknown)}")
+    return dataclasses.replace(base, **data)
 
 
 def load(path_or_name: str, base: TrainConfig | None = None) -> TrainConfig:
-    """A YAML file, or a preset name (paper, small, tiny) meaning configs/train_<name>.yaml."""
+    """A YAML file, or a preset name (paper, small, tiny) meaning configs/<program>_<name>.yaml."""
+    base = base or TrainConfig()
     path = Path(path_or_name)
-    if not path.is_file() and (CONFIG_DIR / f"train_{path_or_name}.yaml").is_file():
-        path = CONFIG_DIR / f"train_{path_or_name}.yaml"
+    named = CONFIG_DIR / f"{base.program}_{path_or_name}.yaml"
+    if not path.is_file() and named.is_file():
+        path = named
     if not path.is_file():
         raise FileNotFoundError(f"config {path_or_name!r} not found (a YAML file or one of paper, small, tiny)")
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping of training config keys")
-    return from_data(data.get("train", data), base)
+        raise ValueError(f"{path} must hold a mapping of {base.program} config keys")
+    return from_data(data.get(base.program, data), base)
 
 
 def save(path: str | Path, config: TrainConfig, **extra: Any) -> None:
     """The resolved config (plus e.g. the resolved unet, diffusion and codec) as YAML."""
     from jaxaccomp.config import to_dict
 
-    data = {"train": to_data(config), "unet_resolved": to_dict(config.unet_config()), **extra}
+    data = {config.program: to_data(config), "unet_resolved": to_dict(config.unet_config()), **extra}
     Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def trajectory_changes(old: TrainConfig, new: TrainConfig) -> list[str]:
-    return [k for k in TRAJECTORY_KEYS if getattr(old, k) != getattr(new, k)]
+    return [k for k in trajectory_keys(new) if getattr(old, k) != getattr(new, k)]

@@ -1,8 +1,11 @@
-"""Data-parallel layout: one 'data' mesh axis over every device of every process, parameters replicated.
+"""Data-parallel layout: one 'data' mesh axis over every device of every process.
 
 Each process reads its own disjoint shard of every epoch (grain, `shard_index=jax.process_index()`)
 and contributes its local rows to the global batch, which is sharded over the 'data' axis; the
 train step's gradient mean over the global batch becomes an all-reduce inserted by XLA.
+The state is replicated, or with `shard_params` split over the same axis (ZeRO-3 style: every
+large parameter, its Adam moments and its EMA live 1/N per device; XLA gathers them for the
+forward pass and reduce-scatters the gradients), so presets too large for one device still train.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "data"
+MIN_SHARDED_SIZE = 2**14  # smaller arrays (biases, norms) stay replicated: gathering them costs more than it saves
 
 
 def initialize_distributed() -> None:
@@ -49,7 +53,26 @@ def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Arra
     return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in local.items()}
 
 
+def state_shardings(shapes, mesh: Mesh, shard_params: bool = False):
+    """A sharding per leaf of `shapes`: replicated, or (shard_params) split along the largest axis that
+    divides evenly over the devices."""
+
+    def layout(leaf) -> NamedSharding:
+        if shard_params and leaf.ndim and leaf.size >= MIN_SHARDED_SIZE:
+            for axis in sorted(range(leaf.ndim), key=lambda a: -leaf.shape[a]):
+                if leaf.shape[axis] % mesh.size == 0:
+                    return NamedSharding(mesh, PartitionSpec(*[AXIS if a == axis else None for a in range(leaf.ndim)]))
+        return replicated(mesh)
+
+    return jax.tree.map(layout, shapes)
+
+
+def put_state(tree, shardings):
+    """Host (or single-device) arrays -> global arrays laid out as `shardings` (works across processes)."""
+    return jax.tree.map(lambda x, s: jax.make_array_from_callback(np.shape(x), s, lambda idx: np.asarray(x)[idx]),
+                        tree, shardings)
+
+
 def put_replicated(tree, mesh: Mesh):
     """Host (or single-device) arrays -> copies replicated on every device of the mesh."""
-    sharding = replicated(mesh)
-    return jax.tree.map(lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda idx: np.asarray(x)[idx]), tree)
+    return put_state(tree, jax.tree.map(lambda _: replicated(mesh), tree))
