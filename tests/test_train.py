@@ -7,6 +7,7 @@ on a 2-core CPU takes a third of the time and runs about half as fast.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -166,3 +167,27 @@ def test_ema_warmup_and_optimizers():
         assert np.all(np.asarray(updates["w"]) <= 0)  # a descent direction (RAdam's first steps are SGD-like)
     with pytest.raises(ValueError, match="unknown optimizer"):
         tiny(optimizer="sgd")
+
+
+def test_export_picks_raw_or_ema_weights_by_validation_loss(latent_caches, tmp_path, capsys):
+    from jaxaccomp.training import export
+
+    run = tmp_path / "run"
+    assert cli.main(["--config", "tiny", "--train-cache", str(latent_caches[0]), "--val-cache", str(latent_caches[1]),
+                     "--steps", "4", "--ema-decay", "0.999", "--out", str(run)]) == 0
+    assert export.main([str(run), str(tmp_path / "raw"), "--weights", "raw"]) == 0
+    assert export.main([str(run), str(tmp_path / "ema"), "--weights", "ema"]) == 0
+    assert export.main([str(run), str(tmp_path / "auto")]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    raw_loss, ema_loss = (float(x) for x in re.findall(r"(?:raw|EMA) ([0-9.]+)", printed))
+    chosen = "raw" if raw_loss <= ema_loss else "ema"
+    assert printed.endswith(f"exporting {chosen}")
+    for a, b in zip(leaves(tmp_path / "auto"), leaves(tmp_path / chosen)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(leaves(run / "model"), leaves(tmp_path / "ema")):  # the run's own export is its EMA
+        np.testing.assert_array_equal(a, b)
+    assert any(np.any(a != b) for a, b in zip(leaves(tmp_path / "raw"), leaves(tmp_path / "ema")))
+    plain = tmp_path / "plain"
+    assert cli.main(["--config", "tiny", "--train-cache", str(latent_caches[0]), "--steps", "1", "--out", str(plain)]) == 0
+    with pytest.raises(ValueError, match="keeps no EMA"):
+        export.main([str(plain), str(tmp_path / "x")])

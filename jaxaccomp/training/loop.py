@@ -93,7 +93,7 @@ def open_data(cfg: TrainConfig):
     return train, val, train.codec
 
 
-def _epoch(source, cfg: TrainConfig, epoch: int, local_batch: int, seed: int):
+def epoch_data(source, cfg: TrainConfig, epoch: int, local_batch: int, seed: int):
     import jax
 
     return epoch_dataset(source, epoch=epoch, batch_size=local_batch, seed=seed,
@@ -120,7 +120,7 @@ class Program(Protocol):
     def eval_step(self, mesh: Mesh) -> Callable[[State, dict, jax.Array], jax.Array]: ...
 
 
-def _export(path: Path, program: Program, state: State, codec: str, source: str) -> None:
+def export_model(path: Path, program: Program, state: State, codec: str, source: str) -> None:
     """Replace the denoiser export at `path` (written beside it, then renamed)."""
     from jaxaccomp.training.checkpoint import save_denoiser
     from jaxaccomp.training.state import export_denoiser, exported_params
@@ -214,7 +214,7 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
     # Validation: fixed windows (no shift), fixed noise per batch, no dropout.
     val_batches: list = []
     if val_source is not None:
-        val_data = _epoch(val_source, cfg, 0, local_batch, cfg.seed)
+        val_data = epoch_data(val_source, cfg, 0, local_batch, cfg.seed)
         count = len(val_data) if cfg.val_batches == 0 else min(cfg.val_batches, len(val_data))
         if not count:
             raise ValueError(f"the validation cache {cfg.val_cache} holds fewer than {cfg.batch_size} windows of {cfg.window} frames")
@@ -240,7 +240,7 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
     steps_last, first_step_s, last_metrics, last_val, rates = step, None, {}, None, []
     try:
         while step < cfg.steps:
-            dataset = _epoch(source, cfg, epoch, local_batch, cfg.seed)
+            dataset = epoch_data(source, cfg, epoch, local_batch, cfg.seed)
             if not len(dataset):
                 raise ValueError(f"the training cache {cfg.train_cache} holds fewer than {cfg.batch_size} windows "
                                  f"of {cfg.window} frames (per process)")
@@ -268,7 +268,7 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
                             best_val = val_loss
                             ckpts.save(step, state, meta(), best=True)
                             if lead:
-                                _export(out / "best_model", program, state, codec, f"step {step} (best val_loss {val_loss:.6g})")
+                                export_model(out / "best_model", program, state, codec, f"step {step} (best val_loss {val_loss:.6g})")
                 if step % cfg.log_every == 0 or val_loss is not None or step == cfg.steps:
                     last_metrics, pending = _mean_metrics(pending), []
                     now = time.perf_counter()
@@ -293,7 +293,7 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
         run_log.close()
         ckpts.close()
     if lead:
-        _export(out / "model", program, state, codec, f"step {step}")
+        export_model(out / "model", program, state, codec, f"step {step}")
     steady = float(np.median(rates)) if rates else None
     return {"step": step, "epoch": epoch, "batch_index": batch_index, "loss": last_metrics.get("loss"),
             "metrics": last_metrics, "val_loss": last_val, "best_val_loss": best_val, "codec": codec,
