@@ -1,0 +1,183 @@
+"""Offline accompaniment: the streaming engine run over a whole file, as fast as the machine allows.
+
+Each step sees exactly what a live client would have sent by then (the last `step` samples of the
+context, nothing later) and its output is written the way the Max external writes a reply: a
+linear crossfade over the lead-in from what the track already holds, then the content window. So a
+file rendered here is what a live session with the same settings would have recorded. As in the
+live system, the first step comes at playback position `step` (the Max external's first step after
+a reset), so the accompaniment is silent until the first step's lead-in at (1 + w) step - fade.
+
+Input is a mixture (1 or 2 channels, averaged to mono) or one channel per stem in the order bass,
+drums, guitar, piano; then the context is the sum of the channels that are not generated (the Max
+external's send_mode 0), and the generated stems' own channels are ignored. Other sample rates are
+resampled to 44.1 kHz; the output is always 44.1 kHz, one channel per requested stem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from jaxaccomp.codec.base import SAMPLE_RATE, Codec
+from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.streaming.engine import StreamingEngine
+from jaxaccomp.streaming.generator import DEFAULT_STEPS, Generator, Predictor
+from jaxaccomp.streaming.timeline import DEFAULT_FADE, DEFAULT_WINDOW, validate
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+# --mode -> (Denoiser mode recorded in checkpoints, shipped demo model)
+MODES = {"diffusion": ("edm", "small_edm"), "consistency": ("consistency", "small_cd")}
+
+
+def resample(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`audio` ([L] or [L, C]) at 44.1 kHz: an exact rational-ratio polyphase resampling."""
+    if sample_rate == SAMPLE_RATE:
+        return audio
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(SAMPLE_RATE, sample_rate)
+    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=0).astype(np.float32)
+
+
+def crossfade_into(track: np.ndarray, start: int, audio: np.ndarray, fade: int) -> None:
+    """Write `audio` into `track` at `start` as the Max external writes a reply: over the first `fade`
+    samples old (1 - o/fade) + new o/fade, then new alone; samples outside the track are dropped."""
+    weight = np.ones(audio.shape[0], np.float32)
+    weight[:fade] = np.arange(min(fade, audio.shape[0])) / fade
+    lo, hi = max(start, 0), min(start + audio.shape[0], track.shape[0])
+    if lo < hi:
+        new, t = audio[lo - start:hi - start], weight[lo - start:hi - start]
+        track[lo:hi] = track[lo:hi] * (1 - t) + new * t
+
+
+def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Predictor, stems: Sequence[str], *,
+              window: int = DEFAULT_WINDOW, r: float = 0.25, w: int = 1, fade: int = DEFAULT_FADE, seed: int = 0,
+              progress: bool = False) -> np.ndarray:
+    """[len(stems), L] float32 accompaniment at 44.1 kHz for the mono `context` (L = its length at 44.1 kHz).
+
+    The arguments after `stems` are the engine's (`StreamingEngine`); `progress` shows a tqdm bar.
+    """
+    context = np.asarray(context, np.float32)
+    if context.ndim != 1:
+        raise ValueError(f"the context must be mono [samples], got shape {context.shape}")
+    if not np.all(np.isfinite(context)):
+        raise ValueError("the context contains NaN or infinite samples")
+    context = resample(context, sample_rate)
+    engine = StreamingEngine(codec, generator, stems, window, r, w, fade, seed)
+    step, length = engine.step_size, context.shape[0]
+    steps = max(1, math.ceil(length / step) - w - 1)  # the last write window reaches the end
+    played = np.zeros(steps * step, np.float32)
+    played[:min(length, played.shape[0])] = context[:played.shape[0]]
+    out = np.zeros((len(stems), length), np.float32)
+    for k in tqdm(range(steps), desc="accompany", unit="step", disable=not progress):
+        result = engine.step(played[k * step:(k + 1) * step])
+        for track, stem in zip(out, stems):
+            crossfade_into(track, result.write_start, result.audio[stem], fade)
+    return out
+
+
+def read_context(path: Path, stems: Sequence[str]) -> tuple[np.ndarray, int]:
+    """(mono context, sample rate) of an input file; see the module docstring for the channel layouts."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no such audio file: {path}")
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        raise ValueError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    channels = audio.shape[1]
+    if channels in (1, 2):
+        return audio.mean(axis=1), rate
+    if channels == len(STEMS):
+        others = [i for i, stem in enumerate(STEMS) if stem not in stems]
+        return audio[:, others].sum(axis=1), rate
+    raise ValueError(f"{path} has {channels} channels: expected 1 or 2 (a mixture) or {len(STEMS)} "
+                     f"(one per stem: {', '.join(STEMS)})")
+
+
+def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None,
+               steps: int | None) -> tuple[Codec, Generator]:
+    """The codec and generator of a checkpoint (default: the shipped demo model of `mode`)."""
+    from jaxaccomp.codec.factory import get_codec
+    from jaxaccomp.training.checkpoint import load_denoiser, read_meta
+
+    if checkpoint is None:
+        checkpoint = MODELS_DIR / MODES[mode or "diffusion"][1]
+        if not checkpoint.is_dir():
+            raise FileNotFoundError(f"no --checkpoint given and the demo model {checkpoint} is not there; "
+                                    "pass --checkpoint DIR (a model saved by train.py or distill.py)")
+    meta = read_meta(checkpoint)
+    if mode is not None and MODES[mode][0] != meta["mode"]:
+        raise ValueError(f"{checkpoint} holds a {meta['mode']!r} model but --mode {mode} needs a "
+                         f"{MODES[mode][0]!r} one; drop --mode to use the checkpoint's")
+    codec = get_codec(codec_name or meta["codec"])
+    denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name)
+    return codec, Generator(denoiser, steps)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m jaxaccomp.accompany", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", type=Path, help="audio file: a mixture (1-2 channels) or 4 channels, one per stem")
+    parser.add_argument("--stem", action="append", required=True, choices=STEMS, dest="stems",
+                        help="instrument to generate; repeat for several (each is one batch item)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output WAV (float, 44.1 kHz), one channel per --stem in the order given")
+    parser.add_argument("--mix", type=Path, help="also write the context plus every generated stem (mono WAV)")
+    parser.add_argument("--checkpoint", type=Path,
+                        help=f"model directory (default: the demo model {MODELS_DIR}/small_edm or small_cd by --mode)")
+    parser.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
+                        help="codec (default: the one the checkpoint was trained with)")
+    parser.add_argument("--mode", choices=tuple(MODES),
+                        help="diffusion (ADPM2) or consistency sampling; must match the checkpoint "
+                             "(default: the checkpoint's; diffusion for the demo model)")
+    parser.add_argument("--steps", type=int, help=f"sampling steps (default: {DEFAULT_STEPS['edm']} noise levels "
+                                                  f"for diffusion, {DEFAULT_STEPS['consistency']} for consistency)")
+    parser.add_argument("--r", type=float, default=0.25,
+                        help="step ratio: step = int(window * r) samples (default: 0.25)")
+    parser.add_argument("--w", type=int, default=1, choices=(-1, 0, 1),
+                        help="write window: -1 retrospective, 0 immediate, 1 one step ahead (default: 1)")
+    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW,
+                        help=f"the client's window T in samples (default: {DEFAULT_WINDOW}, 6 s)")
+    parser.add_argument("--fade", type=float, default=DEFAULT_FADE / SAMPLE_RATE,
+                        help=f"crossfade lead-in in seconds (default: {DEFAULT_FADE / SAMPLE_RATE:g})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampler and the decoder (default: 0)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    fade = int(args.fade * SAMPLE_RATE)
+    # Settings the engine would refuse, refused before the slow part (loading and compiling).
+    validate(args.window, args.r, args.w, fade)
+    if len(set(args.stems)) != len(args.stems):
+        raise ValueError(f"each --stem may be given once, got {', '.join(args.stems)}")
+    for path in (args.out, args.mix):
+        if path is not None and not path.parent.is_dir():
+            raise FileNotFoundError(f"the folder of {path} does not exist")
+    context, rate = read_context(args.input, args.stems)
+    codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
+    print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for {len(args.stems)} stem(s)...",
+          file=sys.stderr)
+    generator.warm_up(len(args.stems))
+    context = resample(context, rate)
+    out = accompany(context, SAMPLE_RATE, codec, generator, args.stems, window=args.window, r=args.r, w=args.w,
+                    fade=fade, seed=args.seed, progress=True)
+    sf.write(str(args.out), out.T, SAMPLE_RATE, subtype="FLOAT")
+    if args.mix is not None:
+        sf.write(str(args.mix), context + out.sum(axis=0), SAMPLE_RATE, subtype="FLOAT")
+    print(f"{args.out}: {', '.join(args.stems)}, {out.shape[1] / SAMPLE_RATE:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    from jaxaccomp.cli import run
+
+    run(main)

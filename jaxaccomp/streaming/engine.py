@@ -1,0 +1,133 @@
+"""The sliding-window streaming engine: audio in, one step ahead of playback; accompaniment out.
+
+Each `step` takes the newest block of the mixture the musician played (ending at the playback
+position P), plans the step on the absolute timeline (`timeline.plan_step`), encodes the model
+window's context (samples not yet played are zeros, and masked), predicts every requested stem in
+one batched call, stores the newly generated columns, decodes only the columns the returned audio
+needs (all stems in one codec call) and cuts exactly [W0 - fade, W1).
+
+State, all indexed by absolute position so nothing drifts:
+  context audio    samples [window start, P) of the latest step (what the next window can reach);
+  target latents   one [stems, channels] vector per absolute column ever generated, kept while a
+                   later window or decode can reach it. A column never generated reads as the
+                   codec's silence latent (encode of zeros), as in the reference server, so the
+                   first step is conditioned on a silent past rather than run unconditionally.
+
+The engine applies no fade. The client crossfades the lead-in into what it already holds. The
+reference server also ramps the lead-in 0 -> 1 before sending, and the Max external ramps it again,
+so the new audio enters at about t^2 against 1 - t for the old: a level dip mid-fade. Our output is
+unramped; `ramp_lead_in=True` reproduces the server's pre-ramp for clients that expect it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from jaxaccomp.codec.base import Codec
+from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.streaming.generator import Predictor
+from jaxaccomp.streaming.timeline import DEFAULT_FADE, DEFAULT_WINDOW, StepPlan, plan_step, validate
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step's output: `audio[stem]` holds samples [write_start, write_start + plan.length)."""
+
+    write_start: int  # absolute sample of audio[stem][0]: W0 - fade
+    audio: dict[str, np.ndarray]  # float32, fade lead-in then the content window
+    timings: dict[str, float]  # encode_ms, sample_ms, decode_ms
+    plan: StepPlan
+    decode_seed: int  # the codec seed of this step's decode (with plan, enough to reproduce the audio)
+
+
+def _overlay(dst: np.ndarray, dst_start: int, src: np.ndarray, src_start: int) -> None:
+    """Copy the part of `src` (samples from src_start) that falls inside `dst` (samples from dst_start)."""
+    lo = max(dst_start, src_start)
+    hi = min(dst_start + dst.shape[-1], src_start + src.shape[-1])
+    if lo < hi:
+        dst[..., lo - dst_start:hi - dst_start] = src[..., lo - src_start:hi - src_start]
+
+
+class StreamingEngine:
+    """Rolling context and target latents on one sample-accurate timeline; see the module docstring."""
+
+    def __init__(self, codec: Codec, generator: Predictor, stems: Sequence[str], window: int = DEFAULT_WINDOW,
+                 r: float = 0.25, w: int = 1, fade: int = DEFAULT_FADE, seed: int = 0, ramp_lead_in: bool = False):
+        unknown = [s for s in stems if s not in STEMS]
+        if not stems or unknown or len(set(stems)) != len(stems):
+            raise ValueError(f"stems must be distinct names from {', '.join(STEMS)}, got {', '.join(stems) or 'none'}")
+        self.codec, self.generator = codec, generator
+        self.stems = tuple(stems)
+        self.width = generator.width
+        self.step_size = validate(window, r, w, fade, self.width, codec.hop)
+        self.w, self.fade, self.seed, self.ramp_lead_in = w, fade, seed, ramp_lead_in
+        self._labels = np.eye(len(STEMS), dtype=np.float32)[[STEMS.index(s) for s in stems]]
+        self._key = jax.random.key(seed)
+        silent = np.zeros((1, self.width * codec.hop + codec.pad), np.float32)
+        middle = codec.encode(silent)[0, :, self.width // 2]  # away from any edge effect of the codec
+        self._silence = np.broadcast_to(middle, (len(stems), middle.shape[0]))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: the next step starts a new stream at sample 0."""
+        self.position = 0  # P of the last step (0 before the first)
+        self.steps_taken = 0
+        self._audio = np.zeros(0, np.float32)
+        self._audio_start = 0
+        self._latents: dict[int, np.ndarray] = {}
+
+    def step(self, audio: np.ndarray, end: int | None = None) -> StepResult:
+        """Advance to playback position `end` (default: one step on) given the `step_size` samples
+        before it, and return the accompaniment for [W0 - fade, W1). Bad input is a one-line
+        ValueError and leaves the engine unchanged."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.shape != (self.step_size,):
+            raise ValueError(f"a step takes {self.step_size} mono samples, got an array of shape {audio.shape}")
+        if not np.all(np.isfinite(audio)):
+            raise ValueError("the step's audio contains NaN or infinite samples")
+        end = self.position + self.step_size if end is None else int(end)
+        if end < self.position:
+            raise ValueError(f"the playback position cannot go back from {self.position} to {end}; reset() first")
+        plan = plan_step(end, self.step_size, self.w, self.fade, self.width, self.codec.hop)
+
+        start = time.perf_counter()
+        context_audio = np.zeros(plan.playback - plan.window_start, np.float32)
+        _overlay(context_audio, plan.window_start, self._audio, self._audio_start)
+        _overlay(context_audio, plan.window_start, audio, end - self.step_size)
+        encoded = np.zeros(self.width * self.codec.hop + self.codec.pad, np.float32)
+        encoded[:context_audio.shape[0]] = context_audio
+        context = self.codec.encode(encoded[None])[0]
+        encoded_at = time.perf_counter()
+
+        source = self._columns(self._latents, plan.window_column, plan.window_column + self.width)
+        window = self.generator(plan, source, context, self._labels, jax.random.fold_in(self._key, self.steps_taken))
+        sampled_at = time.perf_counter()
+
+        oldest = min(plan.window_column, plan.decode_start_column)  # later steps reach no further back
+        latents = {c: v for c, v in self._latents.items() if c >= oldest}
+        for j in range(plan.first_generated, self.width):
+            latents[plan.window_column + j] = window[:, :, j]
+        decode_seed = int(np.random.SeedSequence([self.seed, self.steps_taken]).generate_state(1)[0])
+        decoded = self.codec.decode(self._columns(latents, plan.decode_start_column, plan.decode_end_column),
+                                    seed=decode_seed)
+        out = decoded[:, plan.cut:plan.cut + plan.length].copy()
+        if self.ramp_lead_in:
+            out[:, :self.fade] *= np.linspace(0.0, 1.0, self.fade, dtype=np.float32)
+        decoded_at = time.perf_counter()
+
+        self._audio, self._audio_start = context_audio, plan.window_start
+        self._latents = latents
+        self.position = end
+        self.steps_taken += 1
+        timings = {"encode_ms": 1e3 * (encoded_at - start), "sample_ms": 1e3 * (sampled_at - encoded_at),
+                   "decode_ms": 1e3 * (decoded_at - sampled_at)}
+        return StepResult(plan.write_start, dict(zip(self.stems, out)), timings, plan, decode_seed)
+
+    def _columns(self, latents: dict[int, np.ndarray], start: int, end: int) -> np.ndarray:
+        """[stems, channels, end - start] latents of absolute columns [start, end), silence where none."""
+        return np.stack([latents.get(c, self._silence) for c in range(start, end)], axis=-1)

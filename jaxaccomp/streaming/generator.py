@@ -1,0 +1,97 @@
+"""One compiled, fixed-shape prediction of a model window: what the streaming engine asks a model for.
+
+The engine talks to a `Predictor`: given a step's plan, the source latent (known target columns),
+the context latent and one label per stem, return the whole target window. `Generator` is the real
+one around a Denoiser; tests substitute oracles with the same call.
+
+Every step of a stream has the same shapes, and the two mask columns and the PRNG key are traced
+arguments, so a Generator compiles once per number of stems and never again while serving: a
+compilation would stall the stream for seconds. `compilations` counts traces (each trace is one XLA
+compilation) so a server can prove it after `warm_up`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jaxaccomp.diffusion.masks import column_mask, mask_future_context
+from jaxaccomp.diffusion.samplers import (SERVER_ADPM2, adpm2_inpaint, consistency_sample, consistency_sigmas,
+                                          karras_sigmas)
+from jaxaccomp.nn.precond import Denoiser, Mode
+from jaxaccomp.streaming.timeline import StepPlan
+
+# The reference servers' settings: 5 Karras levels for ADPM2 (server.py), 2 consistency steps (server_CD.py).
+DEFAULT_STEPS: dict[str, int] = {"edm": SERVER_ADPM2["num_steps"], "consistency": 2}
+
+
+class Predictor(Protocol):
+    """What the engine needs of a model: one window per stem, all stems in one call."""
+
+    width: int  # columns of the model window
+
+    def __call__(self, plan: StepPlan, source: np.ndarray, context: np.ndarray, labels: np.ndarray,
+                 key: jax.Array) -> np.ndarray:
+        """source [S, H, W] (columns >= plan.first_generated are ignored), context [H, W] (not yet
+        masked), one-hot labels [S, L] -> the target window [S, H, W] as float32 numpy."""
+        ...
+
+
+def sigma_schedule(mode: Mode, steps: int) -> np.ndarray:
+    """The server's schedule with `steps` levels: Karras (ADPM2, `steps` - 1 iterations) or consistency."""
+    if mode == "edm":
+        if steps < 2:
+            raise ValueError(f"diffusion sampling needs at least 2 steps (noise levels), got {steps}")
+        return karras_sigmas(**{**SERVER_ADPM2, "num_steps": steps})
+    if steps < 1:
+        raise ValueError(f"consistency sampling needs at least 1 step, got {steps}")
+    return consistency_sigmas(steps)
+
+
+class Generator:
+    """A Denoiser behind one jitted sampler: ADPM2 inpainting for "edm", multistep consistency otherwise.
+
+    `steps` counts noise levels for ADPM2 (the server's 5 give 4 iterations x 2 resamples x 2 network
+    calls) and network calls for consistency sampling (the server's 2).
+    """
+
+    def __init__(self, denoiser: Denoiser, steps: int | None = None):
+        self.mode: Mode = denoiser.mode
+        self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
+        sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
+        config = denoiser.net.config
+        self.width = config.img_resolution
+        self.label_dim = config.label_dim
+        self.compilations = 0
+        graphdef, self._state = nnx.split(denoiser)
+        sampler = adpm2_inpaint if self.mode == "edm" else consistency_sample
+
+        def predict(state: nnx.State, source: jax.Array, context: jax.Array, labels: jax.Array,
+                    first_generated: jax.Array, first_masked: jax.Array, key: jax.Array) -> jax.Array:
+            self.compilations += 1  # runs only while tracing
+            known = jnp.broadcast_to(column_mask(first_generated, self.width), (source.shape[0], self.width))
+            masked = mask_future_context(jnp.broadcast_to(context, source.shape), first_masked)
+            return sampler(nnx.merge(graphdef, state), key, source, known, masked, labels, sigmas)
+
+        self._predict = jax.jit(predict)
+
+    def __call__(self, plan: StepPlan, source: np.ndarray, context: np.ndarray, labels: np.ndarray,
+                 key: jax.Array) -> np.ndarray:
+        out = self._predict(self._state, source, context, labels, np.int32(plan.first_generated),
+                            np.int32(plan.first_masked), key)
+        return np.asarray(out, dtype=np.float32)
+
+    def warm_up(self, num_stems: int) -> float:
+        """Compile and run the prediction for `num_stems` stems once; returns the seconds it took."""
+        start = time.perf_counter()
+        shape = (num_stems, self.width, self.width)  # the latent image is square: 64 channels x 64 columns
+        out = self._predict(self._state, np.zeros(shape, np.float32), np.zeros(shape[1:], np.float32),
+                            np.zeros((num_stems, self.label_dim), np.float32), np.int32(self.width // 2),
+                            np.int32(self.width // 2), jax.random.key(0))
+        jax.block_until_ready(out)
+        return time.perf_counter() - start

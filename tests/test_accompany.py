@@ -1,0 +1,144 @@
+"""Offline accompaniment: the CLI end to end with a tiny model, input layouts, assembly, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import correlate
+
+from jaxaccomp import accompany as acc
+from jaxaccomp.codec.embedded import EmbeddedCodec
+
+ROOT = Path(__file__).resolve().parents[1]
+SR = 44100
+STEP = 66150  # int(264600 * 0.25)
+FADE = 882
+
+
+def song(seconds: float, rate: int) -> np.ndarray:
+    """[L, 4] stems (bass, drums, guitar, piano): a bass line, clicks on the beat, two held notes."""
+    t = np.arange(int(seconds * rate)) / rate
+    beat = (t * 2) % 1
+    drums = np.random.default_rng(0).standard_normal(t.shape) * np.exp(-beat * 40)
+    stems = [np.sin(2 * np.pi * 55 * (1 + (t // 2) % 2) * t), drums, np.sin(2 * np.pi * 330 * t),
+             np.sin(2 * np.pi * 523 * t)]
+    return (0.2 * np.stack(stems, axis=1)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, tiny_net):
+    """A tiny random-weight diffusion checkpoint on the embedded codec, and input files."""
+    from jaxaccomp.nn.precond import Denoiser
+    from jaxaccomp.training.checkpoint import save_denoiser
+
+    root = tmp_path_factory.mktemp("accompany")
+    save_denoiser(root / "model", Denoiser(tiny_net), codec="embedded")
+    sf.write(root / "mix22k.wav", song(8, 22050).sum(axis=1), 22050)
+    sf.write(root / "stems.wav", song(8, SR), SR)
+    sf.write(root / "three.wav", song(1, SR)[:, :3], SR)
+    return root
+
+
+def cli(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "jaxaccomp.accompany", *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def test_cli_accompanies_a_resampled_mixture(files):
+    out, mix = files / "out.wav", files / "mix.wav"
+    run = cli(files / "mix22k.wav", "--stem", "bass", "--stem", "piano", "--out", out, "--mix", mix,
+              "--checkpoint", files / "model", "--steps", "2")
+    assert run.returncode == 0, run.stderr
+    audio, rate = sf.read(out, dtype="float32")
+    assert rate == SR and audio.shape == (8 * SR, 2) and np.all(np.isfinite(audio))
+    # w = 1: nothing is written before the first step's lead-in at 2 step - fade, then every sample is.
+    assert not np.any(audio[:2 * STEP - FADE]) and np.all(np.abs(audio[2 * STEP:]).max(axis=0) > 0)
+    context = acc.resample(sf.read(files / "mix22k.wav", dtype="float32")[0], 22050)
+    np.testing.assert_allclose(sf.read(mix, dtype="float32")[0], context + audio.sum(axis=1), atol=1e-6)
+
+
+def test_cli_takes_one_channel_per_stem(files):
+    out = files / "drums.wav"
+    run = cli(files / "stems.wav", "--stem", "drums", "--w", "0", "--out", out, "--checkpoint", files / "model",
+              "--steps", "2")
+    assert run.returncode == 0, run.stderr
+    audio, rate = sf.read(out, dtype="float32", always_2d=True)
+    assert rate == SR and audio.shape == (8 * SR, 1) and np.all(np.isfinite(audio))
+
+
+def test_context_layouts(files):
+    stems = song(1, SR)
+    sf.write(files / "stereo.wav", stems[:, :2], SR)
+    mono, rate = acc.read_context(files / "stereo.wav", ["bass"])
+    assert rate == SR
+    np.testing.assert_allclose(mono, stems[:, :2].mean(axis=1), atol=1e-4)  # 16-bit file
+    context, _ = acc.read_context(files / "stems.wav", ["drums", "piano"])
+    written = sf.read(files / "stems.wav", dtype="float32")[0]
+    np.testing.assert_allclose(context, written[:, 0] + written[:, 2], atol=1e-6)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{root}/missing.wav"], "error: no such audio file"),
+    (["{root}/three.wav"], "error: {root}/three.wav has 3 channels"),
+    (["{root}/stems.wav", "--r", "0.5"], r"error: (w+2)*r must be at most 1"),
+    (["{root}/stems.wav", "--mode", "consistency"], "error: {root}/model holds a 'edm' model"),
+    (["{root}/stems.wav", "--steps", "1"], "error: diffusion sampling needs at least 2 steps"),
+    (["{root}/stems.wav", "--checkpoint", "{root}"], "error: {root} is not a jaxaccomp checkpoint"),
+])
+def test_cli_errors_are_one_line(files, args, message):
+    args = [a.format(root=files) for a in args]
+    model = [] if "--checkpoint" in args else ["--checkpoint", files / "model"]
+    run = cli(*args, *model, "--stem", "bass", "--out", files / "never.wav")
+    assert run.returncode == 1
+    assert run.stderr.startswith(message.format(root=files)) and run.stderr.count("\n") == 1, run.stderr
+    assert not (files / "never.wav").exists()
+
+
+def test_missing_demo_model_is_named(monkeypatch, tmp_path):
+    monkeypatch.setattr(acc, "MODELS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="demo model .*small_cd is not there"):
+        acc.load_model(None, "consistency", None, None)
+
+
+def test_crossfade_is_the_max_externals():
+    track = np.ones(10, np.float32)
+    acc.crossfade_into(track, 2, np.full(6, 2.0, np.float32), fade=4)
+    np.testing.assert_allclose(track, [1, 1, 1, 1.25, 1.5, 1.75, 2, 2, 1, 1])
+    acc.crossfade_into(track, -3, np.full(6, 3.0, np.float32), fade=4)  # samples before 0 are dropped
+    np.testing.assert_allclose(track[:4], [3 * 0.75 + 1 * 0.25, 3, 3, 1.25])
+    acc.crossfade_into(track, 8, np.full(6, 4.0, np.float32), fade=0)  # and after the end
+    np.testing.assert_allclose(track[8:], [4, 4])
+
+
+class Echo:
+    """A Predictor that 'accompanies' with the context itself: the output must land on the input."""
+
+    width = 64
+
+    def __call__(self, plan, source, context, labels, key):
+        return np.broadcast_to(context, source.shape).copy()
+
+
+def test_assembled_output_lands_on_the_input():
+    """Retrospective steps (w = -1) see the whole write window, so echoing the context decodes the
+    input itself; its energy must line up with the input's to within the codec's 512-sample blocks."""
+    clicks = np.zeros(6 * SR, np.float32)
+    rng = np.random.default_rng(1)
+    for at in np.cumsum(rng.integers(3000, 9000, 60)):
+        if at + 200 < clicks.shape[0]:
+            clicks[at:at + 200] = rng.standard_normal(200) * np.exp(-np.arange(200) / 40)
+    out = acc.accompany(clicks, SR, EmbeddedCodec(), Echo(), ["guitar"], w=-1)[0]
+    assert out.shape == clicks.shape
+
+    def energy(x: np.ndarray) -> np.ndarray:
+        return np.convolve(np.square(x, dtype=np.float64), np.ones(256) / 256, mode="same")
+
+    inside = slice(STEP, clicks.shape[0] - 2048)  # written by some step, away from the ends
+    ref, got = energy(clicks), energy(out)[inside]
+    corr = correlate(ref[inside.start - 2048:inside.stop + 2048], got, mode="valid", method="fft")
+    assert abs(2048 - int(np.argmax(corr))) < 512
