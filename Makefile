@@ -34,9 +34,10 @@ test-slow: install
 bench: install
 	$(PY) -m jaxaccomp.bench.step_time --preset small --batch 1 4 --json bench-results/step_time_small.json
 
-# The main job on the embedded default; until the demo lands it is the model-core benchmark.
+# The main job on the embedded default: render a short song, accompany it with the shipped model
+# (offline until serve.py lands), write demo/*.wav and report the speed.
 demo: install
-	$(PY) -m jaxaccomp.bench.step_time --preset small --batch 1 --repeats 10
+	$(PY) -m jaxaccomp.demo --out demo
 
 clean:
-	rm -rf $(VENV) bench-results .pytest_cache
+	rm -rf $(VENV) bench-results demo .pytest_cache

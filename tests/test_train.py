@@ -1,4 +1,5 @@
-"""Issue 6 (train.py): the functional train step learns, resuming is bit-exact, the CLI runs end to end.
+"""Issue 6 (train.py): the functional train step learns, resuming is bit-exact, the CLI runs end to end
+(and distill.py after it, on rendered songs).
 
 Every test uses the `tiny` training config (16-frame windows, batch 4, lr 1e-3), so the train and
 validation steps compile once for the whole file; they compile at XLA optimisation level 0, which
@@ -132,6 +133,13 @@ def test_end_to_end_from_rendered_songs(tmp_path):
     assert meta["unet"]["model_channels"] == 16 and meta["mode"] == "edm"
     x = np.zeros((1, 64, 16), np.float32)
     assert np.all(np.isfinite(np.asarray(denoiser(x, np.ones(1), x, np.eye(4, dtype=np.float32)[:1]))))
+    # ... and distill.py distils that model on the same caches.
+    assert cli.distill_main(["--config", "tiny", "--teacher", str(out / "model"), "--train-cache", str(tmp_path / "cache" / "train"),
+                             "--val-cache", str(tmp_path / "cache" / "val"), "--steps", "2", "--val-every", "2",
+                             "--out", str(tmp_path / "cd")]) == 0
+    rows = read_csv(tmp_path / "cd" / "metrics.csv")
+    assert [r["step"] for r in rows] == ["2"] and all(np.isfinite(float(rows[0][k])) for k in ("loss", "consistency", "dsm", "val_loss"))
+    assert load_denoiser(tmp_path / "cd" / "model", expected_codec="embedded")[1]["mode"] == "consistency"
 
 
 def test_accumulated_gradients_average_the_micro_batches():
