@@ -22,12 +22,3 @@ def run(main: Callable[[], object]) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def not_implemented(description: str, program: str, issue: int) -> None:
-    """Entry point of a program whose issue has not landed: `--help` works, running says so and exits 2."""
-    import argparse
-
-    argparse.ArgumentParser(prog=program, description=f"{description} Not implemented yet: lands with issue {issue}.").parse_args()
-    print(f"error: {program} is not implemented yet (issue {issue}); see README.md for what works today", file=sys.stderr)
-    sys.exit(2)

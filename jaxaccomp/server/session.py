@@ -1,0 +1,345 @@
+"""The server's protocol state machine: parsed messages and a clock in, datagrams out; no sockets.
+
+Everything the reference server decides (multi_track_protocol.md §3.7, ldm_reference.md §7.3-7.5)
+is decided here, so that it is testable without a network or a model:
+
+  batches   `/context` chunks are written at their sample offset into a step block of
+            int(window r) samples. A chunk with a newer batch id starts a new batch; a chunk of an
+            older batch is dropped (the reference would start a new batch and write the stale
+            samples into the current block); a chunk that does not fit the block is dropped. A batch
+            is ready when `total` chunks arrived, or when the watchdog fires (`poll`): 5 x the mean
+            inter-chunk gap after the latest chunk, and never before 0.25 s after the first.
+  timeline  every ready batch advances the playback position by one step per batch id it moved
+            on (batches Max sent that never arrived count too), even one that is dropped because
+            the inference worker is busy (`/batch_dropped`): the engine gets the position with
+            `end=`, so a lost step is a gap in time, never a silent compression of it.
+  controls  r, w, fade, package size, stems and verbose are checked together with
+            `timeline.validate`; an impossible combination is logged in one line and ignored.
+            A change of r, w, fade or stems builds a new engine (its compiled sampler is shared).
+
+`receive` returns the datagrams to send now and at most one `Job`; whoever owns the worker thread
+calls `run(job)` (one at a time) and sends what it returns. Only `run` touches the model.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.server.wire import (PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel,
+                                   Message, PacketTest, PacketTestResponse, Predict, PredictInstruments, Print, Reset,
+                                   ServerPredicted, Stats, StatsReply, UpdateFade, UpdatePackageSize, UpdateR, Verbose,
+                                   W, audio_chunks)
+from jaxaccomp.codec.base import Codec
+from jaxaccomp.streaming.engine import StepResult, StreamingEngine
+from jaxaccomp.streaming.generator import Generator
+from jaxaccomp.streaming.timeline import validate
+
+SERVER_NAME = "jaxaccomp"
+CAPABILITIES = ("blob", "stats")  # the `position` extension is accepted on the wire but not used
+FIRST_CHUNK_TIMEOUT = 0.25  # seconds: the reference's watchdog after the first chunk (5 x its assumed 50 ms gap)
+WATCHDOG_GAPS = 5
+TIMING_HISTORY = 256  # cycles kept for the medians of /stats and the shutdown summary
+
+
+class Engine(Protocol):
+    """What a session needs of `StreamingEngine` (tests substitute a fake)."""
+
+    step_size: int
+
+    def step(self, audio: np.ndarray, end: int | None = None) -> StepResult: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The client-controlled state; `fade` is a ratio of a second, as on the wire."""
+
+    window: int = 264600
+    r: float = 0.25
+    w: int = 1
+    fade: float = 0.02
+    package_size: int = 5120
+    stems: tuple[str, ...] = ("bass",)
+    verbose: bool = False
+    ramp_lead_in: bool = True  # pre-ramp the lead-in as the reference server does (Max expects it)
+
+    @property
+    def fade_samples(self) -> int:
+        return int(self.fade * SAMPLE_RATE)
+
+    @property
+    def step_budget_ms(self) -> float:
+        return 1e3 * int(self.window * self.r) / SAMPLE_RATE
+
+
+EngineFactory = Callable[[Settings], Engine]
+
+
+def engine_factory(codec: Codec, generator: Generator) -> EngineFactory:
+    """Engines for each setting, all sharing one compiled generator."""
+    def make(settings: Settings) -> StreamingEngine:
+        return StreamingEngine(codec, generator, settings.stems, settings.window, settings.r, settings.w,
+                               settings.fade_samples, ramp_lead_in=settings.ramp_lead_in)
+    return make
+
+
+def warm_up(generator: Generator, make_engine: EngineFactory, settings: Settings,
+            stem_counts: Sequence[int] = range(1, len(STEMS) + 1)) -> float:
+    """Compile everything a cycle runs before serving, so no client message can stall the stream with a
+    compilation: the sampler for every stem count `/predict_instruments` can ask for (by default 1 to 4;
+    a count left out compiles on its first batch), and the codec's encode and decode by one silent step
+    of `settings`. Returns the seconds it took."""
+    start = time.perf_counter()
+    for count in stem_counts:
+        generator.warm_up(count)
+    engine = make_engine(settings)
+    engine.step(np.zeros(engine.step_size, np.float32))
+    return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class Job:
+    """One ready batch for the worker: the engine it runs on, its block and where it ends."""
+
+    batch_id: int
+    block: np.ndarray
+    end: int
+    engine: Engine
+    settings: Settings
+    ready_at: float  # the clock of the message (or poll) that made it ready
+
+
+class Telemetry:
+    """Per-cycle stage timings in milliseconds; thread-safe, the last TIMING_HISTORY cycles."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stages: dict[str, deque[float]] = {}
+
+    def record(self, **stages_ms: float) -> None:
+        with self._lock:
+            for name, value in stages_ms.items():
+                self._stages.setdefault(name, deque(maxlen=TIMING_HISTORY)).append(value)
+
+    def summary(self, budget_ms: float) -> str:
+        """One line: the median of each stage per cycle against the step budget."""
+        medians = self.medians()
+        if not medians:
+            return "no inference cycles served"
+        stages = ", ".join(f"{name.removesuffix('_ms')} {value:.0f} ms" for name, value in medians.items())
+        return f"median per cycle: {stages} (step budget {budget_ms:.0f} ms)"
+
+    def medians(self) -> dict[str, float]:
+        with self._lock:
+            return {name: statistics.median(values) for name, values in self._stages.items() if values}
+
+
+@dataclass
+class _Batch:
+    batch_id: int
+    block: np.ndarray
+    total: int
+    first_at: float
+    last_at: float
+    received: int = 0
+
+    def deadline(self) -> float:
+        """When the watchdog fires: 5 mean gaps after the latest chunk, not before 0.25 s after the first."""
+        mean_gap = (self.last_at - self.first_at) / (self.received - 1) if self.received > 1 else 0.0
+        return max(self.last_at + WATCHDOG_GAPS * mean_gap, self.first_at + FIRST_CHUNK_TIMEOUT)
+
+
+class Session:
+    """One client's protocol state; see the module docstring. `log` takes one line per event."""
+
+    def __init__(self, make_engine: EngineFactory, settings: Settings, log: Callable[[str], None] = print,
+                 seed: int = 0):
+        self._make_engine, self._log = make_engine, log
+        self._rng = np.random.default_rng(seed)  # packet test payloads
+        self._lock = threading.Lock()
+        self.telemetry = Telemetry()
+        self.settings = settings
+        validate(settings.window, settings.r, settings.w, settings.fade_samples)
+        self._engine = make_engine(settings) if settings.stems else None
+        self.position = 0  # playback position P of the latest ready batch
+        self.busy = False
+        self.batches = self.dropped = 0
+        self._batch: _Batch | None = None
+        self._last_ready_id: int | None = None  # the latest batch that advanced the timeline
+
+    # --- input ------------------------------------------------------------------------------
+
+    def receive(self, message: Message, now: float) -> tuple[list[bytes], Job | None]:
+        """Handle one message at time `now` (seconds, monotonic): (datagrams to send now, a job or None)."""
+        with self._lock:
+            out: list[bytes] = []
+            job = self._handle(message, now, out)
+            return out, job
+
+    def poll(self, now: float) -> tuple[list[bytes], Job | None]:
+        """Fire the watchdog if the current batch is overdue: run it on the samples that arrived."""
+        with self._lock:
+            out: list[bytes] = []
+            batch = self._batch
+            if batch is None or now < batch.deadline():
+                return out, None
+            self._log(f"batch {batch.batch_id}: watchdog fired with {batch.received}/{batch.total} chunks; "
+                      "missing samples are silence")
+            return out, self._ready(now, out)
+
+    def _handle(self, message: Message, now: float, out: list[bytes]) -> Job | None:
+        if isinstance(message, Bundle):
+            jobs = [self._handle(element, now, out) for element in message.elements]
+            return next((job for job in jobs if job is not None), None)  # a job per batch: at most one here
+        if isinstance(message, AudioChunk):
+            if message.address == "/context":
+                return self._chunk(message, now, out)
+            self._log(f"ignored: audio for {message.address} (only /context is understood)")
+        elif isinstance(message, UpdateR):
+            self._update(r=message.r)
+        elif isinstance(message, W):
+            self._update(w=message.w)
+        elif isinstance(message, UpdateFade):
+            self._update(fade=message.fade)
+        elif isinstance(message, UpdatePackageSize):
+            self._update(package_size=message.size)
+        elif isinstance(message, PredictInstruments):
+            self._predict_instruments(message.flags)
+        elif isinstance(message, Verbose):
+            self._update(verbose=message.on)
+        elif isinstance(message, LoadModel):
+            pass  # the model was loaded and compiled at start-up; the reference does not reply either
+        elif isinstance(message, Reset):
+            self._reset()
+        elif isinstance(message, PacketTest):
+            count = message.samples.shape[0]
+            out.append(Bundle((PacketTestResponse(count, self._rng.random(count, dtype=np.float32)),)).encode())
+        elif isinstance(message, Hello):
+            out.append(HelloReply(SERVER_NAME, PROTOCOL_VERSION, SAMPLE_RATE, self.settings.window,
+                                  CAPABILITIES).encode())
+        elif isinstance(message, Stats):
+            out.append(self._stats().encode())
+        elif isinstance(message, Print):
+            self._log("/print ignored: no --record folder")
+        elif isinstance(message, Predict):
+            self._log("/predict ignored: inference runs when a batch of /context is complete")
+        else:
+            self._log(f"ignored: {type(message).__name__} is not a message the server takes")
+        return None
+
+    # --- batches ----------------------------------------------------------------------------
+
+    def _chunk(self, chunk: AudioChunk, now: float, out: list[bytes]) -> Job | None:
+        job = None
+        batch = self._batch
+        if batch is None or chunk.batch_id > batch.batch_id:
+            if self._last_ready_id is not None and chunk.batch_id <= self._last_ready_id:
+                self._log(f"dropped: a chunk of batch {chunk.batch_id}, older than batch {self._last_ready_id}")
+                return None
+            if batch is not None:  # overtaken before complete: run it on what arrived, as the watchdog would
+                self._log(f"batch {batch.batch_id}: overtaken by batch {chunk.batch_id} with "
+                          f"{batch.received}/{batch.total} chunks; missing samples are silence")
+                job = self._ready(now, out)
+            step = int(self.settings.window * self.settings.r)
+            batch = self._batch = _Batch(chunk.batch_id, np.zeros(step, np.float32), chunk.total, now, now)
+        elif chunk.batch_id < batch.batch_id:
+            self._log(f"dropped: a chunk of batch {chunk.batch_id}, older than batch {batch.batch_id}")
+            return None
+        n = chunk.samples.shape[0]
+        if chunk.index + n > batch.block.shape[0]:
+            self._log(f"dropped: batch {chunk.batch_id} chunk at offset {chunk.index} with {n} samples does not fit "
+                      f"the {batch.block.shape[0]}-sample step")
+            return job
+        batch.block[chunk.index:chunk.index + n] = chunk.samples
+        batch.received += 1
+        batch.last_at = now
+        if batch.received >= batch.total:
+            return self._ready(now, out)
+        return job
+
+    def _ready(self, now: float, out: list[bytes]) -> Job | None:
+        """The current batch is done: advance the timeline; a job, or /batch_dropped if the worker is busy."""
+        batch, self._batch = self._batch, None
+        assert batch is not None
+        steps = 1 if self._last_ready_id is None else batch.batch_id - self._last_ready_id
+        self._last_ready_id = batch.batch_id
+        self.position += steps * batch.block.shape[0]
+        self.batches += 1
+        if self._engine is None:
+            self._log(f"batch {batch.batch_id}: no stems requested (/predict_instruments), nothing to generate")
+            out.append(ServerPredicted().encode())
+            return None
+        if self.busy:
+            self.dropped += 1
+            self._log(f"batch {batch.batch_id} dropped: the previous inference is still running")
+            out.append(BatchDropped(batch.batch_id).encode())
+            return None
+        self.busy = True
+        return Job(batch.batch_id, batch.block, self.position, self._engine, self.settings, now)
+
+    def run(self, job: Job) -> list[bytes]:
+        """Run a job's step (the slow part, outside the lock) and return its `/<stem>` chunks, then
+        `/server_predicted`. A failed step is logged and sends nothing; the session stays usable."""
+        try:
+            result = job.engine.step(job.block, end=job.end)
+        except ValueError as exc:
+            self._log(f"batch {job.batch_id}: step failed: {exc}")
+            return []
+        finally:
+            with self._lock:
+                self.busy = False
+        self.telemetry.record(**result.timings)
+        size = job.settings.package_size
+        out = [data for stem in job.settings.stems
+               for data in audio_chunks(f"/{stem}", job.batch_id, result.audio[stem], size)]
+        out.append(ServerPredicted().encode())
+        if job.settings.verbose:
+            stages = ", ".join(f"{name} {value:.0f}" for name, value in result.timings.items())
+            self._log(f"batch {job.batch_id}: {stages}; {len(out) - 1} chunks")
+        return out
+
+    # --- controls ---------------------------------------------------------------------------
+
+    def _predict_instruments(self, flags: tuple[bool, ...]) -> None:
+        if len(flags) != len(STEMS):
+            self._log(f"/predict_instruments: {len(flags)} flags, expected {len(STEMS)} ({', '.join(STEMS)}); "
+                      f"only the first {min(len(flags), len(STEMS))} are read")
+        self._update(stems=tuple(stem for stem, on in zip(STEMS, flags) if on))
+
+    def _update(self, **changes: object) -> None:
+        new = replace(self.settings, **changes)
+        if new == self.settings:
+            return
+        try:
+            validate(new.window, new.r, new.w, new.fade_samples)
+            rebuild = any(getattr(new, name) != getattr(self.settings, name) for name in ("r", "w", "fade", "stems"))
+            engine = (self._make_engine(new) if new.stems else None) if rebuild else self._engine
+        except ValueError as exc:
+            self._log(f"ignored {', '.join(f'{k}={v}' for k, v in changes.items())}: {exc}")
+            return
+        if rebuild:
+            self._batch = None  # a block of the old step size cannot feed the new engine
+        self.settings, self._engine = new, engine
+
+    def _reset(self) -> None:
+        """A new stream at sample 0: a fresh engine, no batch in progress, any batch id accepted."""
+        self._engine = self._make_engine(self.settings) if self.settings.stems else None
+        self._batch = None
+        self._last_ready_id = None
+        self.position = 0
+
+    def _stats(self) -> StatsReply:
+        medians = self.telemetry.medians()
+        values = {**{f"median_{name}": value for name, value in medians.items()},
+                  "step_budget_ms": self.settings.step_budget_ms, "batches": float(self.batches),
+                  "batches_dropped": float(self.dropped)}
+        return StatsReply(tuple(values.items()))

@@ -1,0 +1,349 @@
+"""The real-time server: the protocol state machine with a fake engine, then the UDP server end to end."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxaccomp.server.session import Session, Settings
+from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel, PacketTest,
+                                   PredictInstruments, Print, Reset, ServerPredicted, Stats, StatsReply, UpdateFade,
+                                   UpdatePackageSize, UpdateR, W, audio_chunks, parse)
+from jaxaccomp.streaming.engine import StepResult
+from jaxaccomp.streaming.timeline import plan_step, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+STEP, FADE, PACKAGE = 66150, 882, 4410
+
+
+class FakeEngine:
+    """Records each step; returns a ramp so a test can tell which step the audio came from."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.step_size = validate(settings.window, settings.r, settings.w, settings.fade_samples)
+        self.calls: list[tuple[np.ndarray, int]] = []
+
+    def step(self, audio: np.ndarray, end: int | None = None) -> StepResult:
+        assert end is not None
+        self.calls.append((audio.copy(), end))
+        plan = plan_step(end, self.step_size, self.settings.w, self.settings.fade_samples)
+        audio_out = np.full(plan.length, len(self.calls), np.float32)
+        return StepResult(plan.write_start, {s: audio_out for s in self.settings.stems},
+                          {"encode_ms": 1.0, "sample_ms": 2.0, "decode_ms": 3.0}, plan, 0)
+
+
+class Harness:
+    """A session over fake engines, collecting its log lines."""
+
+    def __init__(self, **settings: object):
+        self.engines: list[FakeEngine] = []
+        self.lines: list[str] = []
+        self.session = Session(self._make, Settings(package_size=PACKAGE, **settings), log=self.lines.append)
+
+    def _make(self, settings: Settings) -> FakeEngine:
+        self.engines.append(FakeEngine(settings))
+        return self.engines[-1]
+
+    def send(self, message, now: float = 0.0):
+        return self.session.receive(message, now)
+
+
+def context_chunks(batch_id: int, block: np.ndarray, package: int = PACKAGE) -> list[AudioChunk]:
+    """A step block as the Max external sends it: `/context ,iii f...`, offsets k * package."""
+    return [parse(data) for data in audio_chunks("/context", batch_id, block, package, sample_offsets=True)]
+
+
+def send_batch(h: Harness, batch_id: int, block: np.ndarray, now: float = 0.0):
+    """Send every chunk of a batch; returns (datagrams, jobs) collected over them."""
+    out, jobs = [], []
+    for chunk in context_chunks(batch_id, block):
+        datagrams, job = h.send(chunk, now)
+        out += datagrams
+        jobs += [job] if job is not None else []
+    return out, jobs
+
+
+def block(value: float = 0.5) -> np.ndarray:
+    return np.full(STEP, value, np.float32)
+
+
+def replies(datagrams: list[bytes]) -> list:
+    return [parse(data) for data in datagrams]
+
+
+# ----------------------------------------------------------------------------------------------
+# Session
+
+
+def test_a_complete_batch_is_one_step_and_its_stems_as_chunks():
+    h = Harness(stems=("bass", "piano"))
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(STEP).astype(np.float32)
+    out, jobs = send_batch(h, 7, audio)
+    assert out == [] and len(jobs) == 1
+    sent = replies(h.session.run(jobs[0]))
+    (played, end), = h.engines[-1].calls
+    np.testing.assert_array_equal(played, audio)  # every chunk at its sample offset
+    assert end == STEP  # Max's first step comes at playback position one step
+    assert isinstance(sent[-1], ServerPredicted)
+    per_stem = -(-(STEP + FADE) // PACKAGE)
+    for k, stem in enumerate(("bass", "piano")):
+        chunks = sent[k * per_stem:(k + 1) * per_stem]
+        assert [c.address for c in chunks] == [f"/{stem}"] * per_stem
+        assert [(c.batch_id, c.index, c.total) for c in chunks] == [(7, i, per_stem) for i in range(per_stem)]
+        assert sum(c.samples.shape[0] for c in chunks) == STEP + FADE
+    assert len(sent) == 2 * per_stem + 1
+
+
+def test_an_older_chunk_is_dropped_not_written():
+    h = Harness()
+    chunks = context_chunks(5, block(0.5))
+    for chunk in chunks[:-1]:
+        h.send(chunk)
+    stale = context_chunks(4, block(9.0))[0]
+    assert h.send(stale) == ([], None)
+    _, job = h.send(chunks[-1])
+    assert job is not None and np.all(job.block == 0.5)
+    assert any("older than batch 5" in line for line in h.lines)
+    h.session.run(job)
+    assert h.send(context_chunks(5, block(9.0))[0]) == ([], None)  # a late chunk of a finished batch too
+
+
+def test_a_chunk_outside_the_block_is_dropped():
+    h = Harness()
+    outside = AudioChunk("/context", 1, STEP - 10, 16, np.ones(20, np.float32))
+    assert h.send(outside) == ([], None)
+    assert any("does not fit" in line for line in h.lines)
+
+
+def test_the_watchdog_runs_a_partial_batch():
+    h = Harness()
+    chunks = context_chunks(1, block(0.5))
+    for k, chunk in enumerate(chunks[:3]):
+        h.send(chunk, now=k * 0.01)
+    assert h.session.poll(0.2) == ([], None)  # 0.25 s after the first chunk at the earliest
+    _, job = h.session.poll(0.26)
+    assert job is not None and job.batch_id == 1
+    assert np.all(job.block[:3 * PACKAGE] == 0.5) and not np.any(job.block[3 * PACKAGE:])
+    assert any("watchdog" in line for line in h.lines)
+
+
+def test_the_watchdog_follows_slow_chunks():
+    h = Harness()
+    chunks = context_chunks(1, block())
+    for k, chunk in enumerate(chunks[:3]):
+        h.send(chunk, now=k * 0.2)  # mean gap 0.2 s: fires 1 s after the latest chunk
+    assert h.session.poll(1.3)[1] is None
+    assert h.session.poll(1.41)[1] is not None
+
+
+def test_busy_drops_the_batch_and_the_timeline_still_advances():
+    h = Harness()
+    _, (first,) = send_batch(h, 1, block())
+    out, jobs = send_batch(h, 2, block())
+    assert jobs == [] and [m.batch_id for m in replies(out) if isinstance(m, BatchDropped)] == [2]
+    h.session.run(first)
+    _, (third,) = send_batch(h, 3, block())
+    assert third.end == 3 * STEP  # the dropped batch 2 still took its step of time
+    h.session.run(third)
+    _, (fifth,) = send_batch(h, 5, block())
+    assert fifth.end == 5 * STEP  # batch 4 never arrived: time moved on two steps
+
+
+@pytest.mark.parametrize("settings, message", [({}, UpdateR(1.0)), ({}, UpdateR(0.5)), ({"r": 0.4, "w": 0}, W(1))])
+def test_an_impossible_setting_is_ignored(settings, message):
+    h = Harness(**settings)  # every one breaks (w + 2) r <= 1
+    before = h.session.settings
+    assert h.send(message) == ([], None)
+    assert h.session.settings == before and len(h.engines) == 1
+    assert len(h.lines) == 1 and "\n" not in h.lines[0] and h.lines[0].startswith("ignored")
+
+
+def test_controls_rebuild_the_engine_and_change_the_replies():
+    h = Harness()
+    h.send(W(0))
+    h.send(UpdateR(0.125))
+    h.send(UpdateFade(0.0))
+    h.send(UpdatePackageSize(1000))
+    h.send(PredictInstruments((False, True, False, True)))
+    settings = h.session.settings
+    assert (settings.r, settings.w, settings.fade, settings.package_size) == (0.125, 0, 0.0, 1000)
+    assert settings.stems == ("drums", "piano") and h.engines[-1].settings == settings
+    step = int(264600 * 0.125)
+    _, (job,) = send_batch(h, 1, np.zeros(step, np.float32))
+    sent = replies(h.session.run(job))
+    assert {m.address for m in sent[:-1]} == {"/drums", "/piano"}
+    assert all(m.samples.shape[0] <= 1000 for m in sent[:-1])
+    assert sum(m.samples.shape[0] for m in sent[:-1]) == 2 * step
+
+
+def test_no_stems_answers_server_predicted_only():
+    h = Harness()
+    h.send(PredictInstruments((False, False, False, False)))
+    out, jobs = send_batch(h, 1, block())
+    assert jobs == [] and replies(out)[-1] == ServerPredicted() and len(out) == 1
+
+
+def test_reset_starts_a_new_stream():
+    h = Harness()
+    _, (job,) = send_batch(h, 9, block())
+    h.session.run(job)
+    h.send(Reset())
+    assert len(h.engines) == 2 and h.session.position == 0
+    _, (job,) = send_batch(h, 1, block())  # a restarted client's ids are taken again
+    assert job.end == STEP and job.engine is h.engines[-1]
+
+
+def test_queries_and_what_is_not_answered():
+    h = Harness()
+    (bundle,), _ = h.send(PacketTest(256, np.zeros(300, np.float32)))
+    response = parse(bundle)
+    assert isinstance(response, Bundle) and response.elements[0].count == 300
+    assert np.all((response.elements[0].samples >= 0) & (response.elements[0].samples < 1))
+    (hello,), _ = h.send(Hello())
+    assert isinstance(parse(hello), HelloReply) and parse(hello).context_samples == 264600
+    assert h.send(LoadModel()) == ([], None) and h.lines == []
+    assert h.send(Print()) == ([], None) and "no --record folder" in h.lines[-1]
+    _, (job,) = send_batch(h, 1, block())
+    h.session.run(job)
+    (stats,), _ = h.send(Stats())
+    values = dict(parse(stats).values)
+    assert isinstance(parse(stats), StatsReply) and values["median_decode_ms"] == 3.0
+    assert values["batches"] == 1.0 and values["step_budget_ms"] == pytest.approx(1500.0)
+
+
+def test_audio_for_another_address_is_logged_and_ignored():
+    h = Harness()
+    assert h.send(AudioChunk("/drums", 1, 0, 1, np.ones(10, np.float32))) == ([], None)
+    assert "ignored" in h.lines[-1]
+
+
+# ----------------------------------------------------------------------------------------------
+# The UDP server, end to end on loopback
+
+
+def free_udp_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def osc(address: str, tags: str, *values: object) -> bytes:
+    """A datagram built by hand as Max's oscpack builds it (independent of wire.py's encoder)."""
+    def pad(raw: bytes) -> bytes:
+        return raw + b"\0" * (4 - len(raw) % 4)
+    body = b"".join(struct.pack(">" + {"i": "i", "d": "d", "f": "f"}[t], v) for t, v in zip(tags, values))
+    return pad(address.encode()) + pad(("," + tags).encode()) + body
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, tiny_net):
+    """A warmed server with a tiny random model on free loopback ports, and the client's socket."""
+    from jaxaccomp.accompany import load_model
+    from jaxaccomp.nn.precond import Denoiser
+    from jaxaccomp.server.session import engine_factory, warm_up
+    from jaxaccomp.server.udp import UdpServer
+    from jaxaccomp.training.checkpoint import save_denoiser
+
+    model = tmp_path_factory.mktemp("serve") / "model"
+    save_denoiser(model, Denoiser(tiny_net), codec="embedded")
+    codec, generator = load_model(model, None, None, 2)
+    settings = Settings()
+    make_engine = engine_factory(codec, generator)
+    warm_up(generator, make_engine, settings, stem_counts=(1,))  # 1 to 4 would cost a minute here
+    compiled = generator.compilations
+    client = free_udp_socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # as Max's: a stem's chunks come back to back
+    client.settimeout(30)
+    lines: list[str] = []
+    server = UdpServer(Session(make_engine, settings, log=lines.append), "127.0.0.1", 0, client.getsockname(),
+                       log=lines.append)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    assert parse(client.recv(65536)) == parse(b"/ready\0\0,T\0\0")
+    yield server, client, generator, compiled, lines
+    server.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    client.close()
+
+
+def receive_until_predicted(client: socket.socket) -> list:
+    messages = []
+    while not messages or not isinstance(messages[-1], ServerPredicted):
+        messages.append(parse(client.recv(65536)))
+    return messages
+
+
+def test_a_max_session_end_to_end(live):
+    server, client, generator, compiled, _ = live
+    sender = free_udp_socket()
+    target = server.address
+    for data in (osc("/update_package_size", "i", PACKAGE), osc("/update_r", "d", 0.25), osc("/w", "d", 1.0),
+                 osc("/update_fade", "d", 0.02), osc("/predict_instruments", "iiii", 1, 0, 0, 0),
+                 osc("/load_model", "")):
+        sender.sendto(data, target)
+    rng = np.random.default_rng(1)
+    for batch_id in (1, 2):
+        audio = (0.1 * rng.standard_normal(STEP)).astype(np.float32)
+        starts = range(0, STEP, PACKAGE)
+        for start in starts:
+            samples = audio[start:start + PACKAGE]
+            sender.sendto(osc("/context", "iii" + "f" * len(samples), batch_id, start, len(starts), *samples), target)
+        messages = receive_until_predicted(client)
+        chunks = messages[:-1]
+        total = -(-(STEP + FADE) // PACKAGE)
+        assert {m.address for m in chunks} == {"/bass"}
+        assert [(m.batch_id, m.index, m.total) for m in chunks] == [(batch_id, k, total) for k in range(total)]
+        audio_out = np.concatenate([m.samples for m in chunks])
+        assert audio_out.shape == (STEP + FADE,) and np.all(np.isfinite(audio_out))
+        assert audio_out[0] == 0.0  # pre-ramped lead-in, as the reference server sends it
+    assert generator.compilations == compiled  # nothing compiled while serving
+    sender.close()
+
+
+def test_garbage_does_not_stop_the_server(live):
+    server, client, _, _, lines = live
+    sender = free_udp_socket()
+    rng = np.random.default_rng(2)
+    valid = [osc("/context", "iii" + "f" * 8, 99, 0, 1, *[0.0] * 8), osc("/w", "d", 1.0)]
+    for k in range(2000):
+        kind = k % 4
+        if kind == 0:
+            data = rng.bytes(int(rng.integers(1, 600)))
+        elif kind == 1:  # a valid datagram with a few bytes flipped
+            raw = bytearray(valid[k % 2])
+            raw[int(rng.integers(len(raw)))] = int(rng.integers(256))
+            data = bytes(raw)
+        elif kind == 2:  # truncated
+            data = valid[k % 2][:int(rng.integers(1, len(valid[k % 2])))]
+        else:
+            data = b"/" + rng.bytes(int(rng.integers(3, 64)))
+        sender.sendto(data, server.address)
+    sender.sendto(Hello().encode(), server.address)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        message = parse(client.recv(65536))
+        if isinstance(message, HelloReply):
+            break
+    assert isinstance(message, HelloReply)
+    assert server.malformed > 0 and all("\n" not in line for line in lines)
+    sender.close()
+
+
+def test_cli_help_and_bad_settings_are_one_line():
+    help_run = subprocess.run([sys.executable, ROOT / "serve.py", "--help"], capture_output=True, text=True)
+    assert help_run.returncode == 0 and "--client-port" in help_run.stdout
+    bad = subprocess.run([sys.executable, ROOT / "serve.py", "--r", "0.5"], capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: (w+2)*r") and bad.stderr.count("\n") == 1
+    bad = subprocess.run([sys.executable, ROOT / "serve.py", "--stems", "bass,flute"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "--stems" in bad.stderr
