@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 from jaxaccomp.accompany import MODES, accompany, load_model

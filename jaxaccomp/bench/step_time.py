@@ -302,9 +302,9 @@ def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
     for dtype in args.dtype:
         for batch in args.batch:
             forward_ms = None
-            for what, measure, calls in measurements:
+            for what, run_one, calls in measurements:
                 print(f"timing {what} preset={args.preset} batch={batch} dtype={dtype} ...", file=sys.stderr, flush=True)
-                row = {"what": what, "preset": args.preset, "batch": batch, "dtype": dtype, **measure(batch, dtype)}
+                row = {"what": what, "preset": args.preset, "batch": batch, "dtype": dtype, **run_one(batch, dtype)}
                 row["jax_over_torch"] = _ratio(row)
                 if what == "forward":
                     forward_ms = row["jax"]["median_ms"]
