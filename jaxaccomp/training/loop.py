@@ -280,7 +280,8 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
                                   lr=float(lr(step)) if callable(lr) else lr, steps_per_s=rate,
                                   examples_per_s=rate * cfg.batch_size if rate else None, wall_s=now - t_start)
                     bar.set_postfix(loss=f"{last_metrics['loss']:.4f}" if last_metrics else "-",
-                                    val=f"{last_val:.4f}" if last_val is not None else "-")
+                                    val=f"{last_val:.4f}" if last_val is not None else "-",
+                                    ex_s=f"{rate * cfg.batch_size:.1f}" if rate else "-")
                 if step % cfg.ckpt_every == 0 or step == cfg.steps:
                     ckpts.save(step, state, meta())
                 if step >= cfg.steps:
