@@ -10,16 +10,14 @@ a reset), so the accompaniment is silent until the first step's lead-in at (1 + 
 Input is a mixture (1 or 2 channels, averaged to mono) or one channel per stem in the order bass,
 drums, guitar, piano; then the context is the sum of the channels that are not generated (the Max
 external's send_mode 0), and the generated stems' own channels are ignored. Other sample rates are
-resampled to 44.1 kHz; the output is always 44.1 kHz, one channel per requested stem.
+resampled to 44.1 kHz (see `jaxaccomp.tracks`); the output is always 44.1 kHz, one channel per requested stem.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -31,31 +29,11 @@ from jaxaccomp.data.slakh import STEMS
 from jaxaccomp.streaming.engine import StreamingEngine
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, Generator, Predictor
 from jaxaccomp.streaming.timeline import DEFAULT_FADE, DEFAULT_WINDOW, validate
+from jaxaccomp.tracks import crossfade_into, read_context, resample, steps_to_cover
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 # --mode -> (Denoiser mode recorded in checkpoints, shipped demo model)
 MODES = {"diffusion": ("edm", "small_edm"), "consistency": ("consistency", "small_cd")}
-
-
-def resample(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """`audio` ([L] or [L, C]) at 44.1 kHz: an exact rational-ratio polyphase resampling."""
-    if sample_rate == SAMPLE_RATE:
-        return audio
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(SAMPLE_RATE, sample_rate)
-    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=0).astype(np.float32)
-
-
-def crossfade_into(track: np.ndarray, start: int, audio: np.ndarray, fade: int) -> None:
-    """Write `audio` into `track` at `start` as the Max external writes a reply: over the first `fade`
-    samples old (1 - o/fade) + new o/fade, then new alone; samples outside the track are dropped."""
-    weight = np.ones(audio.shape[0], np.float32)
-    weight[:fade] = np.arange(min(fade, audio.shape[0])) / fade
-    lo, hi = max(start, 0), min(start + audio.shape[0], track.shape[0])
-    if lo < hi:
-        new, t = audio[lo - start:hi - start], weight[lo - start:hi - start]
-        track[lo:hi] = track[lo:hi] * (1 - t) + new * t
 
 
 def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Predictor, stems: Sequence[str], *,
@@ -73,7 +51,7 @@ def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Pr
     context = resample(context, sample_rate)
     engine = StreamingEngine(codec, generator, stems, window, r, w, fade, seed)
     step, length = engine.step_size, context.shape[0]
-    steps = max(1, math.ceil(length / step) - w - 1)  # the last write window reaches the end
+    steps = steps_to_cover(length, step, w)
     played = np.zeros(steps * step, np.float32)
     played[:min(length, played.shape[0])] = context[:played.shape[0]]
     out = np.zeros((len(stems), length), np.float32)
@@ -82,24 +60,6 @@ def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Pr
         for track, stem in zip(out, stems):
             crossfade_into(track, result.write_start, result.audio[stem], fade)
     return out
-
-
-def read_context(path: Path, stems: Sequence[str]) -> tuple[np.ndarray, int]:
-    """(mono context, sample rate) of an input file; see the module docstring for the channel layouts."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no such audio file: {path}")
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except sf.LibsndfileError as exc:
-        raise ValueError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
-    channels = audio.shape[1]
-    if channels in (1, 2):
-        return audio.mean(axis=1), rate
-    if channels == len(STEMS):
-        others = [i for i, stem in enumerate(STEMS) if stem not in stems]
-        return audio[:, others].sum(axis=1), rate
-    raise ValueError(f"{path} has {channels} channels: expected 1 or 2 (a mixture) or {len(STEMS)} "
-                     f"(one per stem: {', '.join(STEMS)})")
 
 
 def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None,

@@ -13,6 +13,7 @@ from scipy.signal import correlate
 
 from jaxaccomp import accompany as acc
 from jaxaccomp.codec.embedded import EmbeddedCodec
+from jaxaccomp.tracks import crossfade_into, read_context, resample
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 44100
@@ -58,7 +59,7 @@ def test_cli_accompanies_a_resampled_mixture(files):
     assert rate == SR and audio.shape == (8 * SR, 2) and np.all(np.isfinite(audio))
     # w = 1: nothing is written before the first step's lead-in at 2 step - fade, then every sample is.
     assert not np.any(audio[:2 * STEP - FADE]) and np.all(np.abs(audio[2 * STEP:]).max(axis=0) > 0)
-    context = acc.resample(sf.read(files / "mix22k.wav", dtype="float32")[0], 22050)
+    context = resample(sf.read(files / "mix22k.wav", dtype="float32")[0], 22050)
     np.testing.assert_allclose(sf.read(mix, dtype="float32")[0], context + audio.sum(axis=1), atol=1e-6)
 
 
@@ -74,10 +75,10 @@ def test_cli_takes_one_channel_per_stem(files):
 def test_context_layouts(files):
     stems = song(1, SR)
     sf.write(files / "stereo.wav", stems[:, :2], SR)
-    mono, rate = acc.read_context(files / "stereo.wav", ["bass"])
+    mono, rate = read_context(files / "stereo.wav", ["bass"])
     assert rate == SR
     np.testing.assert_allclose(mono, stems[:, :2].mean(axis=1), atol=1e-4)  # 16-bit file
-    context, _ = acc.read_context(files / "stems.wav", ["drums", "piano"])
+    context, _ = read_context(files / "stems.wav", ["drums", "piano"])
     written = sf.read(files / "stems.wav", dtype="float32")[0]
     np.testing.assert_allclose(context, written[:, 0] + written[:, 2], atol=1e-6)
 
@@ -107,12 +108,21 @@ def test_missing_demo_model_is_named(monkeypatch, tmp_path):
 
 def test_crossfade_is_the_max_externals():
     track = np.ones(10, np.float32)
-    acc.crossfade_into(track, 2, np.full(6, 2.0, np.float32), fade=4)
+    crossfade_into(track, 2, np.full(6, 2.0, np.float32), fade=4)
     np.testing.assert_allclose(track, [1, 1, 1, 1.25, 1.5, 1.75, 2, 2, 1, 1])
-    acc.crossfade_into(track, -3, np.full(6, 3.0, np.float32), fade=4)  # samples before 0 are dropped
+    crossfade_into(track, -3, np.full(6, 3.0, np.float32), fade=4)  # samples before 0 are dropped
     np.testing.assert_allclose(track[:4], [3 * 0.75 + 1 * 0.25, 3, 3, 1.25])
-    acc.crossfade_into(track, 8, np.full(6, 4.0, np.float32), fade=0)  # and after the end
+    crossfade_into(track, 8, np.full(6, 4.0, np.float32), fade=0)  # and after the end
     np.testing.assert_allclose(track[8:], [4, 4])
+
+
+def test_a_reply_in_chunks_crossfades_as_one():
+    whole, chunked = np.ones(12, np.float32), np.ones(12, np.float32)
+    reply = np.arange(8, dtype=np.float32)
+    crossfade_into(whole, 3, reply, fade=5)
+    for start in range(0, 8, 3):  # chunks of 3 samples, each placed against the reply's origin
+        crossfade_into(chunked, 3 + start, reply[start:start + 3], fade=5, origin=3)
+    np.testing.assert_array_equal(chunked, whole)
 
 
 class Echo:

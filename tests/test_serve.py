@@ -90,7 +90,7 @@ def test_a_complete_batch_is_one_step_and_its_stems_as_chunks():
     audio = rng.standard_normal(STEP).astype(np.float32)
     out, jobs = send_batch(h, 7, audio)
     assert out == [] and len(jobs) == 1
-    sent = replies(h.session.run(jobs[0]))
+    sent = replies(h.session.run(jobs[0])[0])
     (played, end), = h.engines[-1].calls
     np.testing.assert_array_equal(played, audio)  # every chunk at its sample offset
     assert end == STEP  # Max's first step comes at playback position one step
@@ -180,7 +180,7 @@ def test_controls_rebuild_the_engine_and_change_the_replies():
     assert settings.stems == ("drums", "piano") and h.engines[-1].settings == settings
     step = int(264600 * 0.125)
     _, (job,) = send_batch(h, 1, np.zeros(step, np.float32))
-    sent = replies(h.session.run(job))
+    sent = replies(h.session.run(job)[0])
     assert {m.address for m in sent[:-1]} == {"/drums", "/piano"}
     assert all(m.samples.shape[0] <= 1000 for m in sent[:-1])
     assert sum(m.samples.shape[0] for m in sent[:-1]) == 2 * step
@@ -212,12 +212,14 @@ def test_queries_and_what_is_not_answered():
     (hello,), _ = h.send(Hello())
     assert isinstance(parse(hello), HelloReply) and parse(hello).context_samples == 264600
     assert h.send(LoadModel()) == ([], None) and h.lines == []
-    assert h.send(Print()) == ([], None) and "no --record folder" in h.lines[-1]
+    assert h.send(Print()) == ([], None) and "--record DIR" in h.lines[-1]
     _, (job,) = send_batch(h, 1, block())
-    h.session.run(job)
+    datagrams, stages = h.session.run(job)
+    h.session.cycle_done(job, stages, 0.5, 0.504, len(datagrams) - 1)
     (stats,), _ = h.send(Stats())
     values = dict(parse(stats).values)
     assert isinstance(parse(stats), StatsReply) and values["median_decode_ms"] == 3.0
+    assert values["median_send_ms"] == pytest.approx(4.0) and values["median_receive_ms"] == 0.0
     assert values["batches"] == 1.0 and values["step_budget_ms"] == pytest.approx(1500.0)
 
 

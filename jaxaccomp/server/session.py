@@ -12,13 +12,20 @@ is decided here, so that it is testable without a network or a model:
   timeline  every ready batch advances the playback position by one step per batch id it moved
             on (batches Max sent that never arrived count too), even one that is dropped because
             the inference worker is busy (`/batch_dropped`): the engine gets the position with
-            `end=`, so a lost step is a gap in time, never a silent compression of it.
+            `end=`, so a lost step is a gap in time, never a silent compression of it. A client
+            that sends absolute positions (extension) sets the position itself; a position that
+            goes back (a loop, a restarted client) starts a fresh stream there.
+  replies   in the format the batch came in: a client that sent blobs or positions gets them back.
   controls  r, w, fade, package size, stems and verbose are checked together with
             `timeline.validate`; an impossible combination is logged in one line and ignored.
             A change of r, w, fade or stems builds a new engine (its compiled sampler is shared).
+            More stems than `max_stems` (what was compiled at start-up) are refused.
+  telemetry receive (first chunk to ready), encode, sample, decode, send and total per cycle, as
+            the reference paper's Table 1, against the step budget r T / sr; see `Telemetry`.
 
 `receive` returns the datagrams to send now and at most one `Job`; whoever owns the worker thread
-calls `run(job)` (one at a time) and sends what it returns. Only `run` touches the model.
+calls `run(job)` (one at a time), sends what it returns and then reports `cycle_done`. Only `run`
+touches the model.
 """
 
 from __future__ import annotations
@@ -28,14 +35,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from jaxaccomp.codec.base import SAMPLE_RATE
 from jaxaccomp.data.slakh import STEMS
-from jaxaccomp.server.wire import (PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel,
+from jaxaccomp.server.recorder import Recorder
+from jaxaccomp.server.wire import (CAPABILITIES, PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel,
                                    Message, PacketTest, PacketTestResponse, Predict, PredictInstruments, Print, Reset,
                                    ServerPredicted, Stats, StatsReply, UpdateFade, UpdatePackageSize, UpdateR, Verbose,
                                    W, audio_chunks)
@@ -45,7 +54,6 @@ from jaxaccomp.streaming.generator import Generator
 from jaxaccomp.streaming.timeline import validate
 
 SERVER_NAME = "jaxaccomp"
-CAPABILITIES = ("blob", "stats")  # the `position` extension is accepted on the wire but not used
 FIRST_CHUNK_TIMEOUT = 0.25  # seconds: the reference's watchdog after the first chunk (5 x its assumed 50 ms gap)
 WATCHDOG_GAPS = 5
 TIMING_HISTORY = 256  # cycles kept for the medians of /stats and the shutdown summary
@@ -71,6 +79,7 @@ class Settings:
     stems: tuple[str, ...] = ("bass",)
     verbose: bool = False
     ramp_lead_in: bool = True  # pre-ramp the lead-in as the reference server does (Max expects it)
+    max_stems: int = len(STEMS)  # stems per batch the sampler was compiled for
 
     @property
     def fade_samples(self) -> int:
@@ -108,14 +117,17 @@ def warm_up(generator: Generator, make_engine: EngineFactory, settings: Settings
 
 @dataclass(frozen=True)
 class Job:
-    """One ready batch for the worker: the engine it runs on, its block and where it ends."""
+    """One ready batch for the worker: the engine it runs on, its block, where it ends, how to reply."""
 
     batch_id: int
     block: np.ndarray
     end: int
     engine: Engine
     settings: Settings
+    first_at: float  # the clock of its first chunk
     ready_at: float  # the clock of the message (or poll) that made it ready
+    reply_positions: bool = False  # the batch came with positions (extension): reply with them
+    reply_blobs: bool = False
 
 
 class Telemetry:
@@ -150,7 +162,13 @@ class _Batch:
     total: int
     first_at: float
     last_at: float
-    received: int = 0
+    offsets: set[int] = field(default_factory=set)  # of the chunks that arrived (a duplicate is not counted)
+    origin: int | None = None  # timeline sample of block[0], when the client sends positions
+    blobs: bool = False
+
+    @property
+    def received(self) -> int:
+        return len(self.offsets)
 
     def deadline(self) -> float:
         """When the watchdog fires: 5 mean gaps after the latest chunk, not before 0.25 s after the first."""
@@ -162,8 +180,9 @@ class Session:
     """One client's protocol state; see the module docstring. `log` takes one line per event."""
 
     def __init__(self, make_engine: EngineFactory, settings: Settings, log: Callable[[str], None] = print,
-                 seed: int = 0):
+                 seed: int = 0, record: Path | None = None):
         self._make_engine, self._log = make_engine, log
+        self.recorder = Recorder(record, settings.window) if record is not None else None
         self._rng = np.random.default_rng(seed)  # packet test payloads
         self._lock = threading.Lock()
         self.telemetry = Telemetry()
@@ -229,7 +248,7 @@ class Session:
         elif isinstance(message, Stats):
             out.append(self._stats().encode())
         elif isinstance(message, Print):
-            self._log("/print ignored: no --record folder")
+            self._print()
         elif isinstance(message, Predict):
             self._log("/predict ignored: inference runs when a batch of /context is complete")
         else:
@@ -259,8 +278,19 @@ class Session:
             self._log(f"dropped: batch {chunk.batch_id} chunk at offset {chunk.index} with {n} samples does not fit "
                       f"the {batch.block.shape[0]}-sample step")
             return job
+        if chunk.index in batch.offsets:
+            self._log(f"dropped: a duplicate of batch {chunk.batch_id} chunk at offset {chunk.index}")
+            return job
+        if chunk.position is not None:
+            origin = chunk.position - chunk.index
+            if batch.received and batch.origin != origin:
+                self._log(f"dropped: batch {chunk.batch_id} chunk places the step at sample {origin}, "
+                          f"its other chunks at {batch.origin}")
+                return job
+            batch.origin = origin
+        batch.blobs = chunk.blob
         batch.block[chunk.index:chunk.index + n] = chunk.samples
-        batch.received += 1
+        batch.offsets.add(chunk.index)
         batch.last_at = now
         if batch.received >= batch.total:
             return self._ready(now, out)
@@ -272,7 +302,13 @@ class Session:
         assert batch is not None
         steps = 1 if self._last_ready_id is None else batch.batch_id - self._last_ready_id
         self._last_ready_id = batch.batch_id
-        self.position += steps * batch.block.shape[0]
+        step = batch.block.shape[0]
+        end = self.position + steps * step if batch.origin is None else batch.origin + step
+        if end <= self.position and self.batches:
+            self._log(f"batch {batch.batch_id}: the timeline went back from sample {self.position} to {end} "
+                      "(a loop or a restarted client): starting a fresh stream there")
+            self._new_stream()
+        self.position = end
         self.batches += 1
         if self._engine is None:
             self._log(f"batch {batch.batch_id}: no stems requested (/predict_instruments), nothing to generate")
@@ -284,28 +320,42 @@ class Session:
             out.append(BatchDropped(batch.batch_id).encode())
             return None
         self.busy = True
-        return Job(batch.batch_id, batch.block, self.position, self._engine, self.settings, now)
+        return Job(batch.batch_id, batch.block, self.position, self._engine, self.settings, batch.first_at, now,
+                   reply_positions=batch.origin is not None, reply_blobs=batch.blobs)
 
-    def run(self, job: Job) -> list[bytes]:
-        """Run a job's step (the slow part, outside the lock) and return its `/<stem>` chunks, then
-        `/server_predicted`. A failed step is logged and sends nothing; the session stays usable."""
+    def run(self, job: Job) -> tuple[list[bytes], dict[str, float]]:
+        """Run a job's step (the slow part, outside the lock): its `/<stem>` chunks, then
+        `/server_predicted`, and the step's stage timings. A failed step is logged and sends nothing;
+        the session stays usable."""
         try:
             result = job.engine.step(job.block, end=job.end)
         except ValueError as exc:
             self._log(f"batch {job.batch_id}: step failed: {exc}")
-            return []
+            return [], {}
         finally:
             with self._lock:
                 self.busy = False
-        self.telemetry.record(**result.timings)
-        size = job.settings.package_size
-        out = [data for stem in job.settings.stems
-               for data in audio_chunks(f"/{stem}", job.batch_id, result.audio[stem], size)]
+        s = job.settings
+        if self.recorder is not None:
+            content = result.write_start + s.fade_samples
+            self.recorder.step(job.end, job.block, content, s.stems,
+                               [result.audio[stem][s.fade_samples:] for stem in s.stems])
+        position = result.write_start if job.reply_positions else None
+        out = [data for stem in s.stems
+               for data in audio_chunks(f"/{stem}", job.batch_id, result.audio[stem], s.package_size,
+                                        position=position, blob=job.reply_blobs)]
         out.append(ServerPredicted().encode())
+        return out, result.timings
+
+    def cycle_done(self, job: Job, stages: dict[str, float], sent_at: float, done_at: float, chunks: int) -> None:
+        """Record a served cycle: `stages` from `run`, the reply sent from `sent_at` to `done_at`."""
+        timings = {"receive_ms": 1e3 * (job.ready_at - job.first_at), **stages,
+                   "send_ms": 1e3 * (done_at - sent_at), "total_ms": 1e3 * (done_at - job.first_at)}
+        self.telemetry.record(**timings)
         if job.settings.verbose:
-            stages = ", ".join(f"{name} {value:.0f}" for name, value in result.timings.items())
-            self._log(f"batch {job.batch_id}: {stages}; {len(out) - 1} chunks")
-        return out
+            line = ", ".join(f"{name.removesuffix('_ms')} {value:.0f}" for name, value in timings.items())
+            self._log(f"batch {job.batch_id}: {line} ms of a {job.settings.step_budget_ms:.0f} ms step; "
+                      f"{chunks} chunks")
 
     # --- controls ---------------------------------------------------------------------------
 
@@ -313,7 +363,12 @@ class Session:
         if len(flags) != len(STEMS):
             self._log(f"/predict_instruments: {len(flags)} flags, expected {len(STEMS)} ({', '.join(STEMS)}); "
                       f"only the first {min(len(flags), len(STEMS))} are read")
-        self._update(stems=tuple(stem for stem, on in zip(STEMS, flags) if on))
+        stems = tuple(stem for stem, on in zip(STEMS, flags) if on)
+        if len(stems) > self.settings.max_stems:
+            self._log(f"ignored /predict_instruments: {len(stems)} stems, but the server was started for at most "
+                      f"{self.settings.max_stems} (serve.py --max-stems)")
+            return
+        self._update(stems=stems)
 
     def _update(self, **changes: object) -> None:
         new = replace(self.settings, **changes)
@@ -332,10 +387,23 @@ class Session:
 
     def _reset(self) -> None:
         """A new stream at sample 0: a fresh engine, no batch in progress, any batch id accepted."""
-        self._engine = self._make_engine(self.settings) if self.settings.stems else None
+        self._new_stream()
         self._batch = None
         self._last_ready_id = None
         self.position = 0
+
+    def _new_stream(self) -> None:
+        self._engine = self._make_engine(self.settings) if self.settings.stems else None
+        if self.recorder is not None:
+            self.recorder.new_stream()
+
+    def _print(self) -> None:
+        if self.recorder is None:
+            self._log("/print ignored: start the server with --record DIR to allow dumps")
+            return
+        paths = self.recorder.dump()
+        self._log(f"/print: wrote {', '.join(p.name for p in paths)} to {self.recorder.folder}" if paths
+                  else "/print: nothing served yet")
 
     def _stats(self) -> StatsReply:
         medians = self.telemetry.medians()

@@ -61,8 +61,11 @@ class UdpServer:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            self._send(self.session.run(job))
-            self.session.telemetry.record(cycle_ms=1e3 * (time.monotonic() - job.ready_at))
+            datagrams, stages = self.session.run(job)
+            sent_at = time.monotonic()
+            self._send(datagrams)
+            if datagrams:
+                self.session.cycle_done(job, stages, sent_at, time.monotonic(), len(datagrams) - 1)
 
     def serve_forever(self) -> None:
         """Send `/ready`, then receive until `stop` (from another thread or a signal handler)."""

@@ -1,0 +1,147 @@
+"""Stream a track to a running server in real time over UDP, as the Max external and the RTAP patch do.
+
+A step clock ticks at every multiple of the step on the wall clock (the playhead moves at 44.1 kHz
+from the first tick), and each tick sends the block just played. A listener thread takes the
+replies and writes them into the tracks. The connection starts with `/hello`: a server that
+answers with `/hello_reply` gets the extensions it lists (blob payloads, absolute positions, stats),
+any other (the reference server) gets exactly what the external sends.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from jaxaccomp.client.core import ClientCore, ClientSettings
+from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.server.wire import Hello, HelloReply, Message, Ready, Stats, WireError, parse
+from jaxaccomp.tracks import steps_to_cover
+
+RECEIVE_BUFFER = 4 << 20  # a whole reply (tens of chunks) arrives back to back
+POLL = 0.02  # seconds: how often a blocked receive checks for the end
+
+
+class Connection:
+    """The client's two sockets: sends to `server`, receives on `listen` (the external's two ports)."""
+
+    def __init__(self, server: tuple[str, int], listen: tuple[str, int]):
+        self.server = server
+        self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._in = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._in.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        try:
+            self._in.bind(listen)
+        except OSError as exc:
+            self.close()
+            raise ValueError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror}") from None
+        self._in.settimeout(POLL)
+        self.malformed = 0
+
+    def send(self, datagrams: list[bytes]) -> None:
+        for data in datagrams:
+            self._out.sendto(data, self.server)
+
+    def receive(self) -> Message | None:
+        """The next message, or None when nothing came within POLL seconds or it was malformed."""
+        try:
+            data = self._in.recv(65536)
+        except TimeoutError:
+            return None
+        try:
+            return parse(data)
+        except WireError:
+            self.malformed += 1
+            return None
+
+    def close(self) -> None:
+        self._out.close()
+        self._in.close()
+
+
+def handshake(connection: Connection, timeout: float) -> HelloReply | None:
+    """Ask `/hello` until the server answers or `timeout` passes. A `/ready` (a server that just
+    started) without a `/hello_reply` soon after means a reference server: None, as after a timeout."""
+    deadline = time.monotonic() + timeout
+    asked = 0.0
+    while (now := time.monotonic()) < deadline:
+        if now - asked > 0.25:
+            connection.send([Hello().encode()])
+            asked = now
+        message = connection.receive()
+        if isinstance(message, HelloReply):
+            return message
+        if isinstance(message, Ready):
+            deadline = min(deadline, now + 0.5)
+    return None
+
+
+def negotiate(settings: ClientSettings, server: HelloReply | None) -> ClientSettings:
+    """The settings with every extension the server offers switched on (none for a reference server)."""
+    if server is None:
+        return replace(settings, blob=False, position=False)
+    if server.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"the server runs at {server.sample_rate} Hz; this client streams {SAMPLE_RATE} Hz")
+    return replace(settings, blob="blob" in server.capabilities, position="position" in server.capabilities)
+
+
+def stream(connection: Connection, core: ClientCore, context: np.ndarray, steps: int, tail: float,
+           on_step: Callable[[int], None] = lambda k: None) -> float:
+    """Play `steps` steps of `context` in real time, then listen `tail` more seconds for late replies
+    (and the server's `/stats`). Returns the wall time of the whole stream in seconds."""
+    lock = threading.Lock()
+    stop = threading.Event()
+    step = core.settings.step
+    started = time.monotonic()
+
+    def listen() -> None:
+        while not stop.is_set():
+            message = connection.receive()
+            if message is not None:
+                now = time.monotonic()
+                with lock:
+                    core.receive(message, now, playhead=int((now - started) * SAMPLE_RATE))
+
+    listener = threading.Thread(target=listen, name="listener", daemon=True)
+    listener.start()
+    try:
+        for k in range(1, steps + 1):
+            time.sleep(max(0.0, started + k * step / SAMPLE_RATE - time.monotonic()))
+            with lock:
+                datagrams = core.due_setup() + core.predict(k * step, context, time.monotonic())
+            connection.send(datagrams)
+            on_step(k)
+        end = started + max(context.shape[0], (steps + 1 + core.settings.w) * step) / SAMPLE_RATE
+        time.sleep(max(0.0, end - time.monotonic()) + tail)
+        connection.send([Stats().encode()])
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        listener.join()
+    return time.monotonic() - started
+
+
+def play(context: np.ndarray, settings: ClientSettings, server: tuple[str, int], listen: tuple[str, int], *,
+         connect_timeout: float = 5.0, tail: float = 2.0, extensions: bool = True, drop_late: bool = False,
+         progress: bool = False) -> tuple[ClientCore, float]:
+    """The whole session for a 44.1 kHz mono `context`: handshake, the external's set-up messages and
+    `/reset`, then the stream. Returns the client (its tracks and counters) and the wall time."""
+    from tqdm import tqdm
+
+    connection = Connection(server, listen)
+    try:
+        hello = handshake(connection, connect_timeout) if extensions else None
+        settings = negotiate(settings, hello)
+        core = ClientCore(settings, context.shape[0], drop_late=drop_late)
+        core.server = hello
+        connection.send(settings.setup_messages() + [core.reset()])
+        steps = steps_to_cover(context.shape[0], settings.step, settings.w)
+        with tqdm(total=steps, desc="stream", unit="step", disable=not progress) as bar:
+            wall = stream(connection, core, context, steps, tail, on_step=lambda k: bar.update())
+    finally:
+        connection.close()
+    return core, wall

@@ -1,0 +1,68 @@
+"""Audio files and track buffers shared by offline accompaniment (`accompany`) and the network client.
+
+Kept free of JAX so that the client starts in a blink. Input is a mixture (1 or 2 channels, averaged
+to mono) or one channel per stem in the order bass, drums, guitar, piano; then the context is the
+sum of the channels that are not generated (the Max external's send_mode 0). Other sample rates are
+resampled to 44.1 kHz.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.data.slakh import STEMS
+
+
+def resample(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`audio` ([L] or [L, C]) at 44.1 kHz: an exact rational-ratio polyphase resampling."""
+    if sample_rate == SAMPLE_RATE:
+        return audio
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(SAMPLE_RATE, sample_rate)
+    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=0).astype(np.float32)
+
+
+def steps_to_cover(length: int, step: int, w: int) -> int:
+    """Steps a stream of `length` samples takes, the first at playback position `step` (the Max
+    external's first step after a reset), until a write window reaches the end."""
+    return max(1, math.ceil(length / step) - w - 1)
+
+
+def crossfade_into(track: np.ndarray, start: int, audio: np.ndarray, fade: int, origin: int | None = None) -> None:
+    """Write `audio` into `track` at `start` as the Max external writes a reply: a sample o samples after
+    `origin` (default `start`, where the reply's lead-in begins) is old (1 - o/fade) + new o/fade while
+    o < fade, then new alone. A reply may arrive in chunks: each is written with the reply's origin.
+    Samples outside the track are dropped."""
+    origin = start if origin is None else origin
+    offsets = np.arange(start - origin, start - origin + audio.shape[0])
+    weight = np.clip(offsets / fade, 0.0, 1.0).astype(np.float32) if fade > 0 else np.ones(audio.shape[0], np.float32)
+    lo, hi = max(start, 0), min(start + audio.shape[0], track.shape[0])
+    if lo < hi:
+        new, t = audio[lo - start:hi - start], weight[lo - start:hi - start]
+        track[lo:hi] = track[lo:hi] * (1 - t) + new * t
+
+
+def read_context(path: Path, stems: Sequence[str]) -> tuple[np.ndarray, int]:
+    """(mono context, sample rate) of an input file; see the module docstring for the channel layouts."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no such audio file: {path}")
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        raise ValueError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    channels = audio.shape[1]
+    if channels in (1, 2):
+        return audio.mean(axis=1), rate
+    if channels == len(STEMS):
+        others = [i for i, stem in enumerate(STEMS) if stem not in stems]
+        return audio[:, others].sum(axis=1), rate
+    raise ValueError(f"{path} has {channels} channels: expected 1 or 2 (a mixture) or {len(STEMS)} "
+                     f"(one per stem: {', '.join(STEMS)})")
