@@ -34,8 +34,9 @@ test-slow: install
 bench: install
 	$(PY) -m jaxaccomp.bench.step_time --preset small --batch 1 4 --json bench-results/step_time_small.json
 
-# The main job on the embedded default: render a short song, accompany it with the shipped model
-# (offline until serve.py lands), write demo/*.wav and report the speed.
+# The main job on the embedded default: render a short song, start serve.py with the shipped model,
+# stream the song through the reference client in real time over loopback, write demo/*.wav, the
+# latency report and the server log, and stop the server.
 demo: install
 	$(PY) -m jaxaccomp.demo --out demo
 

@@ -1,25 +1,72 @@
-"""`make demo`: render a short song, accompany it offline with the shipped demo model, report the speed.
+"""`make demo`: a live session over loopback: render a song, start serve.py, stream it in real time.
 
 The song is rendered here (procedural composer + FluidSynth, test split, so the model never trained on
-it). The context is the mixture without the chosen stem, as a musician playing the other parts would
-send it; the engine generates that stem step by step exactly as a live session would (see
-`jaxaccomp.accompany`). Written to OUT: context.wav, <stem>.wav (generated), <stem>_original.wav (what
-the composer wrote) and mix.wav (context + generated). Until serve.py lands (issue 7) the demo runs
-the engine offline, without the network.
+it). The server starts with the shipped demo model of --mode (consistency by default: the one that
+keeps up with real time on a CPU) and the embedded codec; the reference client then streams the
+mixture without the chosen stem, as a musician playing the other parts would, at the speed of
+playback, and assembles the replies as the Max external does. At the end the server is stopped
+(SIGINT, as Ctrl-C) and prints its per-stage timings. Written to OUT: context.wav, <stem>_original.wav
+(what the composer wrote), accompaniment.wav (generated), mix.wav (context + generated),
+latency.json (the client's and the server's timings) and server.log.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import soundfile as sf
 
-from jaxaccomp.accompany import MODES, accompany, load_model
+from jaxaccomp.accompany import MODES
 from jaxaccomp.codec.base import SAMPLE_RATE
 from jaxaccomp.data.slakh import STEMS, accompaniment, load_split
+
+SERVER_START_TIMEOUT = 600.0  # seconds: loading and compiling on a slow machine
+
+
+def free_port() -> int:
+    """A UDP port on loopback that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(mode: str, stem: str, port: int, client_port: int, log: Path) -> subprocess.Popen:
+    """serve.py with the shipped model of `mode`, compiled for one stem, replying unramped (our client
+    crossfades the lead-in itself), its output in `log`."""
+    command = [sys.executable, "-m", "jaxaccomp.server.cli", "--mode", mode, "--stems", stem, "--max-stems", "1",
+               "--no-ramp", "--port", str(port), "--client-port", str(client_port)]
+    with log.open("w") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_until_serving(server: subprocess.Popen, log: Path, timeout: float) -> str | None:
+    """None once serve.py logs that it is serving, else why not (its last log line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines()
+        if any(line.startswith("serving on") for line in lines):
+            return None
+        if server.poll() is not None:
+            return f"serve.py exited with status {server.returncode}: {lines[-1] if lines else 'no output'}"
+        time.sleep(0.2)
+    return f"serve.py did not start within {timeout:.0f} s; see {log}"
+
+
+def stop_server(server: subprocess.Popen) -> int:
+    """Ctrl-C, as a user would; killed if it does not exit within 30 s. Its exit status."""
+    server.send_signal(signal.SIGINT)
+    try:
+        return server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        return server.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,30 +74,45 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default: demo)")
     parser.add_argument("--stem", choices=STEMS, default="bass", help="the stem to generate (default: bass)")
-    parser.add_argument("--mode", choices=tuple(MODES), default="diffusion",
-                        help="the shipped model: diffusion (small_edm, ADPM2) or consistency (small_cd, 2 steps)")
+    parser.add_argument("--mode", choices=tuple(MODES), default="consistency",
+                        help="the shipped model: consistency (small_cd, 2 steps) or diffusion (small_edm, ADPM2)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the rendered song (default: 20)")
-    parser.add_argument("--seed", type=int, default=0, help="song and sampling seed (default: 0)")
+    parser.add_argument("--seed", type=int, default=0, help="song seed (default: 0)")
     args = parser.parse_args(argv)
+    from jaxaccomp.client.core import ClientSettings
+    from jaxaccomp.client.player import play
+    from jaxaccomp.client.report import summary_lines, write_session
     from jaxaccomp.data.render import render_dataset
 
+    args.out.mkdir(parents=True, exist_ok=True)
     render_dataset(args.out / "data", 1, "test", args.seed, 1, seconds=args.seconds)
-    track = load_split(args.out / "data", "test").tracks[0]
-    stems = track.stems
+    stems = load_split(args.out / "data", "test").tracks[0].stems
     index = STEMS.index(args.stem)
     context = accompaniment(stems, index)
-    codec, generator = load_model(None, args.mode, None, None)
-    started = time.perf_counter()
-    generated = accompany(context, SAMPLE_RATE, codec, generator, [args.stem], seed=args.seed, progress=True)[0]
-    wall = time.perf_counter() - started
-    for name, audio in (("context", context), (args.stem, generated), (f"{args.stem}_original", stems[index]),
-                        ("mix", context + generated)):
-        sf.write(str(args.out / f"{name}.wav"), audio, SAMPLE_RATE, subtype="FLOAT")
-    seconds = context.shape[0] / SAMPLE_RATE
-    print(f"{seconds:.1f} s song ({track.id}): {args.stem} generated by the {args.mode} demo model in {wall:.1f} s "
-          f"(including compilation), {seconds / wall:.2f}x real time; wrote context, {args.stem}, "
-          f"{args.stem}_original and mix .wav to {args.out}/")
-    return 0
+    sf.write(str(args.out / "context.wav"), context, SAMPLE_RATE, subtype="FLOAT")
+    sf.write(str(args.out / f"{args.stem}_original.wav"), stems[index], SAMPLE_RATE, subtype="FLOAT")
+
+    port, client_port = free_port(), free_port()
+    log = args.out / "server.log"
+    print(f"starting serve.py ({args.mode} demo model) on 127.0.0.1:{port}; compiling takes a while...",
+          file=sys.stderr)
+    server = start_server(args.mode, args.stem, port, client_port, log)
+    try:
+        failure = wait_until_serving(server, log, SERVER_START_TIMEOUT)
+        if failure is None:
+            core, wall = play(context, ClientSettings(stems=(args.stem,)), ("127.0.0.1", port),
+                              ("127.0.0.1", client_port), progress=True)
+    finally:
+        status = stop_server(server)
+    if failure is not None:
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
+    report = write_session(args.out, context, core, wall)
+    server_lines = [line for line in log.read_text().splitlines() if line.startswith(("warm-up", "served"))]
+    print("\n".join(summary_lines(report) + [f"server: {line}" for line in server_lines]))
+    print(f"{context.shape[0] / SAMPLE_RATE:.1f} s song streamed live; server exit status {status}; wrote context, "
+          f"{args.stem}_original, accompaniment and mix .wav, latency.json and server.log to {args.out}/")
+    return 0 if status == 0 else 1
 
 
 if __name__ == "__main__":

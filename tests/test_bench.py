@@ -58,3 +58,27 @@ def test_render_benchmark_reports_hours_per_cpu_hour(tmp_path):
     row = render_benchmark(["--songs", "1", "--seconds", "8", "--json", str(tmp_path / "r.json")])["rows"][0]
     assert row["audio_hours"] > 7 / 3600
     assert row["hours_per_cpu_hour"] == pytest.approx(row["audio_hours"] / (row["cpu_s"] / 3600))
+
+
+def test_loopback_transfer_benchmark_delivers_every_sample(tmp_path, capsys):
+    from jaxaccomp.bench.loopback_time import benchmark as loopback
+
+    out = tmp_path / "t.json"
+    result = loopback(["transfer", "--sizes", "4410", "--warmup", "0", "--repeats", "2", "--json", str(out)])
+    rows = result["rows"]
+    assert [(r["direction"], r["format"]) for r in rows] == [
+        ("up", "float list"), ("up", "blob"), ("down", "python-osc float list"), ("down", "float list"), ("down", "blob")]
+    assert [r["chunks"] for r in rows] == [15, 15, 16, 16, 16]
+    assert rows[1]["largest_datagram_bytes"] < rows[0]["largest_datagram_bytes"]  # 4 bytes a sample, not 5
+    assert all(0 < r["min_ms"] <= r["median_ms"] for r in rows)
+    assert json.loads(out.read_text()) == result and "| down      | blob" in capsys.readouterr().out
+
+
+def test_loopback_cycle_benchmark_reports_every_stage(tmp_path):
+    from jaxaccomp.bench.loopback_time import benchmark as loopback
+
+    result = loopback(["cycle", "--modes", "consistency", "--r", "0.25", "--warmup", "1", "--repeats", "2"])
+    (row,) = result["rows"]
+    assert set(row["stages_ms"]) == {f"{s}_ms" for s in ("receive", "encode", "sample", "decode", "send", "total")}
+    assert row["compilations_while_serving"] == 0 and row["step_budget_ms"] == pytest.approx(1500.0)
+    assert row["round_trip_ms"] > row["stages_ms"]["sample_ms"] > 0

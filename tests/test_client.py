@@ -12,10 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxaccomp.client.core import ClientCore, ClientSettings
 from jaxaccomp.server.session import Session, Settings
-from jaxaccomp.server.wire import AudioChunk, BatchDropped, Ready, ServerPredicted, audio_chunks, parse
+from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Hello, LoadModel, Message, PacketTest, Predict,
+                                   PredictInstruments, Print, Ready, Reset, ServerPredicted, Stats, UpdateFade,
+                                   UpdatePackageSize, UpdateR, Verbose, W, audio_chunks, parse)
 from jaxaccomp.streaming.engine import StepResult
 from jaxaccomp.streaming.timeline import plan_step, validate
 
@@ -281,4 +285,39 @@ def test_a_timeline_that_goes_back_starts_a_fresh_stream():
     network.core.batch_id += 5  # a loop in the patch: ids go on, positions start over without /reset
     stream(network, range(1, 6), context)
     assert network.engines[-1] is not first and network.ends == [k * STEP for k in range(1, 6)]
+    assert_in_place(network.core, range(1, 6))
+
+
+# ----------------------------------------------------------------------------------------------
+# Any sequence of well-formed messages, however hostile its values, leaves the session serving
+
+BATCH_IDS = st.integers(0, 40) | st.integers(0, 2**31 - 1)
+CONTEXT_CHUNKS = st.builds(
+    lambda batch, index, total, n, position, blob: AudioChunk("/context", batch, index, total,
+                                                              np.ones(n, np.float32), position, blob),
+    BATCH_IDS, st.integers(0, STEP) | st.integers(0, 2**31 - 1), st.integers(1, 20), st.integers(1, 600),
+    st.none() | st.integers(0, 50 * STEP) | st.integers(-2**63, 2**63 - 1), st.booleans())
+MESSAGES = st.one_of(
+    CONTEXT_CHUNKS, CONTEXT_CHUNKS, CONTEXT_CHUNKS,
+    st.builds(UpdateR, st.floats(0, 1, exclude_min=True)), st.builds(W, st.sampled_from([-1, 0, 1])),
+    st.builds(UpdateFade, st.floats(0, 1)), st.builds(UpdatePackageSize, st.integers(128, 13_000)),
+    st.builds(PredictInstruments, st.lists(st.booleans(), min_size=1, max_size=8).map(tuple)),
+    st.builds(Verbose, st.booleans()), st.builds(lambda n: PacketTest(n, np.zeros(n, np.float32)), st.integers(1, 64)),
+    st.sampled_from([Reset(), Print(), Hello(), Stats(), LoadModel(), Predict()]))
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(st.tuples(MESSAGES, st.floats(0, 1)), max_size=40))
+def test_fuzz_hostile_message_sequences_leave_the_session_serving(sequence):
+    network, context = new_network(extensions=True)
+    session, now = network.session, 0.0
+    for message, gap in sequence:
+        now += gap
+        for out, job in (session.receive(message, now), session.poll(now)):
+            datagrams = [*out, *(session.run(job)[0] if job is not None else [])]
+            assert all(isinstance(parse(data), Message) for data in datagrams)
+    network.core = ClientCore(network.core.settings, network.core.tracks.shape[1])  # a client (re)connects
+    for data in network.core.settings.setup_messages() + [network.core.reset()]:
+        session.receive(parse(data), now)
+    stream(network, range(1, 6), context)
     assert_in_place(network.core, range(1, 6))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from jaxaccomp.server.session import Session, Settings
 from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel, PacketTest,
@@ -247,35 +251,59 @@ def osc(address: str, tags: str, *values: object) -> bytes:
     return pad(address.encode()) + pad(("," + tags).encode()) + body
 
 
+@dataclass
+class Warmed:
+    """A tiny random model loaded and compiled once per module, as serve.py does at start-up."""
+
+    model: Path
+    codec: object
+    generator: object
+    make_engine: object
+    compiled: int
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory, tiny_net):
-    """A warmed server with a tiny random model on free loopback ports, and the client's socket."""
+def warmed(tmp_path_factory, tiny_net) -> Warmed:
     from jaxaccomp.accompany import load_model
     from jaxaccomp.nn.precond import Denoiser
     from jaxaccomp.server.session import engine_factory, warm_up
-    from jaxaccomp.server.udp import UdpServer
     from jaxaccomp.training.checkpoint import save_denoiser
 
     model = tmp_path_factory.mktemp("serve") / "model"
     save_denoiser(model, Denoiser(tiny_net), codec="embedded")
     codec, generator = load_model(model, None, None, 2)
-    settings = Settings()
     make_engine = engine_factory(codec, generator)
-    warm_up(generator, make_engine, settings, stem_counts=(1,))  # 1 to 4 would cost a minute here
-    compiled = generator.compilations
-    client = free_udp_socket()
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # as Max's: a stem's chunks come back to back
-    client.settimeout(30)
+    warm_up(generator, make_engine, Settings(), stem_counts=(1,))  # 1 to 4 would cost a minute here
+    return Warmed(model, codec, generator, make_engine, generator.compilations)
+
+
+@contextmanager
+def running_server(warmed: Warmed, client: tuple[str, int], settings: Settings = Settings(), **session: object):
+    """A UdpServer on a free loopback port in a thread, replying to `client`; its log lines."""
+    from jaxaccomp.server.udp import UdpServer
+
     lines: list[str] = []
-    server = UdpServer(Session(make_engine, settings, log=lines.append), "127.0.0.1", 0, client.getsockname(),
+    server = UdpServer(Session(warmed.make_engine, settings, log=lines.append, **session), "127.0.0.1", 0, client,
                        log=lines.append)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    assert parse(client.recv(65536)) == parse(b"/ready\0\0,T\0\0")
-    yield server, client, generator, compiled, lines
-    server.stop()
-    thread.join(10)
-    assert not thread.is_alive()
+    try:
+        yield server, lines
+    finally:
+        server.stop()
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+@pytest.fixture(scope="module")
+def live(warmed):
+    """A warmed server with a tiny random model on free loopback ports, and the client's socket."""
+    client = free_udp_socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # as Max's: a stem's chunks come back to back
+    client.settimeout(30)
+    with running_server(warmed, client.getsockname()) as (server, lines):
+        assert parse(client.recv(65536)) == parse(b"/ready\0\0,T\0\0")
+        yield server, client, warmed.generator, warmed.compiled, lines
     client.close()
 
 
@@ -318,7 +346,7 @@ def test_garbage_does_not_stop_the_server(live):
     sender = free_udp_socket()
     rng = np.random.default_rng(2)
     valid = [osc("/context", "iii" + "f" * 8, 99, 0, 1, *[0.0] * 8), osc("/w", "d", 1.0)]
-    for k in range(2000):
+    for k in range(10_000):
         kind = k % 4
         if kind == 0:
             data = rng.bytes(int(rng.integers(1, 600)))
@@ -338,7 +366,12 @@ def test_garbage_does_not_stop_the_server(live):
         if isinstance(message, HelloReply):
             break
     assert isinstance(message, HelloReply)
-    assert server.malformed > 0 and all("\n" not in line for line in lines)
+    assert server.malformed > 2000 and all("\n" not in line for line in lines)
+    sender.sendto(Reset().encode(), server.address)  # and it still serves
+    for data in audio_chunks("/context", 1, np.zeros(STEP, np.float32), PACKAGE, sample_offsets=True):
+        sender.sendto(data, server.address)
+    chunks = [m for m in receive_until_predicted(client) if isinstance(m, AudioChunk)]
+    assert chunks[-1].batch_id == 1 and sum(m.samples.shape[0] for m in chunks) == STEP + FADE
     sender.close()
 
 
@@ -349,3 +382,92 @@ def test_cli_help_and_bad_settings_are_one_line():
     assert bad.returncode == 1 and bad.stderr.startswith("error: (w+2)*r") and bad.stderr.count("\n") == 1
     bad = subprocess.run([sys.executable, ROOT / "serve.py", "--stems", "bass,flute"], capture_output=True, text=True)
     assert bad.returncode == 1 and "--stems" in bad.stderr
+
+
+def free_port() -> tuple[str, int]:
+    """A loopback address nobody listens on (the client binds it itself)."""
+    with free_udp_socket() as sock:
+        return sock.getsockname()
+
+
+@pytest.mark.parametrize("extensions", [True, False], ids=["extensions", "reference"])
+def test_the_reference_client_in_real_time_matches_offline_accompaniment(warmed, extensions):
+    """The Python client streams 7.5 s over loopback in real time (3 steps): what it assembles equals
+    `accompany` on the same input sample for sample, so placement, chunking and crossfade all agree."""
+    from jaxaccomp.accompany import accompany
+    from jaxaccomp.client.core import ClientSettings
+    from jaxaccomp.client.player import play
+
+    context = (0.1 * np.random.default_rng(3).standard_normal(5 * STEP)).astype(np.float32)
+    listen = free_port()
+    with running_server(warmed, listen, Settings(ramp_lead_in=False, verbose=True)) as (server, lines):
+        core, wall = play(context, ClientSettings(package_size=PACKAGE), server.address, listen, tail=0.5,
+                          extensions=extensions)
+    summary = core.stats.summary()
+    assert (summary["batches"], summary["complete"], summary["dropped"], summary["stale_chunks"]) == (3, 3, 0, 0), lines
+    assert core.settings.blob == core.settings.position == extensions
+    assert wall >= 5 * STEP / 44100  # real time: the song's length at least
+    expected = accompany(context, 44100, warmed.codec, warmed.generator, ["bass"])
+    np.testing.assert_allclose(core.tracks, expected, atol=1e-6)
+    assert np.abs(expected).max() > 0
+    assert core.server_stats["batches"] == 3.0 and core.server_stats["median_total_ms"] > 0
+    assert warmed.generator.compilations == warmed.compiled
+
+
+def test_record_writes_session_files_and_print_dumps(tmp_path):
+    h = Harness()
+    session = Session(h._make, Settings(package_size=PACKAGE, ramp_lead_in=False), log=h.lines.append, record=tmp_path)
+    blocks = [np.full(STEP, k, np.float32) for k in (1, 2, 4)]
+    for batch_id, audio in zip((1, 2, 4), blocks):  # batch 3 never arrives: a gap of one step
+        (job,) = [j for c in context_chunks(batch_id, audio) if (j := session.receive(c, 0.0)[1]) is not None]
+        session.run(job)
+    session.receive(Print(), 0.0)
+    session.recorder.close()
+    context, rate = sf.read(tmp_path / "session-001-context.wav", dtype="float32")
+    assert rate == 44100 and context.shape == (4 * STEP,)
+    np.testing.assert_array_equal(context, np.repeat(np.float32([1, 2, 0, 4]), STEP))
+    bass, _ = sf.read(tmp_path / "session-001-bass.wav", dtype="float32")  # content windows [P + step, P + 2 step)
+    np.testing.assert_array_equal(bass[2 * STEP:], np.repeat(np.float32([1, 2, 0, 3]), STEP))
+    dumped, _ = sf.read(tmp_path / "print-001-context.wav", dtype="float32")
+    assert dumped.shape == (264600,) and np.all(dumped[-STEP:] == 4)
+    assert "print-001-bass.wav" in h.lines[-1]
+    session.receive(Reset(), 0.0)
+    (job,) = [j for c in context_chunks(1, blocks[0]) if (j := session.receive(c, 0.0)[1]) is not None]
+    session.run(job)
+    session.recorder.close()
+    assert (tmp_path / "session-002-context.wav").is_file()  # a new stream, a new file; nothing overwritten
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+SOAK_STEPS, SOAK_GROWTH_BOUND = 1000, 64 << 20
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads resident memory from Linux /proc")
+def test_soak_a_thousand_steps_at_r_one_eighth(warmed):
+    """The whole server (UDP loop, worker, session, engine, tiny model) for 1,000 steps of 0.75 s,
+    as fast as it answers: resident memory grows less than SOAK_GROWTH_BOUND between step 100 and
+    the end, and nothing is compiled (r = 1/8 differs from the warm-up's 1/4: no recompilation)."""
+    step = int(264600 * 0.125)
+    client = free_udp_socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    client.settimeout(30)
+    rng = np.random.default_rng(4)
+    blocks = [(0.1 * rng.standard_normal(step)).astype(np.float32) for _ in range(8)]
+    with running_server(warmed, client.getsockname(), Settings(r=0.125)) as (server, _), free_udp_socket() as sender:
+        client.recv(65536)  # /ready
+        for batch_id in range(1, SOAK_STEPS + 1):
+            for data in audio_chunks("/context", batch_id, blocks[batch_id % 8], PACKAGE, sample_offsets=True):
+                sender.sendto(data, server.address)
+            chunks = receive_until_predicted(client)[:-1]
+            assert chunks and chunks[-1].batch_id == batch_id
+            if batch_id == 100:
+                settled = resident_bytes()
+        grown = resident_bytes() - settled
+    client.close()
+    assert server.session.batches == SOAK_STEPS and server.session.dropped == 0
+    assert warmed.generator.compilations == warmed.compiled
+    assert grown < SOAK_GROWTH_BOUND, f"resident memory grew {grown / 2**20:.0f} MiB over {SOAK_STEPS - 100} steps"

@@ -150,6 +150,10 @@ class Telemetry:
         stages = ", ".join(f"{name.removesuffix('_ms')} {value:.0f} ms" for name, value in medians.items())
         return f"median per cycle: {stages} (step budget {budget_ms:.0f} ms)"
 
+    def clear(self) -> None:
+        with self._lock:
+            self._stages.clear()
+
     def medians(self) -> dict[str, float]:
         with self._lock:
             return {name: statistics.median(values) for name, values in self._stages.items() if values}
@@ -258,6 +262,16 @@ class Session:
     # --- batches ----------------------------------------------------------------------------
 
     def _chunk(self, chunk: AudioChunk, now: float, out: list[bytes]) -> Job | None:
+        step = int(self.settings.window * self.settings.r)
+        n = chunk.samples.shape[0]
+        if chunk.index + n > step:  # checked before it may start a batch: a bad chunk changes nothing
+            self._log(f"dropped: batch {chunk.batch_id} chunk at offset {chunk.index} with {n} samples does not fit "
+                      f"the {step}-sample step")
+            return None
+        origin = None if chunk.position is None else chunk.position - chunk.index
+        if origin is not None and origin < 0:
+            self._log(f"dropped: batch {chunk.batch_id} chunk places the step before sample 0 ({origin})")
+            return None
         job = None
         batch = self._batch
         if batch is None or chunk.batch_id > batch.batch_id:
@@ -268,21 +282,14 @@ class Session:
                 self._log(f"batch {batch.batch_id}: overtaken by batch {chunk.batch_id} with "
                           f"{batch.received}/{batch.total} chunks; missing samples are silence")
                 job = self._ready(now, out)
-            step = int(self.settings.window * self.settings.r)
             batch = self._batch = _Batch(chunk.batch_id, np.zeros(step, np.float32), chunk.total, now, now)
         elif chunk.batch_id < batch.batch_id:
             self._log(f"dropped: a chunk of batch {chunk.batch_id}, older than batch {batch.batch_id}")
             return None
-        n = chunk.samples.shape[0]
-        if chunk.index + n > batch.block.shape[0]:
-            self._log(f"dropped: batch {chunk.batch_id} chunk at offset {chunk.index} with {n} samples does not fit "
-                      f"the {batch.block.shape[0]}-sample step")
-            return job
         if chunk.index in batch.offsets:
             self._log(f"dropped: a duplicate of batch {chunk.batch_id} chunk at offset {chunk.index}")
             return job
-        if chunk.position is not None:
-            origin = chunk.position - chunk.index
+        if origin is not None:
             if batch.received and batch.origin != origin:
                 self._log(f"dropped: batch {chunk.batch_id} chunk places the step at sample {origin}, "
                           f"its other chunks at {batch.origin}")
@@ -329,8 +336,9 @@ class Session:
         the session stays usable."""
         try:
             result = job.engine.step(job.block, end=job.end)
-        except ValueError as exc:
-            self._log(f"batch {job.batch_id}: step failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the worker thread must survive anything a client can cause
+            reason = " ".join(str(exc).split())
+            self._log(f"batch {job.batch_id}: step failed: {type(exc).__name__}: {reason}")
             return [], {}
         finally:
             with self._lock:

@@ -1,0 +1,99 @@
+"""`python serve.py` (or `python -m jaxaccomp.server.cli`): the jit-warmed real-time OSC server for
+the multi_track Max external, our Max and Pure Data externals and `python -m jaxaccomp.client`.
+
+Loads the model, compiles the sampler for 1 to --max-stems stems (so `/predict_instruments` never
+triggers a compilation while serving) and runs one silent step (compiling the codec), then sends
+`/ready` to the client and serves until Ctrl-C or SIGTERM, when it prints a timing summary. The
+settings given here are the starting point; the client's `/update_r`, `/w`, `/update_fade`,
+`/update_package_size` and `/predict_instruments` change them while serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jaxaccomp.cli import run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jaxaccomp.accompany import MODELS_DIR, MODES
+    from jaxaccomp.data.slakh import STEMS
+    from jaxaccomp.streaming.timeline import DEFAULT_WINDOW
+
+    parser = argparse.ArgumentParser(prog="serve.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, help=f"model directory (default: the demo model of --mode in "
+                                                        f"{MODELS_DIR})")
+    parser.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
+                        help="codec (default: the one the checkpoint was trained with)")
+    parser.add_argument("--mode", choices=tuple(MODES), help="diffusion or consistency (default: the checkpoint's)")
+    parser.add_argument("--steps", type=int, help="sampling steps (default: the reference server's)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7000, help="port to listen on (default: 7000)")
+    parser.add_argument("--client-host", default="127.0.0.1", help="where replies go (default: 127.0.0.1)")
+    parser.add_argument("--client-port", type=int, default=8000, help="the client's port (default: 8000)")
+    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW, help=f"T in samples (default: {DEFAULT_WINDOW})")
+    parser.add_argument("--r", type=float, default=0.25, help="step ratio (default: 0.25)")
+    parser.add_argument("--w", type=int, default=1, choices=(-1, 0, 1), help="write window (default: 1)")
+    parser.add_argument("--fade", type=float, default=0.02, help="crossfade as a ratio of a second (default: 0.02)")
+    parser.add_argument("--package-size", type=int, default=5120,
+                        help="floats per reply chunk until the client sends /update_package_size (default: 5120)")
+    parser.add_argument("--stems", default="bass", help="comma-separated stems to generate (default: bass)")
+    parser.add_argument("--max-stems", type=int, default=len(STEMS), choices=range(1, len(STEMS) + 1),
+                        help=f"most stems a client may ask for at once, all compiled at start-up (default: {len(STEMS)})")
+    parser.add_argument("--record", type=Path, metavar="DIR",
+                        help="write session recordings and /print dumps into this existing folder (default: none)")
+    parser.add_argument("--no-ramp", action="store_true",
+                        help="send the lead-in unramped (the reference server ramps it; Max ramps again)")
+    parser.add_argument("--verbose", action="store_true", help="log every cycle's timings")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from jaxaccomp.accompany import load_model
+    from jaxaccomp.data.slakh import STEMS
+    from jaxaccomp.server.session import Session, Settings, engine_factory, warm_up
+    from jaxaccomp.server.udp import UdpServer
+    from jaxaccomp.server.wire import UpdatePackageSize
+    from jaxaccomp.streaming.timeline import validate
+
+    args = build_parser().parse_args(argv)
+    stems = tuple(args.stems.split(","))
+    if not set(stems) <= set(STEMS) or len(set(stems)) != len(stems):
+        raise ValueError(f"--stems must be distinct names from {','.join(STEMS)}, got {args.stems}")
+    if len(stems) > args.max_stems:
+        raise ValueError(f"--stems names {len(stems)} stems but --max-stems is {args.max_stems}")
+    if args.record is not None and not args.record.is_dir():
+        raise FileNotFoundError(f"--record folder {args.record} does not exist")
+    UpdatePackageSize(args.package_size)  # its range, as a one-line error
+    settings = Settings(args.window, args.r, args.w, args.fade, args.package_size, stems, args.verbose,
+                        ramp_lead_in=not args.no_ramp, max_stems=args.max_stems)
+    validate(settings.window, settings.r, settings.w, settings.fade_samples)  # before the slow part
+    codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
+    make_engine = engine_factory(codec, generator)
+    print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for 1-{args.max_stems} stems...",
+          file=sys.stderr)
+    seconds = warm_up(generator, make_engine, settings, range(1, args.max_stems + 1))
+    compiled = generator.compilations
+    print(f"warm-up took {seconds:.1f} s ({generator.compilations} compilations)", file=sys.stderr)
+    session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record)
+    server = UdpServer(session, args.host, args.port, (args.client_host, args.client_port),
+                       log=lambda line: print(line, file=sys.stderr))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.stop())
+    print(f"serving on {args.host}:{args.port}, replying to {args.client_host}:{args.client_port}", file=sys.stderr)
+    server.serve_forever()
+    if session.recorder is not None:
+        session.recorder.close()
+    print(session.telemetry.summary(session.settings.step_budget_ms), file=sys.stderr)
+    print(f"served {session.batches} batches ({session.dropped} dropped while busy), "
+          f"{generator.compilations - compiled} compilations while serving", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
