@@ -21,6 +21,7 @@ unramped; `ramp_lead_in=True` reproduces the server's pre-ramp for clients that 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,16 @@ class StepResult:
     timings: dict[str, float]  # encode_ms, sample_ms, decode_ms
     plan: StepPlan
     decode_seed: int  # the codec seed of this step's decode (with plan, enough to reproduce the audio)
+
+
+@functools.lru_cache(maxsize=8)
+def silence_latent(codec: Codec, width: int) -> np.ndarray:
+    """The codec's latent column of silence (from the middle of a window, away from edge effects).
+    Cached, so that a server rebuilding its engine on a client's control message encodes nothing."""
+    silent = np.zeros((1, width * codec.hop + codec.pad), np.float32)
+    middle = codec.encode(silent)[0, :, width // 2]
+    middle.setflags(write=False)
+    return middle
 
 
 def _overlay(dst: np.ndarray, dst_start: int, src: np.ndarray, src_start: int) -> None:
@@ -68,8 +79,7 @@ class StreamingEngine:
         self.w, self.fade, self.seed, self.ramp_lead_in = w, fade, seed, ramp_lead_in
         self._labels = np.eye(len(STEMS), dtype=np.float32)[[STEMS.index(s) for s in stems]]
         self._key = jax.random.key(seed)
-        silent = np.zeros((1, self.width * codec.hop + codec.pad), np.float32)
-        middle = codec.encode(silent)[0, :, self.width // 2]  # away from any edge effect of the codec
+        middle = silence_latent(codec, self.width)
         self._silence = np.broadcast_to(middle, (len(stems), middle.shape[0]))
         self.reset()
 
