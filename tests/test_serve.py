@@ -471,3 +471,21 @@ def test_soak_a_thousand_steps_at_r_one_eighth(warmed):
     assert server.session.batches == SOAK_STEPS and server.session.dropped == 0
     assert warmed.generator.compilations == warmed.compiled
     assert grown < SOAK_GROWTH_BOUND, f"resident memory grew {grown / 2**20:.0f} MiB over {SOAK_STEPS - 100} steps"
+
+
+def test_client_cli_ping_and_one_line_errors(warmed, tmp_path):
+    client = [sys.executable, "-m", "jaxaccomp.client"]
+    listen = free_port()
+    with running_server(warmed, listen) as (server, _):
+        ping = subprocess.run([*client, "ping", "--server-port", str(server.address[1]), "--port", str(listen[1])],
+                              capture_output=True, text=True, timeout=120)
+    assert ping.returncode == 0, ping.stderr
+    assert "server: jaxaccomp protocol 1, 44100 Hz, T = 264600, extensions: blob, position, stats" in ping.stdout
+    assert "packet test: 4410 floats each way" in ping.stdout
+    for args, message in ((["play", str(tmp_path / "missing.wav"), "--stem", "bass"], "error: no such audio file"),
+                          (["play", str(tmp_path / "x.wav"), "--stem", "bass", "--r", "0.5"], "error: (w+2)*r"),
+                          (["ping", "--port", str(listen[1]), "--server-port", str(listen[1]), "--connect-timeout",
+                            "0.3"], "error: no /packet_test_response")):
+        run = subprocess.run([*client, *args, "--out", str(tmp_path)] if args[0] == "play" else [*client, *args],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 1 and run.stderr.startswith(message) and run.stderr.count("\n") == 1, run.stderr

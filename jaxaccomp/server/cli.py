@@ -11,12 +11,18 @@ settings given here are the starting point; the client's `/update_r`, `/w`, `/up
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from jaxaccomp.cli import run
+
+# The codec's numpy work runs beside XLA's own thread pool, and a multi-threaded BLAS then fights it
+# for the cores: on a busy 2-core machine a 35 ms embedded decode took 870 ms. Set before numpy loads
+# (the imports below are lazy); an OPENBLAS_NUM_THREADS in the environment wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
