@@ -41,14 +41,13 @@ from typing import Protocol
 
 import numpy as np
 
-from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.codec.base import SAMPLE_RATE, Codec
 from jaxaccomp.data.slakh import STEMS
 from jaxaccomp.server.recorder import Recorder
-from jaxaccomp.server.wire import (CAPABILITIES, PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel,
-                                   Message, PacketTest, PacketTestResponse, Predict, PredictInstruments, Print, Reset,
-                                   ServerPredicted, Stats, StatsReply, UpdateFade, UpdatePackageSize, UpdateR, Verbose,
-                                   W, audio_chunks)
-from jaxaccomp.codec.base import Codec
+from jaxaccomp.server.wire import (CAPABILITIES, PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Hello,
+                                   HelloReply, LoadModel, Message, PacketTest, PacketTestResponse, Predict,
+                                   PredictInstruments, Print, Reset, ServerPredicted, Stats, StatsReply, UpdateFade,
+                                   UpdatePackageSize, UpdateR, Verbose, W, audio_chunks)
 from jaxaccomp.streaming.engine import StepResult, StreamingEngine
 from jaxaccomp.streaming.generator import Generator
 from jaxaccomp.streaming.timeline import validate
