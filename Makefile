@@ -5,13 +5,16 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps test test-slow bench demo clean
+.PHONY: install system-deps test test-slow bench demo max clean
 
-# Debian packages: FluidSynth and the FluidR3 General MIDI soundfont (MIT) for the offline renderer.
+# Debian packages: FluidSynth and the FluidR3 General MIDI soundfont (MIT) for the offline renderer;
+# CMake, g++ and Pure Data (with its headers) for the C++ clients in max/ and their tests in real Pd.
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
 system-deps:
-	@if [ ! -f $(SOUNDFONT) ] || ! ldconfig -p | grep -q libfluidsynth; then \
-		apt-get update -q && apt-get install -y -q fluidsynth fluid-soundfont-gm; fi
+	@if [ ! -f $(SOUNDFONT) ] || ! ldconfig -p | grep -q libfluidsynth || ! command -v cmake >/dev/null \
+		|| ! command -v g++ >/dev/null || ! command -v pd >/dev/null || [ ! -f /usr/include/pd/m_pd.h ]; then \
+		apt-get update -q && apt-get install -y -q fluidsynth fluid-soundfont-gm cmake g++ puredata-core \
+		puredata-dev; fi
 
 install: system-deps $(STAMP)
 
@@ -40,5 +43,12 @@ bench: install
 demo: install
 	$(PY) -m jaxaccomp.demo --out demo
 
+# The C++ clients (core, driver, Pd external, the Max wrapper's shim check) and their unit tests;
+# `make test` builds them too (tests/max_build.py) and runs these tests in pytest.
+max: system-deps
+	cmake -S max -B max/build -DCMAKE_BUILD_TYPE=Release
+	cmake --build max/build -j2
+	ctest --test-dir max/build --output-on-failure
+
 clean:
-	rm -rf $(VENV) bench-results demo .pytest_cache
+	rm -rf $(VENV) bench-results demo .pytest_cache max/build

@@ -1,0 +1,80 @@
+"""The Pure Data external and the RTAP patch (max/pd): real headless Pd plays a song from its arrays
+in real time, jaxaccomp~ streams it to the server step by step, and every reply must land in the
+bass array exactly where the step's window says.
+
+Pd runs with -nosound (not -batch): its scheduler then follows the wall clock, so each step of
+0.5 s leaves the server real time to infer, as a live performance would. The patch is used as an
+abstraction from a small harness that, when playback ends, waits for the last replies, posts the
+client's stats, writes the arrays to a WAV file and quits.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import numpy as np
+import soundfile
+
+from max_build import ROOT, build, require
+from max_server import SETTINGS, server  # noqa: F401 (the fixture)
+from max_song import SAMPLE_RATE, context_block, expected_bass, synthetic_song
+
+require("cmake", "c++", "pd")
+STEP = int(SETTINGS.window * SETTINGS.r)
+STEPS = 9  # the song is this many steps long; the step clock fires at each, the last at its very end
+HARNESS = """#N canvas 0 50 400 200 12;
+#X obj 10 10 rtap;
+#X obj 10 40 r rtap-end;
+#X obj 10 70 t b;
+#X obj 10 100 delay 1500;
+#X msg 10 130 \\; rtap stats \\; rtap-write {out} \\; pd quit;
+#X connect 1 0 2 0;
+#X connect 2 0 3 0;
+#X connect 3 0 4 0;
+"""
+
+
+def run_pd(server, song_file, out_file, harness) -> str:  # noqa: F811
+    host, port = server.address
+    setup = (f"rtap-open {song_file}; rtap T {SETTINGS.window}; rtap server {host} {port}; "
+             f"rtap listen {server.client_port}; rtap verbose 1; rtap reset; rtap load_model; rtap-play 1")
+    run = subprocess.run(["pd", "-nogui", "-nosound", "-noprefs", "-r", str(SAMPLE_RATE), "-path", ROOT / "max" / "pd",
+                          "-path", build() / "pd", "-open", harness, "-send", setup],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and out_file.exists(), run.stderr[-4000:]
+    return run.stderr
+
+
+def test_pd_streams_a_song_and_the_replies_land_in_the_array(server, tmp_path):  # noqa: F811
+    song = synthetic_song(STEPS * STEP)
+    song_file, out_file, harness = tmp_path / "song.wav", tmp_path / "out.wav", tmp_path / "harness.pd"
+    soundfile.write(song_file, song, SAMPLE_RATE, subtype="FLOAT")
+    harness.write_text(HARNESS.format(out=out_file))
+
+    log = run_pd(server, song_file, out_file, harness)
+    steps = {int(m[1]): int(m[2]) for m in re.finditer(r"batch (\d+): sent \[\d+, (\d+)\)", log)}
+    stats = re.search(r"stats sent .*", log)[0]
+    out, rate = soundfile.read(out_file, dtype="float32")
+
+    assert rate == SAMPLE_RATE and out.shape == song.shape
+    assert steps == {n: n * STEP for n in range(1, STEPS + 1)}, log[-2000:]  # one step per 0.5 s of playback
+    assert "stale 0" in stats and "misfit 0" in stats and "encoding blob" in stats, stats
+    served = server.session.served
+    assert len(served) >= 3, f"the server ran too few batches: {sorted(served)}"  # a busy server drops some
+    for batch_id, batch in served.items():
+        np.testing.assert_array_equal(batch.block, context_block(song, steps[batch_id], STEP))
+    np.testing.assert_array_equal(out[:, 1:], song[:, 1:])
+    expected = expected_bass(song[:, 0], steps, served, STEP, SETTINGS.w, SETTINGS.fade_samples)
+    np.testing.assert_allclose(out[:, 0], expected, rtol=0, atol=1e-6)
+    assert not np.array_equal(out[:, 0], song[:, 0])
+
+
+def test_bad_messages_are_one_line_errors(tmp_path):
+    setup = "rtap packet_size 4410; rtap w 2; rtap predict_instruments 1 0; rtap server 127.0.0.1 70000; pd quit"
+    run = subprocess.run(["pd", "-nogui", "-nosound", "-noprefs", "-path", ROOT / "max" / "pd", "-path",
+                          build() / "pd", "-open", ROOT / "max" / "pd" / "rtap.pd", "-send", setup],
+                         capture_output=True, text=True, timeout=60)
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: jaxaccomp~")]
+    assert [line.split(":")[2].strip() for line in errors] == ["packet_size", "w", "predict_instruments", "server"]
+    assert "refused" in errors[0] and "w must be -1, 0 or 1" in errors[1] and "port must be" in errors[3]
