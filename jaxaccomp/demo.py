@@ -38,10 +38,9 @@ def free_port() -> int:
 
 
 def start_server(mode: str, stem: str, port: int, client_port: int, log: Path) -> subprocess.Popen:
-    """serve.py with the shipped model of `mode`, compiled for one stem, replying unramped (our client
-    crossfades the lead-in itself), its output in `log`."""
+    """serve.py with the shipped model of `mode`, compiled for one stem, its output in `log`."""
     command = [sys.executable, "-m", "jaxaccomp.server.cli", "--mode", mode, "--stems", stem, "--max-stems", "1",
-               "--no-ramp", "--port", str(port), "--client-port", str(client_port)]
+               "--port", str(port), "--client-port", str(client_port)]
     with log.open("w") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
 

@@ -36,18 +36,22 @@ def steps_to_cover(length: int, step: int, w: int) -> int:
     return max(1, math.ceil(length / step) - w - 1)
 
 
-def crossfade_into(track: np.ndarray, start: int, audio: np.ndarray, fade: int, origin: int | None = None) -> None:
+def crossfade_into(track: np.ndarray, start: int, audio: np.ndarray, fade: int, origin: int | None = None,
+                   pre_ramped: bool = False) -> None:
     """Write `audio` into `track` at `start` as the Max external writes a reply: a sample o samples after
     `origin` (default `start`, where the reply's lead-in begins) is old (1 - o/fade) + new o/fade while
     o < fade, then new alone. A reply may arrive in chunks: each is written with the reply's origin.
+    `pre_ramped`: the sender already multiplied the lead-in by the reference server's ramp
+    t = o/(fade - 1), so only the old audio is faded, by 1 - t (Max would ramp the new one twice).
     Samples outside the track are dropped."""
     origin = start if origin is None else origin
     offsets = np.arange(start - origin, start - origin + audio.shape[0])
-    weight = np.clip(offsets / fade, 0.0, 1.0).astype(np.float32) if fade > 0 else np.ones(audio.shape[0], np.float32)
+    span = fade - 1 if pre_ramped else fade
+    weight = np.clip(offsets / span, 0.0, 1.0).astype(np.float32) if span > 0 else np.ones(audio.shape[0], np.float32)
     lo, hi = max(start, 0), min(start + audio.shape[0], track.shape[0])
     if lo < hi:
         new, t = audio[lo - start:hi - start], weight[lo - start:hi - start]
-        track[lo:hi] = track[lo:hi] * (1 - t) + new * t
+        track[lo:hi] = track[lo:hi] * (1 - t) + (new if pre_ramped else new * t)
 
 
 def read_context(path: Path, stems: Sequence[str]) -> tuple[np.ndarray, int]:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+import os
+
+# As serve.py does (jaxaccomp/server/cli.py): one BLAS thread beside XLA's pool, or on a busy 2-core
+# machine the in-process servers of the live tests decode 25x slower and drop real-time batches.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402 - after the BLAS setting, which numpy reads when it loads
 import pytest
 
 from jaxaccomp.config import UNetConfig

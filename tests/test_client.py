@@ -68,7 +68,7 @@ def test_a_reply_is_placed_from_its_batch_even_without_chunk_0():
 
 
 def test_positions_place_chunks_of_any_size_and_the_lead_in_crossfades():
-    settings = ClientSettings(window=T, r=R, w=1, fade=0.02, package_size=PACKAGE, position=True)
+    settings = ClientSettings(window=T, r=R, w=1, fade=0.02, package_size=PACKAGE, position=True, ramped=False)
     core = ClientCore(settings, 10 * STEP)
     core.tracks[:] = 1.0
     core.predict(STEP, np.zeros(10 * STEP, np.float32), now=0.0)
@@ -100,6 +100,20 @@ def test_old_replies_are_dropped_and_late_samples_counted():
     summary = core.stats.summary()
     assert (summary["complete"], summary["dropped"], summary["incomplete"]) == (1, 1, 1)
     assert summary["round_trip_median_ms"] == pytest.approx(600.0)
+
+
+def test_a_pre_ramped_lead_in_is_faded_once():
+    settings = ClientSettings(window=T, r=R, w=1, fade=0.02, package_size=PACKAGE, ramped=True)
+    core = ClientCore(settings, 10 * STEP)
+    core.tracks[:] = 1.0
+    core.predict(STEP, np.zeros(10 * STEP, np.float32), now=0.0)
+    fade = settings.fade_samples
+    reply_audio = np.full(STEP + fade, 3.0, np.float32)
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    reply_audio[:fade] *= ramp  # what the reference server sends
+    for chunk in reply(1, 2 * STEP - fade, reply_audio):
+        core.receive(chunk, now=0.1)
+    np.testing.assert_allclose(core.tracks[0, 2 * STEP - fade:2 * STEP], 1 + 2 * ramp, rtol=1e-6)  # no dip
 
 
 @pytest.mark.parametrize("bad", [{"r": 0.5, "w": 1}, {"stems": ("flute",)}, {"package_size": 20_000},

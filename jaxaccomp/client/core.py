@@ -10,6 +10,9 @@ differ from the external, on purpose:
              sent) plus its index times the package size, or by the absolute position the server
              sends when it speaks the extension; the external latches the origin from chunk 0, so
              a lost chunk 0 misplaces a whole reply.
+  crossfade  one linear crossfade: a server that pre-ramps the lead-in (the reference server; ours
+             unless started with --no-ramp, it says so in /hello_reply) gets only the old audio
+             faded out, where the external would ramp the new audio a second time (a level dip).
   restarts   a `/ready` while streaming means the server restarted with its own start-up settings:
              `due_setup` then hands back the external's set-up messages to send again once (Max's
              patch reloads on `/ready` too); with positions the new server is on time at once.
@@ -47,6 +50,7 @@ class ClientSettings:
     stems: tuple[str, ...] = ("bass",)
     blob: bool = False  # extensions: only once the server's /hello_reply lists them
     position: bool = False
+    ramped: bool = True  # the server pre-ramps the lead-in (the reference server always does)
 
     def __post_init__(self) -> None:
         if not self.stems or not set(self.stems) <= set(STEMS) or len(set(self.stems)) != len(self.stems):
@@ -195,7 +199,8 @@ class ClientCore:
             self.stats.late_samples += late
             if self.drop_late:
                 start, samples = start + late, samples[late:]
-        crossfade_into(self.tracks[s.stems.index(stem)], start, samples, s.fade_samples, origin=reply.write_start)
+        crossfade_into(self.tracks[s.stems.index(stem)], start, samples, s.fade_samples, origin=reply.write_start,
+                       pre_ramped=s.ramped)
         self.stats.written_samples += samples.shape[0]
         reply.chunks[stem] = reply.chunks.get(stem, 0) + 1
         reply.expected[stem] = chunk.total

@@ -81,12 +81,14 @@ def handshake(connection: Connection, timeout: float) -> HelloReply | None:
 
 
 def negotiate(settings: ClientSettings, server: HelloReply | None) -> ClientSettings:
-    """The settings with every extension the server offers switched on (none for a reference server)."""
+    """The settings with every extension the server offers switched on (none for a reference server,
+    which pre-ramps its lead-in)."""
     if server is None:
-        return replace(settings, blob=False, position=False)
+        return replace(settings, blob=False, position=False, ramped=True)
     if server.sample_rate != SAMPLE_RATE:
         raise ValueError(f"the server runs at {server.sample_rate} Hz; this client streams {SAMPLE_RATE} Hz")
-    return replace(settings, blob="blob" in server.capabilities, position="position" in server.capabilities)
+    offers = set(server.capabilities)
+    return replace(settings, blob="blob" in offers, position="position" in offers, ramped="ramped" in offers)
 
 
 def stream(connection: Connection, core: ClientCore, context: np.ndarray, steps: int, tail: float,

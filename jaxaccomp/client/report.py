@@ -18,7 +18,8 @@ def latency_report(core: ClientCore, wall_s: float) -> dict:
     server = core.server
     return {
         "settings": {"window": s.window, "r": s.r, "w": s.w, "fade": s.fade, "package_size": s.package_size,
-                     "stems": list(s.stems), "blob": s.blob, "position": s.position},
+                     "stems": list(s.stems), "blob": s.blob, "position": s.position,
+                     "server_ramps_lead_in": s.ramped},
         "server": ({"name": server.server, "protocol": server.protocol, "capabilities": list(server.capabilities)}
                    if server is not None else {"name": "reference (no /hello_reply)"}),
         "step_budget_ms": 1e3 * s.step / SAMPLE_RATE,

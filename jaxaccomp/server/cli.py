@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="write session recordings and /print dumps into this existing folder (default: none)")
     parser.add_argument("--no-ramp", action="store_true",
-                        help="send the lead-in unramped (the reference server ramps it; Max ramps again)")
+                        help="send the lead-in unramped (the reference server ramps it and Max ramps again; "
+                             "our clients learn which from /hello_reply)")
     parser.add_argument("--verbose", action="store_true", help="log every cycle's timings")
     return parser
 

@@ -246,8 +246,9 @@ class Session:
             count = message.samples.shape[0]
             out.append(Bundle((PacketTestResponse(count, self._rng.random(count, dtype=np.float32)),)).encode())
         elif isinstance(message, Hello):
+            ramped = ("ramped",) if self.settings.ramp_lead_in else ()  # the client must not ramp again
             out.append(HelloReply(SERVER_NAME, PROTOCOL_VERSION, SAMPLE_RATE, self.settings.window,
-                                  CAPABILITIES).encode())
+                                  CAPABILITIES + ramped).encode())
         elif isinstance(message, Stats):
             out.append(self._stats().encode())
         elif isinstance(message, Print):

@@ -313,6 +313,7 @@ void Client::handle(const ServerEvent& event, Clock::time_point at, SampleStore&
             const bool blob = hello.has("blob"), position = hello.has("position");
             encoding_ = blob ? Encoding::blob : Encoding::floats;
             send_position_ = position;
+            ramped_ = hello.has("ramped");  // our server says whether it pre-ramps the lead-in
             std::ostringstream line;
             line << "server " << hello.server << " (protocol " << hello.protocol << ", " << hello.sample_rate
                  << " Hz, T " << hello.context_samples << "): audio as " << (blob ? "blobs" : "float lists")
