@@ -8,13 +8,15 @@ STAMP  := $(VENV)/.installed
 .PHONY: install system-deps test test-slow bench demo max clean
 
 # Debian packages: FluidSynth and the FluidR3 General MIDI soundfont (MIT) for the offline renderer;
-# CMake, g++ and Pure Data (with its headers) for the C++ clients in max/ and their tests in real Pd.
+# CMake, g++ and Pure Data (with its headers) for the C++ clients in max/ and their tests in real Pd;
+# Node.js to test the RTAP patch's server start/stop script (Max runs it in node.script).
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
 system-deps:
 	@if [ ! -f $(SOUNDFONT) ] || ! ldconfig -p | grep -q libfluidsynth || ! command -v cmake >/dev/null \
-		|| ! command -v g++ >/dev/null || ! command -v pd >/dev/null || [ ! -f /usr/include/pd/m_pd.h ]; then \
+		|| ! command -v g++ >/dev/null || ! command -v pd >/dev/null || [ ! -f /usr/include/pd/m_pd.h ] \
+		|| ! command -v node >/dev/null; then \
 		apt-get update -q && apt-get install -y -q fluidsynth fluid-soundfont-gm cmake g++ puredata-core \
-		puredata-dev; fi
+		puredata-dev nodejs; fi
 
 install: system-deps $(STAMP)
 
