@@ -1,6 +1,8 @@
 // The client a Max or Pd object wraps: settings, the step that sends a batch, and the replies a
 // listener thread receives and the host thread writes (poll). Every method but the listener's
 // loop runs on the host's thread, and the host's callbacks are only ever called from there.
+// Not thread-safe otherwise: a host that calls it from several threads (Max: the main thread and
+// the scheduler) must serialise the calls itself, as max/maxmsp/multi_track.cpp does.
 //
 // Bad settings throw std::invalid_argument, network set-up errors std::runtime_error; both have a
 // one-line what(). step() and poll() never throw: a send failure is logged.
