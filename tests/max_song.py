@@ -1,8 +1,12 @@
-"""A synthetic four-stem song for the C++ client tests, and the buffer the client should end up with."""
+"""Songs for the C++ client tests (synthetic, or rendered with FluidSynth) and the buffer the client
+should end up with."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from max_server import Served
 
@@ -19,6 +23,21 @@ def synthetic_song(frames: int, seed: int = 0) -> np.ndarray:
     guitar = 0.15 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 0.5 * t)) / 2
     piano = 0.1 * np.sin(2 * np.pi * 330 * t + 0.5)
     return np.stack([bass, drums, guitar, piano], axis=1).astype(np.float32)
+
+
+def rendered_song(frames: int, folder: Path, seed: int = 0) -> np.ndarray:
+    """[frames, 4] float32: the start of a test-split song from our composer and FluidSynth (skips the
+    test when FluidSynth or its soundfont is missing)."""
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth not installed")
+    from jaxaccomp.data.render import DEFAULT_SOUNDFONT, render_dataset
+    from jaxaccomp.data.slakh import load_split
+
+    if not Path(DEFAULT_SOUNDFONT).is_file():
+        pytest.skip(f"{DEFAULT_SOUNDFONT} absent (Debian package fluid-soundfont-gm)")
+    render_dataset(folder, 1, "test", seed, 1, seconds=frames / SAMPLE_RATE + 1)
+    stems = load_split(folder, "test").tracks[0].stems
+    assert stems.shape[0] == len(STEMS) and stems.shape[1] >= frames, stems.shape
+    return np.ascontiguousarray(stems[:, :frames].T, dtype=np.float32)
 
 
 def context_block(song: np.ndarray, curr: int, step: int) -> np.ndarray:

@@ -1,6 +1,6 @@
-"""The Pure Data external and the RTAP patch (max/pd): real headless Pd plays a song from its arrays
-in real time, jaxaccomp~ streams it to the server step by step, and every reply must land in the
-bass array exactly where the step's window says.
+"""The Pure Data external and the RTAP patch (max/pd): real headless Pd plays a rendered song from
+its arrays in real time, jaxaccomp~ streams it to the server step by step, and every reply must land
+in the bass array exactly where the step's window says.
 
 Pd runs with -nosound (not -batch): its scheduler then follows the wall clock, so each step of
 0.5 s leaves the server real time to infer, as a live performance would. The patch is used as an
@@ -18,7 +18,7 @@ import soundfile
 
 from max_build import ROOT, build, require
 from max_server import SETTINGS, server  # noqa: F401 (the fixture)
-from max_song import SAMPLE_RATE, context_block, expected_bass, synthetic_song
+from max_song import SAMPLE_RATE, context_block, expected_bass, rendered_song
 
 require("cmake", "c++", "pd")
 STEP = int(SETTINGS.window * SETTINGS.r)
@@ -46,8 +46,8 @@ def run_pd(server, song_file, out_file, harness) -> str:  # noqa: F811
     return run.stderr
 
 
-def test_pd_streams_a_song_and_the_replies_land_in_the_array(server, tmp_path):  # noqa: F811
-    song = synthetic_song(STEPS * STEP)
+def test_pd_streams_a_rendered_song_and_the_replies_land_in_the_array(server, tmp_path):  # noqa: F811
+    song = rendered_song(STEPS * STEP, tmp_path / "data")
     song_file, out_file, harness = tmp_path / "song.wav", tmp_path / "out.wav", tmp_path / "harness.pd"
     soundfile.write(song_file, song, SAMPLE_RATE, subtype="FLOAT")
     harness.write_text(HARNESS.format(out=out_file))
