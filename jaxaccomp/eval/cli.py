@@ -1,0 +1,206 @@
+"""`python -m jaxaccomp.eval`: the streaming regime sweep over a test split, with reference rows.
+
+Every song of the split is accompanied from start to end through the same streaming engine as the
+server (`jaxaccomp.accompany`): for each model, each valid (r, w) regime and each stem, the context is
+the sum of the other three stems, and the generated stem is scored against it. Four reference rows
+per song and stem (ground truth, random pairing, silence, half-beat shift) go through the same
+metric pipeline. The first --skip seconds of every song, before the latest regime's first written
+sample, are left out of every metric; context and stems are each loudness-normalised to -18 LUFS.
+
+Results under --out: clips/ (per clip JSON, embeddings and the scored audio; a rerun skips finished
+clips and only adds missing metrics), results.{csv,json} (per clip), summary.{csv,json}
+(aggregated, with normalised scores and settings) and plots/<metric>.png. Data: a folder with
+<split>/ holding Slakh2100 tracks or songs rendered by `python -m jaxaccomp.data.render`;
+--render-songs renders that many procedural songs into it first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from fractions import Fraction
+from pathlib import Path
+
+from jaxaccomp.accompany import MODELS_DIR, MODES
+from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.data.slakh import SPLITS, STEMS, load_split
+from jaxaccomp.eval import metrics, paper, plots, report, runner
+from jaxaccomp.eval.clips import REFERENCES, Clip, Regime, check_source_name, grid, random_partners
+from jaxaccomp.streaming.generator import DEFAULT_STEPS, sigma_schedule
+from jaxaccomp.streaming.timeline import DEFAULT_FADE, DEFAULT_WINDOW
+
+DEFAULT_R = ("1/8", "1/4", "1/2", "1")
+DEFAULT_W = (-1, 0, 1)
+SETTINGS_FILE = "settings.json"
+
+
+def _fraction(text: str) -> float:
+    try:
+        return float(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a number or fraction: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m jaxaccomp.eval", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("data"), help="dataset folder holding <split>/ (default: data)")
+    p.add_argument("--split", choices=SPLITS, default="test", help="split to evaluate (default: test)")
+    p.add_argument("--songs", type=int, help="evaluate only the first N tracks of the split (default: all)")
+    p.add_argument("--render-songs", type=int, metavar="N",
+                   help="first render N procedural songs into --data/--split (finished ones are kept)")
+    p.add_argument("--render-seconds", type=float, default=60.0, help="length of rendered songs (default: 60)")
+    p.add_argument("--render-seed", type=int, default=0, help="dataset seed of rendered songs (default: 0)")
+    p.add_argument("--checkpoint", type=Path, action="append", dest="checkpoints",
+                   help="model directory to evaluate, named by its folder; repeat for several (default: the "
+                        f"shipped {MODELS_DIR}/small_edm and small_cd)")
+    p.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
+                   help="codec for every model (default: each checkpoint's own)")
+    p.add_argument("--diffusion-steps", type=int, help=f"ADPM2 noise levels (default: {DEFAULT_STEPS['edm']})")
+    p.add_argument("--consistency-steps", type=int,
+                   help=f"consistency sampling steps (default: {DEFAULT_STEPS['consistency']})")
+    p.add_argument("--r", type=_fraction, nargs="+", default=[_fraction(r) for r in DEFAULT_R],
+                   help="step ratios, fractions allowed (default: 1/8 1/4 1/2 1)")
+    p.add_argument("--w", type=int, nargs="+", choices=(-1, 0, 1), default=list(DEFAULT_W),
+                   help="write windows (default: -1 0 1); r x w combinations the engine refuses are skipped")
+    p.add_argument("--stems", nargs="+", choices=STEMS, default=list(STEMS), help="stems (default: all four)")
+    p.add_argument("--metrics", nargs="+", default=None,
+                   help=f"metrics (default: all: {', '.join(metrics.available())})")
+    p.add_argument("--window", type=int, default=DEFAULT_WINDOW,
+                   help=f"window T in samples (default: {DEFAULT_WINDOW})")
+    p.add_argument("--fade", type=int, default=DEFAULT_FADE,
+                   help=f"crossfade lead-in in samples (default: {DEFAULT_FADE})")
+    p.add_argument("--skip", type=float, default=3.0,
+                   help="seconds at the start of every song left out of every metric; at least the latest first "
+                        "written sample of the grid, (1+w) r T (default: 3, enough for every default regime)")
+    p.add_argument("--seed", type=int, default=0, help="sampling and random-pairing seed (default: 0)")
+    p.add_argument("--workers", type=int, default=1, help="processes evaluating clips in parallel (default: 1)")
+    p.add_argument("--out", type=Path, default=Path("eval-results"), help="results folder (default: eval-results)")
+    p.add_argument("--no-audio", action="store_true",
+                   help="do not keep generated audio (a metric added later then needs the clip generated again)")
+    p.add_argument("--mixes", action="store_true",
+                   help="also write listening mixes: context + stem at +5 dB over an average stem, -18 LUFS")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for name, (what, _) in paper.PAPER_METRICS.items():
+        p.add_argument("--" + name.replace("_", "-"), type=Path, metavar="PATH",
+                       help=f"paper metric from {what}: refused with what it needs (not implemented)")
+    return p
+
+
+def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
+    from jaxaccomp.training.checkpoint import read_meta
+
+    paths = args.checkpoints or [MODELS_DIR / MODES[mode][1] for mode in MODES]
+    steps = {"edm": args.diffusion_steps, "consistency": args.consistency_steps}
+    specs = []
+    for path in paths:
+        meta = read_meta(path)
+        mode = meta["mode"]
+        count = steps[mode] or DEFAULT_STEPS[mode]
+        sigma_schedule(mode, count)  # refuses an impossible step count now, not in a worker
+        specs.append(runner.ModelSpec(check_source_name(path.resolve().name), str(path.resolve()), mode,
+                                      args.codec or meta["codec"], count))
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two checkpoints share the folder name of {names}: rename one (the name labels its rows)")
+    return tuple(specs)
+
+
+def _check_settings(out: Path, settings: dict) -> None:
+    """Refuse a results folder made with other settings; record these (models accumulate)."""
+    path = out / SETTINGS_FILE
+    if path.is_file():
+        old = json.loads(path.read_text())
+        changed = [key for key in settings if key != "models" and old.get(key) != settings[key]]
+        changed += [f"model {name}" for name, spec in settings["models"].items()
+                    if name in old.get("models", {}) and old["models"][name] != spec]
+        if changed:
+            raise ValueError(f"{out} holds results made with other settings ({', '.join(changed)}); use another --out")
+        settings = {**settings, "models": {**old.get("models", {}), **settings["models"]}}
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=1) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in paper.PAPER_METRICS:
+        if getattr(args, name) is not None:
+            paper.refuse(name, getattr(args, name))
+    names = tuple(dict.fromkeys(args.metrics or metrics.available()))
+    metrics.get(names)
+    stems = list(dict.fromkeys(args.stems))
+    if args.workers < 1 or (args.songs is not None and args.songs < 1):
+        raise ValueError("--workers and --songs must be at least 1")
+    regimes, skipped = _regimes(args)
+    models = _models(args)
+    if args.render_songs:
+        from jaxaccomp.data.render import render_dataset
+
+        render_dataset(args.data, args.render_songs, args.split, args.render_seed, args.workers,
+                       seconds=args.render_seconds, progress=not args.no_progress)
+    if not (args.data / args.split).is_dir():
+        raise FileNotFoundError(f"{args.data / args.split} not found: give --data a folder of rendered songs or a "
+                                "Slakh2100 copy, or render a test set there with --render-songs N")
+    split = load_split(args.data, args.split)
+    tracks = [track.id for track in split.tracks][:args.songs]
+    partners = random_partners(tracks, stems, args.seed)
+    job = runner.Job(str(args.data), args.split, str(args.out), models, names, args.window, args.fade,
+                     round(args.skip * SAMPLE_RATE), args.seed, keep_audio=not args.no_audio, mixes=args.mixes)
+    _check_settings(args.out, {"data": str(split.directory.resolve()), "window": args.window, "fade": args.fade,
+                               "skip_s": args.skip, "seed": args.seed,
+                               "models": {m.name: {k: v for k, v in asdict(m).items() if k != "name"} for m in models}})
+    tasks = [runner.Task(job, Clip(source, None, track, stem), partners[(track, stem)])
+             for source in REFERENCES for track in tracks for stem in stems]
+    tasks += [runner.Task(job, Clip(model.name, regime, track, stem))
+              for model in models for regime in regimes for track in tracks for stem in stems]
+    print(f"{len(tracks)} songs x {len(stems)} stems: {len(REFERENCES)} reference rows and {len(models)} "
+          f"model(s) x {len(regimes)} regimes = {len(tasks)} clips", file=sys.stderr)
+    ran = runner.run(tasks, args.workers, progress=not args.no_progress)
+    info = {"settings": json.loads((args.out / SETTINGS_FILE).read_text()), "tracks": tracks, "stems": stems,
+            "regimes": [r.label for r in regimes], "skipped_regimes": {r.label: reason for r, reason in skipped},
+            "metrics": {m.name: m.description for m in metrics.get(names)}}
+    written = _report(args.out, [task.clip for task in tasks], names, stems, args.window, info)
+    print(f"{ran} clips evaluated, {len(tasks) - ran} already done; wrote {', '.join(str(p) for p in written)}",
+          file=sys.stderr)
+    return 0
+
+
+def _regimes(args: argparse.Namespace) -> tuple[list[Regime], list[tuple[Regime, str]]]:
+    """The grid's valid regimes and the skipped ones (listed on stderr); checks --skip covers them."""
+    regimes, skipped = grid(args.r, args.w, args.window, args.fade)
+    for regime, reason in skipped:
+        print(f"skipping r={regime.r:g} w={regime.w}: {reason}", file=sys.stderr)
+    if not regimes:
+        raise ValueError("no valid (r, w) regime in the grid")
+    latest = max(regimes, key=lambda regime: regime.first_written(args.window))
+    if latest.first_written(args.window) > round(args.skip * SAMPLE_RATE):
+        raise ValueError(f"--skip {args.skip:g} s is before the first sample r={latest.r:g} w={latest.w} writes "
+                         f"({latest.first_written(args.window) / SAMPLE_RATE:g} s); raise --skip")
+    return regimes, skipped
+
+
+def _report(out: Path, clips: list[Clip], names: tuple[str, ...], stems: list[str], window: int,
+            info: dict) -> list[Path]:
+    """Aggregate, write the tables and plots, print the all-stems summary; returns the files written."""
+    rows = report.clip_rows(out, clips, window)
+    summary = report.summarize(out, clips, rows, names)
+    written = report.write(out, rows, summary, info)
+    written += plots.plot(summary, names, [*stems, report.ALL_STEMS], out / "plots")
+    _print_summary(summary, names)
+    return written
+
+
+def _print_summary(summary: list[dict], names: tuple[str, ...]) -> None:
+    """The all-stems rows as a plain table on stdout."""
+    chosen = metrics.get(names)
+    columns = [m.name if isinstance(m, metrics.SetMetric) else f"{m.name}_mean" for m in chosen]
+    columns += [f"{m.name}_norm" for m in chosen if not isinstance(m, metrics.SetMetric)]
+    print("\t".join(["source", "regime", "lookahead_s", *columns]))
+    for row in summary:
+        if row["stem"] == report.ALL_STEMS:
+            cells = [row["source"], row["regime"], "" if row["lookahead_s"] is None else f"{row['lookahead_s']:+.2f}"]
+            cells += ["" if row.get(c) is None else f"{row[c]:.4g}" for c in columns]
+            print("\t".join(cells))

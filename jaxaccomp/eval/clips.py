@@ -1,0 +1,120 @@
+"""What gets scored: regimes (r, w), clips (one stem of one song from one source), reference rows.
+
+A clip is one (source, regime, track, stem): the stem as a model generated it over the whole song in
+the given regime, or as one of four reference sources that calibrate every metric with the same
+pipeline (eval_and_data.md C):
+  ground_truth     the song's own stem;
+  random_pairing   the same instrument's stem of another song of the split (a seeded derangement per
+                   stem; looped or cut to the song's length);
+  silence          zeros;
+  half_beat_shift  the song's own stem delayed by half a beat (true tempo if recorded, else the
+                   context's tracked tempo).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.streaming.timeline import validate
+
+REFERENCES = ("ground_truth", "random_pairing", "silence", "half_beat_shift")
+REFERENCE_REGIME = "reference"
+
+
+@dataclass(frozen=True, order=True)
+class Regime:
+    """One streaming setting: step = int(window r), write window w (the engine's)."""
+
+    r: float
+    w: int
+
+    @property
+    def label(self) -> str:
+        return f"r{self.r:g}_w{self.w:+d}"
+
+    def lookahead(self, window: int) -> float:
+        """Net look-ahead r T w in seconds: how far ahead of playback the step's content window starts."""
+        return self.r * window * self.w / SAMPLE_RATE
+
+    def first_written(self, window: int) -> int:
+        """The first content sample the engine writes: the first step comes at playback = step."""
+        return (1 + self.w) * int(window * self.r)
+
+
+def grid(rs: list[float], ws: list[int], window: int, fade: int) -> tuple[list[Regime], list[tuple[Regime, str]]]:
+    """(regimes the engine accepts, (regime, why not) for the others) of the r x w product."""
+    valid, skipped = [], []
+    for r in sorted(set(rs)):
+        for w in sorted(set(ws)):
+            try:
+                validate(window, r, w, fade)
+            except ValueError as exc:
+                skipped.append((Regime(r, w), str(exc)))
+                continue
+            valid.append(Regime(r, w))
+    return valid, skipped
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One scored stem; `source` is a model's name or one of REFERENCES."""
+
+    source: str
+    regime: Regime | None  # None for reference rows
+    track: str
+    stem: str
+
+    @property
+    def regime_label(self) -> str:
+        return REFERENCE_REGIME if self.regime is None else self.regime.label
+
+    def path(self, root: Path, suffix: str) -> Path:
+        """Where this clip's `suffix` file (.json, .flac, .<metric>.npy) lives under the results folder."""
+        return root / "clips" / self.source / self.regime_label / f"{self.track}-{self.stem}{suffix}"
+
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_source_name(name: str) -> str:
+    """A model name usable as a folder and distinct from the reference rows'."""
+    if not NAME.match(name) or name in REFERENCES:
+        raise ValueError(f"model name {name!r} must be letters, digits, '.', '_' or '-' and not one of "
+                         f"{', '.join(REFERENCES)}")
+    return name
+
+
+def random_partners(tracks: list[str], stems: list[str], seed: int) -> dict[tuple[str, str], str]:
+    """(track, stem) -> another track whose same stem stands in as the random pairing."""
+    if len(tracks) < 2:
+        raise ValueError(f"the random-pairing reference needs at least 2 tracks, the split gives {len(tracks)}")
+    partners = {}
+    for index, stem in enumerate(stems):
+        rng = np.random.default_rng([seed, index])
+        order = np.arange(len(tracks))
+        while np.any(order == np.arange(len(tracks))):  # a derangement: nobody keeps its own stem
+            order = rng.permutation(len(tracks))
+        partners.update({(track, stem): tracks[other] for track, other in zip(tracks, order)})
+    return partners
+
+
+def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
+    """`audio` looped or cut to `length` samples."""
+    return np.resize(audio, length) if audio.shape[0] else np.zeros(length, np.float32)
+
+
+def delay(audio: np.ndarray, samples: int) -> np.ndarray:
+    """`audio` delayed by `samples`, same length (silence enters at the start)."""
+    if samples <= 0:
+        return audio.copy()
+    return np.concatenate([np.zeros(min(samples, audio.shape[0]), audio.dtype), audio[:-samples]])
+
+
+def beat_period(beats: np.ndarray) -> float | None:
+    """The median beat interval in seconds, or None with fewer than two beats."""
+    return float(np.median(np.diff(beats))) if beats.shape[0] >= 2 else None

@@ -1,0 +1,229 @@
+"""python -m jaxaccomp.eval: the sweep end to end on two rendered songs with tiny models, and its parts."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from jaxaccomp.eval import beats, cli, frechet, loudness, metrics, report
+from jaxaccomp.eval.clips import Regime, delay, fit_length, grid, random_partners
+
+ROOT = Path(__file__).resolve().parents[1]
+SR = 44100
+SONG_SECONDS = 6.0  # seed 6 composes 8.2 s and 9.0 s (whole sections)
+ARGS = ["--split", "test", "--diffusion-steps", "2", "--consistency-steps", "1", "--r", "1/2", "1",
+        "--w", "-1", "1", "--stems", "drums", "--no-progress"]
+
+
+# ----------------------------------------------------------------------------------------------
+# The whole sweep
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, tiny_net):
+    """Two rendered test songs and two tiny random-weight checkpoints (diffusion and consistency)."""
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth not installed")
+    from jaxaccomp.data.render import DEFAULT_SOUNDFONT, render_dataset
+    from jaxaccomp.nn.precond import Denoiser
+    from jaxaccomp.training.checkpoint import save_denoiser
+
+    if not Path(DEFAULT_SOUNDFONT).is_file():
+        pytest.skip(f"{DEFAULT_SOUNDFONT} absent (Debian package fluid-soundfont-gm)")
+    root = tmp_path_factory.mktemp("eval")
+    render_dataset(root / "data", 2, "test", seed=6, workers=1, seconds=SONG_SECONDS)
+    save_denoiser(root / "edm", Denoiser(tiny_net), codec="embedded")
+    save_denoiser(root / "cd", Denoiser(tiny_net, mode="consistency"), codec="embedded")
+    return root
+
+
+def run_sweep(root: Path, *extra: str) -> int:
+    return cli.main(["--data", str(root / "data"), "--out", str(root / "out"), "--checkpoint", str(root / "edm"),
+                     "--checkpoint", str(root / "cd"), *ARGS, *extra])
+
+
+def test_sweep_scores_every_clip_resumes_and_orders_the_references(sweep, capsys):
+    out = sweep / "out"
+    # First only the beat metrics, as before a metric (coherence, say) was registered.
+    assert run_sweep(sweep, "--metrics", "beat_f1", "beat_f1_grid", "--mixes") == 0
+    err = capsys.readouterr().err
+    assert "skipping r=0.5 w=1: (w+2)*r must be at most 1" in err
+    assert "skipping r=1 w=-1: a step of 264600 samples" in err  # a 6-s step cannot fit 64 columns
+    assert "12 clips evaluated, 0 already done" in err  # 2 songs x 1 stem x (4 references + 2 models x 1 regime)
+    audio = sorted(out.glob("clips/*/r0.5_w-1/*-drums.flac"))
+    assert len(audio) == 4
+    stamps = [p.stat().st_mtime_ns for p in audio]
+    mixes = sorted(out.glob("clips/*/r0.5_w-1/*.mix.flac"))
+    assert len(mixes) == 4
+    assert loudness.loudness(sf.read(mixes[0], dtype="float32")[0], SR) == pytest.approx(-18, abs=0.1)
+
+    # A metric added later is computed from the kept audio: nothing is generated again (in 2 processes).
+    assert run_sweep(sweep, "--workers", "2") == 0
+    assert "12 clips evaluated, 0 already done" in capsys.readouterr().err
+    assert [p.stat().st_mtime_ns for p in audio] == stamps
+
+    # Everything done: a third run only reports.
+    assert run_sweep(sweep) == 0
+    printed = capsys.readouterr()
+    assert "0 clips evaluated, 12 already done" in printed.err
+    assert printed.out.splitlines()[0].startswith("source\tregime\tlookahead_s\tbeat_f1_mean")
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["regimes"] == ["r0.5_w-1"] and set(summary["skipped_regimes"]) == {"r0.5_w+1", "r1_w-1", "r1_w+1"}
+    rows = {(row["source"], row["stem"]): row for row in summary["rows"]}
+    assert len(rows) == 2 * 6  # (4 references + 2 models) x (drums, all)
+    columns = [m.name if isinstance(m, metrics.SetMetric) else f"{m.name}_mean"
+               for m in metrics.get(metrics.available())]
+    assert {"beat_f1_mean", "beat_f1_grid_mean", "fd_logmel", "coherence_ours_mean"} <= set(columns)
+    for row in summary["rows"]:  # every registered metric, every row
+        for name in columns:
+            assert math.isfinite(row[name]), (row["source"], name)
+        if row["source"] in ("edm", "cd"):
+            assert row["r"] == 0.5 and row["w"] == -1 and row["lookahead_s"] == -3.0 and row["generation_rtf"] > 0
+    truth, random, silence, shifted = (rows[(s, "all")] for s in
+                                       ("ground_truth", "random_pairing", "silence", "half_beat_shift"))
+    assert truth["beat_f1_mean"] > random["beat_f1_mean"] + 0.2
+    assert truth["beat_f1_grid_mean"] > random["beat_f1_grid_mean"] + 0.2
+    assert truth["beat_f1_mean"] > shifted["beat_f1_mean"] and silence["beat_f1_mean"] == 0
+    assert truth["beat_f1_norm"] == pytest.approx(1) and random["beat_f1_norm"] == pytest.approx(0)
+    assert truth["fd_logmel"] < 1e-3 < random["fd_logmel"] < silence["fd_logmel"]
+    assert truth["coherence_ours_mean"] > random["coherence_ours_mean"] > silence["coherence_ours_mean"]
+    clips = json.loads((out / "results.json").read_text())
+    assert len(clips) == 12 and len((out / "results.csv").read_text().splitlines()) == 1 + 12
+    assert all(c["song_seconds"] == pytest.approx(c["seconds"] + 3.0, abs=1e-4) for c in clips)  # --skip 3 s
+    for name in metrics.available():
+        assert (out / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_results_folder_keeps_its_settings(sweep):
+    if not (sweep / "out" / "settings.json").is_file():
+        pytest.skip("needs the sweep's results")
+    with pytest.raises(ValueError, match=r"holds results made with other settings \(seed\)"):
+        run_sweep(sweep, "--seed", "1")
+    with pytest.raises(ValueError, match=r"--skip 1 s is before the first sample r=0.5 w=0 writes \(3 s\)"):
+        run_sweep(sweep, "--w", "0", "--skip", "1")
+
+
+@pytest.mark.parametrize("flag", ["--cocola", "--vggish", "--beat-this"])
+def test_paper_metrics_are_refused_in_one_line(tmp_path, flag):
+    missing = subprocess.run([sys.executable, "-m", "jaxaccomp.eval", flag, str(tmp_path / "w.ckpt")],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1
+    assert missing.stderr.startswith(f"error: {flag} {tmp_path / 'w.ckpt'}: no such file")
+    (tmp_path / "w.ckpt").write_bytes(b"weights")
+    with pytest.raises(ValueError, match=f"{flag}: scoring with .* is not implemented"):
+        cli.main([flag, str(tmp_path / "w.ckpt")])
+
+
+# ----------------------------------------------------------------------------------------------
+# The parts
+
+
+def clicks(seconds: float, bpm: float, offset: float = 0.0) -> np.ndarray:
+    """Decaying noise bursts on every beat."""
+    audio = np.zeros(int(seconds * SR), np.float32)
+    burst = np.random.default_rng(0).standard_normal(2000) * np.exp(-np.arange(2000) / 300)
+    for t in np.arange(offset, seconds - 0.1, 60 / bpm):
+        audio[int(t * SR):int(t * SR) + 2000] += 0.5 * burst.astype(np.float32)
+    return audio
+
+
+def test_beat_tracking_and_f1():
+    beat_times = beats.track(clicks(8, 120), SR)
+    assert np.median(np.diff(beat_times)) == pytest.approx(0.5, abs=0.02)
+    assert beats.f1_against_context(clicks(8, 120), clicks(8, 120), SR) == 1.0
+    assert beats.f1_against_context(clicks(8, 120), clicks(8, 120, offset=0.25), SR) < 0.2  # off-beat
+    assert beats.f1_against_grid(np.arange(0, 8, 0.5), clicks(8, 120), SR) > 0.9
+    assert beats.track(np.zeros(8 * SR, np.float32), SR).size == 0  # silence has no beats
+    reference = np.arange(0, 10, 0.5)
+    estimate = reference + np.where(np.arange(20) % 3 == 0, 0.1, 0.03)  # a third outside +-70 ms
+    assert beats.f_measure(estimate, reference) == pytest.approx(2 * 13 / (20 + 20))
+    with pytest.raises(ValueError, match="beat tracking needs 44100 Hz audio, got 16000 Hz"):
+        beats.track(np.zeros(16000, np.float32), 16000)
+
+
+def test_midi_beats_follow_the_tempo_map(tmp_path):
+    midi = mido.MidiFile(ticks_per_beat=480)
+    tempo = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0),
+                            mido.MetaMessage("set_tempo", tempo=1000000, time=960)])  # 120 bpm, then 60 after 2 beats
+    notes = mido.MidiTrack([mido.Message("note_on", note=60, velocity=90, time=0),
+                            mido.Message("note_off", note=60, velocity=0, time=480 * 5)])  # music ends at beat 5
+    midi.tracks += [tempo, notes]
+    midi.save(tmp_path / "all_src.mid")
+    np.testing.assert_allclose(beats.midi_beats(tmp_path / "all_src.mid", 100.0), [0, 0.5, 1, 2, 3])
+    np.testing.assert_allclose(beats.true_beats(tmp_path, 2.5), [0, 0.5, 1, 2])
+    (tmp_path / "render.json").write_text(json.dumps({"beat_times": [0.1, 0.6, 1.1]}))
+    np.testing.assert_allclose(beats.true_beats(tmp_path, 1.0), [0.1, 0.6])  # the renderer's record wins
+    assert beats.true_beats(tmp_path / "nothing", 1.0) is None
+
+
+def test_loudness_normalisation_and_listening_mix():
+    rng = np.random.default_rng(0)
+    quiet = (0.01 * rng.standard_normal(3 * SR)).astype(np.float32)
+    out = loudness.normalize(quiet, SR)
+    assert loudness.loudness(out, SR) == pytest.approx(-18, abs=0.05)
+    spiky = quiet.copy()
+    spiky[SR] = 0.5  # a peak that -18 LUFS would push past 0.99
+    assert np.max(np.abs(loudness.normalize(spiky, SR))) == pytest.approx(0.99)
+    assert not np.any(loudness.normalize(np.zeros(SR, np.float32), SR))  # silence stays silent
+    context, stem = out, (0.2 * rng.standard_normal(3 * SR)).astype(np.float32)
+    mix = loudness.mix_with_stem(context, stem, SR, context_stems=3)
+    assert loudness.loudness(mix, SR) == pytest.approx(-18, abs=0.05)
+    # the stem went in at -18 - 10 log10(3) + 5 LUFS: its share of the mix's power follows
+    stem_part = mix - context * (np.dot(mix, context) / np.dot(context, context))
+    assert 10 * np.log10(np.mean(stem_part ** 2) / np.mean((mix - stem_part) ** 2)) == pytest.approx(
+        5 - 10 * np.log10(3), abs=0.5)
+    with pytest.raises(ValueError, match="at least 0.4 s"):
+        loudness.loudness(np.zeros(100, np.float32), SR)
+
+
+def test_frechet_distance_and_logmel_embedding():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4000, 3)), rng.standard_normal((4000, 3)) * 2 + [1, 0, 0]
+    # Gaussians N(0, I) and N((1,0,0), 4I): |mu|^2 + 3 (1 + 4 - 2 * 2) = 4
+    assert frechet.frechet_distance(a, b) == pytest.approx(4, rel=0.05)
+    assert frechet.frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+    with pytest.raises(ValueError, match="at least 2 vectors"):
+        frechet.frechet_distance(a[:1], b)
+    bank = frechet.mel_filterbank()
+    assert bank.shape == (257, 64) and np.all(bank.max(axis=0) > 0.5)
+    vectors = frechet.logmel_vectors(clicks(5, 120), SR)
+    assert vectors.shape == (5, 64)  # 5 s at 16 kHz: 498 frames, 5 patches of 96
+    low, high = (frechet.logmel_vectors(np.sin(2 * np.pi * f * np.arange(2 * SR) / SR), SR) for f in (200, 4000))
+    assert np.argmax(low[0]) < np.argmax(high[0])
+    with pytest.raises(ValueError, match="at least 0.96 s"):
+        frechet.logmel_vectors(np.zeros(SR // 2), SR)
+
+
+def test_grid_partners_and_reference_signals():
+    valid, skipped = grid([0.125, 0.25, 0.5, 1.0], [-1, 0, 1], 264600, 882)
+    assert [(g.r, g.w) for g in valid] == [(0.125, -1), (0.125, 0), (0.125, 1), (0.25, -1), (0.25, 0), (0.25, 1),
+                                           (0.5, -1), (0.5, 0)]
+    assert {(g.r, g.w) for g, _ in skipped} == {(0.5, 1), (1.0, -1), (1.0, 0), (1.0, 1)}
+    assert Regime(0.25, 1).lookahead(264600) == 1.5 and Regime(0.5, 0).first_written(264600) == 132300
+    tracks = [f"T{i}" for i in range(5)]
+    partners = random_partners(tracks, ["bass", "drums"], seed=0)
+    assert all(partners[(t, s)] != t for t in tracks for s in ("bass", "drums"))
+    assert sorted(partners[(t, "bass")] for t in tracks) == tracks  # each stem used once
+    assert partners == random_partners(tracks, ["bass", "drums"], seed=0)
+    with pytest.raises(ValueError, match="at least 2 tracks"):
+        random_partners(["T0"], ["bass"], 0)
+    np.testing.assert_array_equal(delay(np.arange(5.0), 2), [0, 0, 0, 1, 2])
+    np.testing.assert_array_equal(fit_length(np.arange(3.0), 7), [0, 1, 2, 0, 1, 2, 0])
+
+
+def test_normalised_score():
+    names = ("beat_f1",)
+    summary = [{"source": s, "regime": "reference" if s != "m" else "r0.25_w+1", "stem": "all",
+                "beat_f1_mean": v} for s, v in (("ground_truth", 0.8), ("random_pairing", 0.2), ("m", 0.5))]
+    report._normalise(summary, metrics.get(names))
+    assert [row["beat_f1_norm"] for row in summary] == pytest.approx([1, 0, 0.5])
+    with pytest.raises(ValueError, match="unknown metric 'fad'"):
+        metrics.get(["fad"])
