@@ -18,6 +18,7 @@ cycle     runs the real server (UdpServer, session, engine, model) in this proce
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import threading
@@ -26,7 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# The in-process server runs as serve.py does: one BLAS thread beside XLA's (see jaxaccomp/server/cli.py).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402 - after the BLAS setting, which numpy reads when it loads
 
 from jaxaccomp.bench.timing import machine, markdown_table, write_json
 from jaxaccomp.server.wire import AudioChunk, audio_chunks, parse
