@@ -40,7 +40,6 @@ class Connection:
             self.close()
             raise ValueError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror}") from None
         self._in.settimeout(POLL)
-        self.malformed = 0
 
     def send(self, datagrams: list[bytes]) -> None:
         for data in datagrams:
@@ -54,8 +53,7 @@ class Connection:
             return None
         try:
             return parse(data)
-        except WireError:
-            self.malformed += 1
+        except WireError:  # as the external: a datagram it cannot read is ignored
             return None
 
     def close(self) -> None:
