@@ -21,13 +21,16 @@ system-deps:
 install: system-deps $(STAMP)
 
 # Order matters: torch 2.13.0 (local CPU wheel) first, the physicsnemo reference without its
-# dependency list, then our package constrained to that torch.
+# dependency list, then our package constrained to that torch. beat-this (the paper's beat tracker)
+# and torchvggish (the independent VGGish the tests compare ours with) skip their dependency lists,
+# which would replace torch; what they need comes with the [paper] extra.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps nvidia-physicsnemo==1.3.0
-	$(PIP) install -q -c constraints.txt -e '.[reference,test]'
+	$(PIP) install -q -c constraints.txt -e '.[reference,test,paper]'
+	$(PIP) install -q --no-deps beat-this==1.1.0 torchvggish==0.2
 	touch $(STAMP)
 
 test: install

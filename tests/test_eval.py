@@ -112,14 +112,20 @@ def test_a_results_folder_keeps_its_settings(sweep):
 
 
 @pytest.mark.parametrize("flag", ["--cocola", "--vggish", "--beat-this"])
-def test_paper_metrics_are_refused_in_one_line(tmp_path, flag):
+def test_paper_weights_are_checked_before_any_clip(tmp_path, flag):
     missing = subprocess.run([sys.executable, "-m", "jaxaccomp.eval", flag, str(tmp_path / "w.ckpt")],
                              capture_output=True, text=True, cwd=ROOT)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1
     assert missing.stderr.startswith(f"error: {flag} {tmp_path / 'w.ckpt'}: no such file")
     (tmp_path / "w.ckpt").write_bytes(b"weights")
-    with pytest.raises(ValueError, match=f"{flag}: scoring with .* is not implemented"):
-        cli.main([flag, str(tmp_path / "w.ckpt")])
+    with pytest.raises(ValueError, match=f"{flag} .*w.ckpt: not a readable torch checkpoint"):
+        cli.main([flag, str(tmp_path / "w.ckpt"), "--data", str(tmp_path / "none")])
+
+
+def test_a_paper_metric_needs_its_weights():
+    with pytest.raises(ValueError, match="^metric cocola_harmonic needs --cocola PATH, the COCOLA_HP_v1 checkpoint"):
+        cli.main(["--metrics", "beat_f1", "cocola_harmonic"])
+    assert "fad_vggish" not in metrics.available() and "fad_vggish" in [m.name for m in metrics.get(["fad_vggish"])]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -84,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixes", action="store_true",
                    help="also write listening mixes: context + stem at +5 dB over an average stem, -18 LUFS")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    for name, (what, _) in paper.PAPER_METRICS.items():
-        p.add_argument("--" + name.replace("_", "-"), type=Path, metavar="PATH",
-                       help=f"paper metric from {what}: refused with what it needs (not implemented)")
+    for name, what in paper.PAPER_WEIGHTS.items():
+        p.add_argument(paper.flag(name), type=Path, metavar="PATH",
+                       help=f"also score the paper's {', '.join(metrics.paper_metrics([name]))} with {what}")
     return p
 
 
@@ -109,28 +109,43 @@ def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
     return tuple(specs)
 
 
+ACCUMULATING = {"models": "model", "weights": "weights of"}  # settings a later run may add to, not change
+
+
 def _check_settings(out: Path, settings: dict) -> None:
-    """Refuse a results folder made with other settings; record these (models accumulate)."""
+    """Refuse a results folder made with other settings; record these (models and paper weights accumulate)."""
     path = out / SETTINGS_FILE
     if path.is_file():
         old = json.loads(path.read_text())
-        changed = [key for key in settings if key != "models" and old.get(key) != settings[key]]
-        changed += [f"model {name}" for name, spec in settings["models"].items()
-                    if name in old.get("models", {}) and old["models"][name] != spec]
+        changed = [key for key in settings if key not in ACCUMULATING and old.get(key) != settings[key]]
+        changed += [f"{label} {name}" for key, label in ACCUMULATING.items() for name, value in settings[key].items()
+                    if name in old.get(key, {}) and old[key][name] != value]
         if changed:
             raise ValueError(f"{out} holds results made with other settings ({', '.join(changed)}); use another --out")
-        settings = {**settings, "models": {**old.get("models", {}), **settings["models"]}}
+        settings = {**settings, **{key: {**old.get(key, {}), **settings[key]} for key in ACCUMULATING}}
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1) + "\n")
 
 
+def _metrics(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The metrics to compute and the paper metrics' weights files (flag name -> path), each file
+    loaded now so that a wrong one is refused before any clip is scored."""
+    weights = {name: str(getattr(args, name).resolve()) for name in paper.PAPER_WEIGHTS
+               if getattr(args, name) is not None}
+    names = tuple(dict.fromkeys(args.metrics or [*metrics.available(), *metrics.paper_metrics(list(weights))]))
+    metrics.get(names)
+    unweighted = [name for name in names if name in metrics.PAPER_METRICS and metrics.PAPER_METRICS[name] not in weights]
+    if unweighted:
+        name = metrics.PAPER_METRICS[unweighted[0]]
+        raise ValueError(f"metric {unweighted[0]} needs {paper.flag(name)} PATH, {paper.PAPER_WEIGHTS[name]}")
+    for name, path in weights.items():
+        paper.load(name, path)
+    return names, weights
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in paper.PAPER_METRICS:
-        if getattr(args, name) is not None:
-            paper.refuse(name, getattr(args, name))
-    names = tuple(dict.fromkeys(args.metrics or metrics.available()))
-    metrics.get(names)
+    names, weights = _metrics(args)
     stems = list(dict.fromkeys(args.stems))
     if args.workers < 1 or (args.songs is not None and args.songs < 1):
         raise ValueError("--workers and --songs must be at least 1")
@@ -148,10 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tracks = [track.id for track in split.tracks][:args.songs]
     partners = random_partners(tracks, stems, args.seed)
     job = runner.Job(str(args.data), args.split, str(args.out), models, names, args.window, args.fade,
-                     round(args.skip * SAMPLE_RATE), args.seed, keep_audio=not args.no_audio, mixes=args.mixes)
+                     round(args.skip * SAMPLE_RATE), args.seed, keep_audio=not args.no_audio, mixes=args.mixes,
+                     weights=tuple(sorted(weights.items())))
     _check_settings(args.out, {"data": str(split.directory.resolve()), "window": args.window, "fade": args.fade,
                                "skip_s": args.skip, "seed": args.seed,
-                               "models": {m.name: {k: v for k, v in asdict(m).items() if k != "name"} for m in models}})
+                               "models": {m.name: {k: v for k, v in asdict(m).items() if k != "name"} for m in models},
+                               "weights": weights})
     tasks = [runner.Task(job, Clip(source, None, track, stem), partners[(track, stem)])
              for source in REFERENCES for track in tracks for stem in stems]
     tasks += [runner.Task(job, Clip(model.name, regime, track, stem))

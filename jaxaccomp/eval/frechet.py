@@ -1,10 +1,11 @@
 """`fd_logmel`: a Fréchet distance on a fixed log-mel embedding that needs no trained weights.
 
-The paper's FAD embeds audio with VGGish, whose weights must be downloaded; this keeps VGGish's
-front end and drops the network. The embedding of a clip: resample to 16 kHz; 25 ms Hann frames
-(400 samples, periodic window) every 10 ms, 512-point FFT magnitude; 64 triangular mel bands
-(HTK mel scale) from 125 to 7500 Hz; log(mel + 0.01); then the mean of each non-overlapping 0.96 s
-patch (96 frames, VGGish's example length): one 64-d vector per 0.96 s. Two sets of vectors are
+The paper's FAD embeds audio with VGGish, whose weights the user must bring (`paper/vggish.py`,
+which shares this front end, `logmel_examples`); this keeps VGGish's front end and drops the
+network. The embedding of a clip: resample to 16 kHz; 25 ms Hann frames (400 samples, periodic
+window) every 10 ms, 512-point FFT magnitude; 64 triangular mel bands (HTK mel scale) from 125 to
+7500 Hz; log(mel + 0.01); then the mean of each non-overlapping 0.96 s patch (96 frames, VGGish's
+example length): one 64-d vector per 0.96 s. Two sets of vectors are
 compared by the Fréchet distance of Gaussians fitted to them,
 ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2). It is timbre- and level-sensitive (compare
 loudness-normalised audio), has no perceptual calibration, and its values are not on VGGish FAD's
@@ -41,20 +42,25 @@ def mel_filterbank() -> np.ndarray:
     return np.maximum(0.0, np.minimum(rising, falling)).T
 
 
-def logmel_vectors(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """[patches, 64] float32 embedding of mono audio at any sample rate (see the module docstring)."""
+def logmel_examples(audio: np.ndarray, sample_rate: int, user: str = "the log-mel embedding") -> np.ndarray:
+    """[examples, 96, 64] float64 log-mel of mono audio at any sample rate, one example per
+    non-overlapping 0.96 s (VGGish's input); `user` names who needs it when the audio is too short."""
     from scipy.signal import resample_poly
 
     ratio = Fraction(EMBED_RATE, sample_rate)
     audio = resample_poly(np.asarray(audio, np.float64), ratio.numerator, ratio.denominator)
     if audio.shape[0] < FRAME + (PATCH - 1) * HOP:
-        raise ValueError(
-            f"the log-mel embedding needs at least 0.96 s of audio, got {audio.shape[0] / EMBED_RATE:.2f} s")
+        raise ValueError(f"{user} needs at least 0.96 s of audio, got {audio.shape[0] / EMBED_RATE:.2f} s")
     frames = np.lib.stride_tricks.sliding_window_view(audio, FRAME)[::HOP]
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(FRAME) / FRAME)
     logmel = np.log(np.abs(np.fft.rfft(frames * window, FFT)) @ mel_filterbank() + LOG_OFFSET)
-    patches = logmel.shape[0] // PATCH
-    return logmel[:patches * PATCH].reshape(patches, PATCH, MELS).mean(axis=1).astype(np.float32)
+    examples = logmel.shape[0] // PATCH
+    return logmel[:examples * PATCH].reshape(examples, PATCH, MELS)
+
+
+def logmel_vectors(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """[patches, 64] float32 embedding of mono audio at any sample rate (see the module docstring)."""
+    return logmel_examples(audio, sample_rate).mean(axis=1).astype(np.float32)
 
 
 def frechet_distance(reference: np.ndarray, candidate: np.ndarray) -> float:

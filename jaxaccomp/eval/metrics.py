@@ -10,6 +10,10 @@ the song, and at `sample_rate` (44.1 kHz in the sweep):
               distance(reference vectors, candidate vectors) -> float over a whole group of clips,
               the reference being the ground-truth stems of the same songs (Fréchet distances).
 
+The paper's metrics (`paper`: COCOLA, VGGish FAD, Beat This) are registered too, but score only
+with the weights file the user names (`weights`: flag name -> path, e.g. {"cocola": "x.ckpt"}); they
+are not in `available()`, the default set, and without their file they refuse in one line.
+
 To add a metric, write its function(s) in a module of its own and add one entry to `_registry()`:
 it is then computed for every clip, cached, aggregated, normalised and plotted like the others, and
 a resumed sweep computes it for clips finished before it existed (from their kept audio). Metrics
@@ -54,6 +58,9 @@ class SetMetric:
 Metric = ClipMetric | SetMetric
 
 
+Weights = tuple[tuple[str, str], ...]  # (paper flag name, weights path) pairs: hashable, picklable
+
+
 @functools.cache
 def _coherence_model():
     """The shipped coherence model, loaded once per process (workers load their own)."""
@@ -66,9 +73,47 @@ def _coherence(context: np.ndarray, stem: np.ndarray, sample_rate: int) -> float
     return _coherence_model().score(context, stem, sample_rate)
 
 
+def _cocola(path: str, mode: str, context: np.ndarray, stem: np.ndarray, sample_rate: int) -> float:
+    from jaxaccomp.eval.paper import cocola
+
+    return cocola.score(context, stem, sample_rate, path, mode)
+
+
+def _vggish(path: str, stem: np.ndarray, sample_rate: int) -> np.ndarray:
+    from jaxaccomp.eval.paper import vggish
+
+    return vggish.vectors(stem, sample_rate, path)
+
+
+def _beat_this(path: str, context: np.ndarray, stem: np.ndarray, sample_rate: int) -> float:
+    from jaxaccomp.eval.paper import beat_this
+
+    return beat_this.f1_against_context(context, stem, sample_rate, path)
+
+
+def _without_weights(metric: str, name: str, *args: object) -> float:
+    from jaxaccomp.eval.paper import PAPER_WEIGHTS, WeightsError, flag
+
+    raise WeightsError(f"metric {metric} needs {flag(name)} PATH, {PAPER_WEIGHTS[name]}")
+
+
+# paper metric -> the flag name of the weights file it needs
+PAPER_METRICS = {"cocola": "cocola", "cocola_harmonic": "cocola", "cocola_percussive": "cocola",
+                 "fad_vggish": "vggish", "beat_f1_beat_this": "beat_this"}
+
+
 @functools.cache
-def _registry() -> dict[str, Metric]:
+def _registry(weights: Weights = ()) -> dict[str, Metric]:
     from jaxaccomp.eval import beats, frechet
+
+    paths = dict(weights)
+
+    def bound(metric: str, fn: Callable, *args: object) -> Callable:
+        """`fn` with the metric's weights path (and `args`) bound, or a refusal if none was given."""
+        name = PAPER_METRICS[metric]
+        if name not in paths:
+            return functools.partial(_without_weights, metric, name)
+        return functools.partial(fn, paths[name], *args)
 
     metrics: list[Metric] = [
         ClipMetric("beat_f1", beats.f1_against_context,
@@ -83,18 +128,33 @@ def _registry() -> dict[str, Metric]:
         ClipMetric("coherence_ours", _coherence,
                    "our COCOLA-style contrastive score (mean bilinear score over 5-s windows, 2.5-s hop), trained "
                    "on our rendered songs (substitute for COCOLA; unbounded, read against the reference rows)"),
+        ClipMetric("beat_f1_beat_this", bound("beat_f1_beat_this", _beat_this),
+                   "the paper's beat F1 (+-70 ms): stem beats against context beats, both tracked by Beat This "
+                   "(final0, no DBN; needs --beat-this)"),
+        SetMetric("fad_vggish", bound("fad_vggish", _vggish), frechet.frechet_distance,
+                  "the paper's FAD: Fréchet distance of VGGish embeddings (pre-activation, no PCA) between the "
+                  "ground-truth stems and these stems (needs --vggish; lower is better)"),
     ]
+    metrics += [ClipMetric(f"cocola{suffix}", bound(f"cocola{suffix}", _cocola, mode),
+                           f"the paper's COCOLA score ({mode} channels of the HPSS features; mean bilinear score over "
+                           "5-s windows, 2.5-s hop; needs --cocola)")
+                for suffix, mode in (("", "both"), ("_harmonic", "harmonic"), ("_percussive", "percussive"))]
     return {metric.name: metric for metric in metrics}
 
 
 def available() -> tuple[str, ...]:
-    """Names of every registered metric, in report order."""
-    return tuple(_registry())
+    """Names of the metrics computed by default (every one that needs no weights file), in report order."""
+    return tuple(name for name in _registry() if name not in PAPER_METRICS)
 
 
-def get(names: tuple[str, ...] | list[str]) -> tuple[Metric, ...]:
-    """The named metrics, or a one-line ValueError naming an unknown one."""
-    registry = _registry()
+def paper_metrics(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The paper metrics scored with the weights files `names` (flag names: cocola, vggish, beat_this)."""
+    return tuple(metric for metric, name in PAPER_METRICS.items() if name in names)
+
+
+def get(names: tuple[str, ...] | list[str], weights: Weights = ()) -> tuple[Metric, ...]:
+    """The named metrics (paper ones bound to `weights`), or a one-line ValueError naming an unknown one."""
+    registry = _registry(tuple(sorted(weights)))
     unknown = [name for name in names if name not in registry]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(registry)}")

@@ -56,6 +56,7 @@ class Job:
     seed: int
     keep_audio: bool = True
     mixes: bool = False
+    weights: metrics.Weights = ()  # paper metrics' weights files: (flag name, path) pairs
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def pending(task: Task) -> tuple[str, ...]:
     root = Path(task.job.out)
     record = _read_record(task.clip.path(root, ".json"))
     done = set(record.get("metrics", {}))
-    return tuple(m.name for m in metrics.get(task.job.metrics)
+    return tuple(m.name for m in metrics.get(task.job.metrics, task.job.weights)
                  if m.name not in done or (isinstance(m, metrics.SetMetric)
                                            and not task.clip.path(root, f".{m.name}.npy").is_file()))
 
@@ -183,7 +184,7 @@ def evaluate(task: Task) -> Clip:
         if clip.regime is not None and job.mixes:
             _write_flac(clip.path(root, ".mix.flac"),
                         loudness.mix_with_stem(song.context, stem, SAMPLE_RATE, len(STEMS) - 1))
-    for metric in metrics.get(names):
+    for metric in metrics.get(names, job.weights):
         record["metrics"][metric.name] = _score(metric, song, stem, clip.path(root, f".{metric.name}.npy"))
     _write_atomic(clip.path(root, ".json"), lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
     return clip
