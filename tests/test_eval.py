@@ -102,6 +102,50 @@ def test_sweep_scores_every_clip_resumes_and_orders_the_references(sweep, capsys
         assert (out / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.fixture(scope="module")
+def paper_weights(tmp_path_factory) -> dict[str, Path]:
+    """Random-weight files in the formats of the paper metrics' checkpoints (small Beat This)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("beat_this", reason="beat-this==1.1.0 (make install, --no-deps)")
+    from beat_this.model.beat_tracker import BeatThis
+
+    from jaxaccomp.eval.paper import cocola, vggish
+
+    root = tmp_path_factory.mktemp("paper")
+    torch.manual_seed(0)
+    small = dict(transformer_dim=32, ff_mult=1, n_layers=1, head_dim=8, stem_dim=8)
+    files = {"vggish": root / "vggish.pth", "cocola": root / "cocola.ckpt", "beat_this": root / "final0.ckpt"}
+    torch.save(vggish.VGGish().state_dict(), files["vggish"])
+    torch.save({"state_dict": cocola.Cocola().state_dict(), "epoch": 87}, files["cocola"])
+    torch.save({"state_dict": {f"model.{k}": v for k, v in BeatThis(**small).state_dict().items()},
+                "hyper_parameters": small}, files["beat_this"])
+    return files
+
+
+def test_paper_metrics_join_a_finished_sweep(sweep, paper_weights, capsys):
+    if not (sweep / "out" / "settings.json").is_file():
+        pytest.skip("needs the sweep's results")
+    flags = [arg for name, path in paper_weights.items() for arg in (f"--{name.replace('_', '-')}", str(path))]
+    stamps = [p.stat().st_mtime_ns for p in sorted((sweep / "out").glob("clips/*/*/*-drums.flac"))]
+    assert run_sweep(sweep, *flags) == 0
+    assert "12 clips evaluated, 0 already done" in capsys.readouterr().err  # scored from the kept audio
+    assert [p.stat().st_mtime_ns for p in sorted((sweep / "out").glob("clips/*/*/*-drums.flac"))] == stamps
+    rows = {(row["source"], row["stem"]): row for row in json.loads((sweep / "out" / "summary.json").read_text())["rows"]}
+    names = ["cocola_mean", "cocola_harmonic_mean", "cocola_percussive_mean", "fad_vggish", "beat_f1_beat_this_mean"]
+    for row in rows.values():
+        for name in names:
+            assert math.isfinite(row[name]), (row["source"], name)
+    # random weights: a small scale, but the same sets still give ~0 and silence does not
+    assert rows[("ground_truth", "all")]["fad_vggish"] < 1e-3 * rows[("silence", "all")]["fad_vggish"]
+    assert rows[("ground_truth", "all")]["beat_f1_beat_this_norm"] == pytest.approx(1)
+    settings = json.loads((sweep / "out" / "settings.json").read_text())
+    assert settings["weights"] == {name: str(path.resolve()) for name, path in paper_weights.items()}
+    other = paper_weights["vggish"].with_name("other.pth")
+    other.write_bytes(paper_weights["vggish"].read_bytes())
+    with pytest.raises(ValueError, match=r"holds results made with other settings \(weights of vggish\)"):
+        run_sweep(sweep, "--vggish", str(other))
+
+
 def test_a_results_folder_keeps_its_settings(sweep):
     if not (sweep / "out" / "settings.json").is_file():
         pytest.skip("needs the sweep's results")
@@ -139,6 +183,24 @@ def clicks(seconds: float, bpm: float, offset: float = 0.0) -> np.ndarray:
     for t in np.arange(offset, seconds - 0.1, 60 / bpm):
         audio[int(t * SR):int(t * SR) + 2000] += 0.5 * burst.astype(np.float32)
     return audio
+
+
+def test_remembered_audio_results():
+    from jaxaccomp.eval.memo import remember_audio
+
+    calls = []
+
+    @remember_audio(2)
+    def energy(audio: np.ndarray, scale: int) -> float:
+        calls.append(scale)
+        return float(np.sum(audio ** 2) * scale)
+
+    a, b, c = np.ones(4, np.float32), np.zeros(4, np.float32), np.ones(5, np.float32)
+    assert energy(a, 1) == 4 and energy(a.copy(), 1) == 4 and calls == [1]  # same bytes: remembered
+    assert energy(a, 2) == 8 and energy(b, 1) == 0 and calls == [1, 2, 1]  # other arguments or audio: computed
+    assert energy(a.astype(np.float64), 2) == 8 and len(calls) == 4  # another dtype is another signal
+    energy(c, 1)
+    assert energy(a, 1) == 4 and len(calls) == 6  # (a, 1) was the least recently used of three: forgotten
 
 
 def test_beat_tracking_and_f1():

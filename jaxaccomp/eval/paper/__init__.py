@@ -5,7 +5,7 @@
   vggish      FAD on VGGish embeddings from the torchvggish state dict: `vggish.py`.
   beat_this   beat F1 with beats tracked by Beat This from its final0 checkpoint: `beat_this.py`.
 
-Each module builds the published architecture, loads the file with `read_state_dict`, and refuses
+Each module builds the published architecture, loads the file with `read_checkpoint`, and refuses
 a missing, unreadable or mismatched file in one line. The offline substitutes (`beat_f1`,
 `fd_logmel`, `coherence_ours`) keep their own names; these carry the paper's.
 """
@@ -41,14 +41,13 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def read_state_dict(path: str | Path, name: str, prefix: str = "",
-                    stand_ins: Iterable[str] = ()) -> dict[str, Any]:
-    """The tensors of a torch checkpoint at `path`, with `prefix` stripped from their names.
+def read_checkpoint(path: str | Path, name: str, stand_ins: Iterable[str] = ()) -> dict[str, Any]:
+    """The dict a torch checkpoint at `path` holds: a plain state dict, or a Lightning checkpoint
+    ("state_dict", "hyper_parameters", ...).
 
-    A Lightning checkpoint's "state_dict" is used when present. The file is unpickled with
-    weights_only=True (never arbitrary code); `stand_ins` names the globals ("module.Class") a
-    checkpoint's hyper-parameters reference that are not importable here, each mapped to an inert
-    placeholder so the tensors can be read without the training code.
+    The file is unpickled with weights_only=True (never arbitrary code); `stand_ins` names the
+    globals ("module.Class") a checkpoint's hyper-parameters reference that are not importable here,
+    each mapped to an inert placeholder so the tensors can be read without the training code.
     """
     import torch
 
@@ -62,10 +61,21 @@ def read_state_dict(path: str | Path, name: str, prefix: str = "",
     except Exception as error:  # torch.load raises many kinds for a file that is not its format
         first = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
         raise WeightsError(f"{flag(name)} {path}: not a readable torch checkpoint ({first}); it must be {what}") from None
-    state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
-    if not isinstance(state, dict):
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("state_dict", loaded), dict):
         raise WeightsError(f"{flag(name)} {path}: holds no state dict; it must be {what}")
+    return loaded
+
+
+def state_dict(checkpoint: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The tensors of a checkpoint read by `read_checkpoint` (a Lightning checkpoint's "state_dict"
+    when present) whose names start with `prefix`, with the prefix stripped."""
+    state = checkpoint.get("state_dict", checkpoint)
     return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+
+
+def read_state_dict(path: str | Path, name: str, prefix: str = "", stand_ins: Iterable[str] = ()) -> dict[str, Any]:
+    """`state_dict(read_checkpoint(path, name, stand_ins), prefix)`."""
+    return state_dict(read_checkpoint(path, name, stand_ins), prefix)
 
 
 def check_names(state: dict[str, Any], expected: dict[str, Any], name: str, path: str | Path) -> None:

@@ -27,9 +27,7 @@ Departures:
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +35,7 @@ import torch
 from efficientnet_pytorch import EfficientNet
 from torch import nn
 
+from jaxaccomp.eval.memo import remember_audio
 from jaxaccomp.eval.paper import check_names, read_state_dict
 
 SAMPLE_RATE = 16000
@@ -166,21 +165,10 @@ def features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.stack([_hpss_log_mel(window) for window in windows(to_16k(audio, sample_rate))])
 
 
-_recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
-
-
+@remember_audio(4)  # the three modes score the same audio
 def _features_reused(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """`features`, reused for the same audio across the three modes (HPSS dominates the cost)."""
-    audio = np.ascontiguousarray(audio, dtype=np.float32)
-    digest = hashlib.blake2b(audio.data, digest_size=16)
-    digest.update(str(sample_rate).encode())
-    key = digest.digest()
-    if key not in _recent:
-        _recent[key] = features(audio, sample_rate)
-        while len(_recent) > 4:
-            _recent.popitem(last=False)
-    _recent.move_to_end(key)
-    return _recent[key]
+    return features(audio, sample_rate)
 
 
 def score(context: np.ndarray, stem: np.ndarray, sample_rate: int, path: str | Path, mode: str = "both") -> float:
@@ -190,7 +178,7 @@ def score(context: np.ndarray, stem: np.ndarray, sample_rate: int, path: str | P
     if mode not in MODES:
         raise ValueError(f"COCOLA mode {mode!r}; choose from {', '.join(MODES)}")
     model = load(path)
-    x, y = (_features_reused(audio, sample_rate).copy() for audio in (context, stem))
+    x, y = (_features_reused(np.asarray(audio, np.float32), sample_rate).copy() for audio in (context, stem))
     if len(x) != len(y):
         raise ValueError(f"COCOLA pairs windows in time: the context has {len(x)}, the stem {len(y)}")
     if MODES[mode] is not None:
