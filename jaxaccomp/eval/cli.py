@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write windows (default: -1 0 1); r x w combinations the engine refuses are skipped")
     p.add_argument("--stems", nargs="+", choices=STEMS, default=list(STEMS), help="stems (default: all four)")
     p.add_argument("--metrics", nargs="+", default=None,
-                   help=f"metrics (default: all: {', '.join(metrics.available())})")
+                   help=f"metrics (default: {', '.join(metrics.available())}, plus the paper's metrics of each "
+                        f"weights file given below: {', '.join(metrics.PAPER_METRICS)})")
     p.add_argument("--window", type=int, default=DEFAULT_WINDOW,
                    help=f"window T in samples (default: {DEFAULT_WINDOW})")
     p.add_argument("--fade", type=int, default=DEFAULT_FADE,
