@@ -116,7 +116,9 @@ def paper_weights(tmp_path_factory) -> dict[str, Path]:
     small = dict(transformer_dim=32, ff_mult=1, n_layers=1, head_dim=8, stem_dim=8)
     files = {"vggish": root / "vggish.pth", "cocola": root / "cocola.ckpt", "beat_this": root / "final0.ckpt"}
     torch.save(vggish.VGGish().state_dict(), files["vggish"])
-    torch.save({"state_dict": cocola.Cocola().state_dict(), "epoch": 87}, files["cocola"])
+    coherence = cocola.Cocola()
+    torch.nn.init.normal_(coherence.similarity.w, 0.0, 0.05)  # COCOLA's initialisation (ours starts at 0)
+    torch.save({"state_dict": coherence.state_dict(), "epoch": 87}, files["cocola"])
     torch.save({"state_dict": {f"model.{k}": v for k, v in BeatThis(**small).state_dict().items()},
                 "hyper_parameters": small}, files["beat_this"])
     return files
@@ -135,6 +137,7 @@ def test_paper_metrics_join_a_finished_sweep(sweep, paper_weights, capsys):
     for row in rows.values():
         for name in names:
             assert math.isfinite(row[name]), (row["source"], name)
+    assert len({rows[(source, "all")]["cocola_mean"] for source in ("ground_truth", "silence", "edm")}) == 3
     # random weights: a small scale, but the same sets still give ~0 and silence does not
     assert rows[("ground_truth", "all")]["fad_vggish"] < 1e-3 * rows[("silence", "all")]["fad_vggish"]
     assert rows[("ground_truth", "all")]["beat_f1_beat_this_norm"] == pytest.approx(1)
