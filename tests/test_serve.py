@@ -122,6 +122,19 @@ def test_an_older_chunk_is_dropped_not_written():
     assert h.send(context_chunks(5, block(9.0))[0]) == ([], None)  # a late chunk of a finished batch too
 
 
+def test_load_model_starts_a_fresh_stream_for_a_restarted_client():
+    h = Harness()
+    _, jobs = send_batch(h, 40, block(0.5))
+    h.session.run(jobs[0])
+    assert h.send(context_chunks(1, block(0.5))[0]) == ([], None)  # batch ids from 1 again: "older"
+    assert any("older than batch 40" in line for line in h.lines)
+    assert h.send(LoadModel()) == ([], None)  # what a reopened Max patch sends before its first step
+    _, jobs = send_batch(h, 1, block(0.25))
+    assert len(jobs) == 1 and np.all(jobs[0].block == 0.25)
+    h.session.run(jobs[0])
+    assert h.engines[-1].calls[-1][1] == STEP  # the timeline starts over: one step from sample 0
+
+
 def test_a_chunk_outside_the_block_is_dropped():
     h = Harness()
     outside = AudioChunk("/context", 1, STEP - 10, 16, np.ones(20, np.float32))

@@ -15,6 +15,9 @@ is decided here, so that it is testable without a network or a model:
             `end=`, so a lost step is a gap in time, never a silent compression of it. A client
             that sends absolute positions (extension) sets the position itself; a position that
             goes back (a loop, a restarted client) starts a fresh stream there.
+            `/load_model` (the last message a Max client sends when it starts, its batch ids
+            beginning again at 1) starts a fresh stream too, as `/reset` does: a reopened patch
+            is heard at once instead of having its "older" batches dropped.
   replies   in the format the batch came in: a client that sent blobs or positions gets them back.
   controls  r, w, fade, package size, stems and verbose are checked together with
             `timeline.validate`; an impossible combination is logged in one line and ignored.
@@ -238,8 +241,8 @@ class Session:
             self._predict_instruments(message.flags)
         elif isinstance(message, Verbose):
             self._update(verbose=message.on)
-        elif isinstance(message, LoadModel):
-            pass  # the model was loaded and compiled at start-up; the reference does not reply either
+        elif isinstance(message, LoadModel):  # loaded and compiled at start-up: a (re)starting client
+            self._reset()
         elif isinstance(message, Reset):
             self._reset()
         elif isinstance(message, PacketTest):
