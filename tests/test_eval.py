@@ -132,7 +132,8 @@ def test_paper_metrics_join_a_finished_sweep(sweep, paper_weights, capsys):
     assert run_sweep(sweep, *flags) == 0
     assert "12 clips evaluated, 0 already done" in capsys.readouterr().err  # scored from the kept audio
     assert [p.stat().st_mtime_ns for p in sorted((sweep / "out").glob("clips/*/*/*-drums.flac"))] == stamps
-    rows = {(row["source"], row["stem"]): row for row in json.loads((sweep / "out" / "summary.json").read_text())["rows"]}
+    summary = json.loads((sweep / "out" / "summary.json").read_text())
+    rows = {(row["source"], row["stem"]): row for row in summary["rows"]}
     names = ["cocola_mean", "cocola_harmonic_mean", "cocola_percussive_mean", "fad_vggish", "beat_f1_beat_this_mean"]
     for row in rows.values():
         for name in names:

