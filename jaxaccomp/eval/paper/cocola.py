@@ -165,9 +165,10 @@ def features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.stack([_hpss_log_mel(window) for window in windows(to_16k(audio, sample_rate))])
 
 
-@remember_audio(4)  # the three modes score the same audio
+@remember_audio(16)  # ~6 MB per minute of audio each
 def _features_reused(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """`features`, reused for the same audio across the three modes (HPSS dominates the cost)."""
+    """`features`, reused for the same audio (HPSS dominates the cost): across the three modes, and
+    for a context scored against the stems of several models and regimes."""
     return features(audio, sample_rate)
 
 
