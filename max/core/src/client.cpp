@@ -86,25 +86,16 @@ void Client::send(const osc::Bytes& datagram) {
 // --- settings --------------------------------------------------------------------------------
 
 void Client::set_T(std::int64_t samples) {
-  Timing next = timing_;
-  next.T = samples;
-  validate(next);
-  timing_ = next;
+  retime([samples](Timing& next) { next.T = samples; });
 }
 
 void Client::set_r(double r) {
-  Timing next = timing_;
-  next.r = r;
-  validate(next);
-  timing_ = next;
+  retime([r](Timing& next) { next.r = r; });
   if (server_) send(messages::update_r(r));
 }
 
 void Client::set_w(int w) {
-  Timing next = timing_;
-  next.w = w;
-  validate(next);
-  timing_ = next;
+  retime([w](Timing& next) { next.w = w; });
   if (server_) send(messages::w(w));
 }
 

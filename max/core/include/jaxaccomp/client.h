@@ -93,6 +93,15 @@ class Client {
   const Stats& stats() const { return stats_; }
 
  private:
+  // Applies `change` to a copy of the timing and keeps it only if it validates (else throws).
+  template <class Change>
+  void retime(Change change) {
+    Timing next = timing_;
+    change(next);
+    validate(next);
+    timing_ = next;
+  }
+
   struct Note {
     std::string text;  // a malformed datagram
   };
