@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jaxaccomp.server.session import Session, Settings
+from jaxaccomp.server.session import LAST_ORIGIN, Session, Settings
 from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel, PacketTest,
                                    PredictInstruments, Print, Reset, ServerPredicted, Stats, StatsReply, UpdateFade,
                                    UpdatePackageSize, UpdateR, W, audio_chunks, parse)
@@ -174,6 +174,27 @@ def test_busy_drops_the_batch_and_the_timeline_still_advances():
     h.session.run(third)
     _, (fifth,) = send_batch(h, 5, block())
     assert fifth.end == 5 * STEP  # batch 4 never arrived: time moved on two steps
+
+
+def test_a_batch_overtaken_by_a_complete_one_gives_way_and_the_worker_is_not_left_busy():
+    h = Harness()
+    h.send(context_chunks(1, block(0.5))[0])  # batch 1 never completes
+    out, job = h.send(AudioChunk("/context", 2, 0, 1, block(0.25)))  # batch 2 in one chunk overtakes it
+    assert job is not None and job.batch_id == 2 and np.all(job.block == 0.25) and job.end == 2 * STEP
+    assert [m.batch_id for m in replies(out) if isinstance(m, BatchDropped)] == [1]
+    h.session.run(job)
+    _, (third,) = send_batch(h, 3, block())  # were batch 1's job lost, the worker would stay busy forever
+    assert third.end == 3 * STEP
+
+
+def test_a_position_past_the_last_origin_is_dropped():
+    h = Harness()
+    far = AudioChunk("/context", 1, 0, 1, block(), position=2**63 - 100)  # replies would overflow int64
+    assert h.send(far) == ([], None)
+    assert any("outside 0.." in line for line in h.lines)
+    _, job = h.send(AudioChunk("/context", 1, 0, 1, block(), position=LAST_ORIGIN))
+    assert job is not None and job.end == LAST_ORIGIN + STEP
+    assert all(isinstance(m, AudioChunk | ServerPredicted) for m in replies(h.session.run(job)[0]))
 
 
 @pytest.mark.parametrize("settings, message", [({}, UpdateR(1.0)), ({}, UpdateR(0.5)), ({"r": 0.4, "w": 0}, W(1))])

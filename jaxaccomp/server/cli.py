@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if session.recorder is not None:
         session.recorder.close()
     print(session.telemetry.summary(session.settings.step_budget_ms), file=sys.stderr)
-    print(f"served {session.batches} batches ({session.dropped} dropped while busy), "
+    print(f"served {session.batches} batches ({session.dropped} dropped), "
           f"{generator.compilations - compiled} compilations while serving", file=sys.stderr)
     return 0
 

@@ -8,7 +8,9 @@ is decided here, so that it is testable without a network or a model:
             older batch is dropped (the reference would start a new batch and write the stale
             samples into the current block); a chunk that does not fit the block is dropped. A batch
             is ready when `total` chunks arrived, or when the watchdog fires (`poll`): 5 x the mean
-            inter-chunk gap after the latest chunk, and never before 0.25 s after the first.
+            inter-chunk gap after the latest chunk, and never before 0.25 s after the first. A
+            batch overtaken by a newer one is ready too, on what arrived; if that chunk completes the
+            newer batch at once, the newer one is generated and the overtaken one `/batch_dropped`.
   timeline  every ready batch advances the playback position by one step per batch id it moved
             on (batches Max sent that never arrived count too), even one that is dropped because
             the inference worker is busy (`/batch_dropped`): the engine gets the position with
@@ -58,6 +60,7 @@ from jaxaccomp.streaming.timeline import validate
 SERVER_NAME = "jaxaccomp"
 FIRST_CHUNK_TIMEOUT = 0.25  # seconds: the reference's watchdog after the first chunk (5 x its assumed 50 ms gap)
 WATCHDOG_GAPS = 5
+LAST_ORIGIN = 2**62  # latest step origin taken: replies at origin + a window stay int64 (2**62 samples ~ 3e6 years)
 TIMING_HISTORY = 256  # cycles kept for the medians of /stats and the shutdown summary
 
 
@@ -272,8 +275,9 @@ class Session:
                       f"the {step}-sample step")
             return None
         origin = None if chunk.position is None else chunk.position - chunk.index
-        if origin is not None and origin < 0:
-            self._log(f"dropped: batch {chunk.batch_id} chunk places the step before sample 0 ({origin})")
+        if origin is not None and not 0 <= origin <= LAST_ORIGIN:
+            self._log(f"dropped: batch {chunk.batch_id} chunk places the step at sample {origin}, "
+                      f"outside 0..{LAST_ORIGIN}")
             return None
         job = None
         batch = self._batch
@@ -303,6 +307,9 @@ class Session:
         batch.offsets.add(chunk.index)
         batch.last_at = now
         if batch.received >= batch.total:
+            if job is not None:  # the overtaken batch's job has not started: the newer, complete batch goes instead
+                self._drop(job.batch_id, "overtaken by a complete batch before its inference started", out)
+                self.busy = False
             return self._ready(now, out)
         return job
 
@@ -325,13 +332,17 @@ class Session:
             out.append(ServerPredicted().encode())
             return None
         if self.busy:
-            self.dropped += 1
-            self._log(f"batch {batch.batch_id} dropped: the previous inference is still running")
-            out.append(BatchDropped(batch.batch_id).encode())
+            self._drop(batch.batch_id, "the previous inference is still running", out)
             return None
         self.busy = True
         return Job(batch.batch_id, batch.block, self.position, self._engine, self.settings, batch.first_at, now,
                    reply_positions=batch.origin is not None, reply_blobs=batch.blobs)
+
+    def _drop(self, batch_id: int, reason: str, out: list[bytes]) -> None:
+        """A ready batch that will not be generated: counted, logged and answered `/batch_dropped`."""
+        self.dropped += 1
+        self._log(f"batch {batch_id} dropped: {reason}")
+        out.append(BatchDropped(batch_id).encode())
 
     def run(self, job: Job) -> tuple[list[bytes], dict[str, float]]:
         """Run a job's step (the slow part, outside the lock): its `/<stem>` chunks, then
