@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -17,6 +17,7 @@ import yaml
 class UNetConfig:
     """Hyper-parameters of the DDPM++ SongUNet (names follow EDM / physicsnemo)."""
 
+    network: ClassVar[str] = "songunet"  # the family name checkpoints record
     img_resolution: int = 64
     in_channels: int = 2
     out_channels: int = 1
@@ -42,6 +43,34 @@ class UNetConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class FrameTransformerConfig:
+    """Hyper-parameters of the frame transformer (`nn/frames.py`), the embedded tier's network.
+
+    The shared names (img_resolution, in_channels, out_channels, label_dim, model_channels,
+    num_blocks, dropout) mean what they mean for the SongUNet, so the denoiser and samplers serve both.
+    """
+
+    network: ClassVar[str] = "frames"
+    img_resolution: int = 64  # latent channels per frame (the codec's); any number of frames works
+    in_channels: int = 4  # values per latent cell: noisy target, context, known target, known-column mask
+    out_channels: int = 1  # the denoised target
+    label_dim: int = 4  # one-hot stem labels
+    model_channels: int = 256  # token width
+    num_blocks: int = 4  # transformer blocks
+    num_heads: int = 4  # attention heads per block
+    mlp_ratio: int = 4  # MLP hidden width / token width
+    dropout: float = 0.1  # on attention outputs and MLP hidden units while training
+
+    def __post_init__(self) -> None:
+        if self.model_channels % self.num_heads:
+            raise ValueError(f"model_channels {self.model_channels} must be a multiple of num_heads {self.num_heads}")
+
+
+NetConfig = UNetConfig | FrameTransformerConfig
+NETWORKS: dict[str, type] = {cls.network: cls for cls in (UNetConfig, FrameTransformerConfig)}
+
+
+@dataclasses.dataclass(frozen=True)
 class DiffusionConfig:
     """EDM preconditioning, training noise distribution and the consistency-model floor."""
 
@@ -51,22 +80,38 @@ class DiffusionConfig:
     p_std: float = 1.2
 
 
-PRESETS: dict[str, UNetConfig] = {
+PRESETS: dict[str, NetConfig] = {
     # The reference system's network: 257,523,969 parameters.
     "paper": UNetConfig(),
     # The paper layout (4 levels, attention at 32/16/8) at CPU scale: benchmarks and embedded models.
     "small": UNetConfig(model_channels=32, num_blocks=2),
     # Fastest config that still exercises every block type: down/up, skip convs, attention, 3 levels.
     "tiny": UNetConfig(model_channels=16, channel_mult=(1, 2, 2), num_blocks=1, attn_resolutions=(32, 16)),
+    # The embedded tier's network: 5.1 M parameters, conditioned on the known target columns.
+    "frames": FrameTransformerConfig(),
+    # The same family at test scale.
+    "frames_tiny": FrameTransformerConfig(model_channels=32, num_blocks=2, num_heads=2, mlp_ratio=2),
 }
 
 
-def preset(name: str) -> UNetConfig:
+def preset(name: str) -> NetConfig:
     """The named preset, or a one-line error listing the valid names."""
     try:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def family_preset(network: str) -> str:
+    """The first preset of a network family: what a run names when its network comes from a checkpoint."""
+    return next(name for name, config in PRESETS.items() if config.network == network)
+
+
+def network_config(network: str, data: dict[str, Any]) -> NetConfig:
+    """The config of a named network family from plain data, or a one-line error."""
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
+    return from_dict(NETWORKS[network], data)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -67,6 +67,6 @@ def test_consistency_denoiser_is_the_identity_at_sigma_min(net):
 
 
 def test_denoiser_refuses_a_net_without_context_channel():
-    with pytest.raises(ValueError, match="in_channels=2"):
+    with pytest.raises(ValueError, match="in_channels 2"):
         config = UNetConfig(in_channels=1, model_channels=8, channel_mult=(1, 2), num_blocks=1, attn_resolutions=())
         Denoiser(abstract_unet(config))

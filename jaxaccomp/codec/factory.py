@@ -9,10 +9,24 @@ from jaxaccomp.codec.base import Codec
 
 log = logging.getLogger("jaxaccomp.codec")
 CODEC_NAMES = ("auto", "music2latent", "embedded")
+# The name each choice's latents carry in caches and checkpoints: the embedded codec's says which
+# design made it, so models trained on an earlier embedded codec are refused instead of producing noise.
+LATENT_SPACES = {"music2latent": "music2latent", "embedded": "embedded-2"}
+
+
+def latent_space(choice: str) -> str | None:
+    """The codec name a --codec choice's latents are recorded under; None for `auto` (whatever is there)."""
+    if choice == "auto":
+        return None
+    if choice not in LATENT_SPACES:
+        raise ValueError(f"unknown codec {choice!r}; choose one of {', '.join(CODEC_NAMES)}")
+    return LATENT_SPACES[choice]
 
 
 def get_codec(name: str = "auto", checkpoint: str | Path | None = None, device: str | None = None) -> Codec:
-    """The named codec; `auto` is Music2Latent when its checkpoint resolves, else the embedded codec."""
+    """The named codec (a choice, or the name its latents carry); `auto` is Music2Latent when its
+    checkpoint resolves, else the embedded codec."""
+    name = {space: choice for choice, space in LATENT_SPACES.items()}.get(name, name)
     if name not in CODEC_NAMES:
         raise ValueError(f"unknown codec {name!r}; choose one of {', '.join(CODEC_NAMES)}")
     if name == "embedded":

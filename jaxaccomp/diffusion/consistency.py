@@ -20,7 +20,8 @@ import numpy as np
 from flax import struct
 
 from jaxaccomp.diffusion.loss import loss_weight, sample_sigmas
-from jaxaccomp.diffusion.masks import mask_future_context, sample_training_mask_starts
+from jaxaccomp.diffusion.masks import (generated_column_weights, known_target_context, mask_future_context, sample_stream_masks,
+                                       sample_training_mask_starts)
 from jaxaccomp.diffusion.samplers import karras_sigmas
 
 DenoiseFn = Callable[[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array | None], jax.Array]
@@ -46,12 +47,14 @@ class Draws:
     dsm_sigma: jax.Array  # [B]
     dsm_noise: jax.Array  # [B, H, W]
     context_start: jax.Array  # [B] first masked context column
+    first_generated: jax.Array  # [B] first target column the network does not see (width: none seen)
     student_dropout: jax.Array
     target_dropout: jax.Array
     dsm_dropout: jax.Array
 
 
-def draw(key: jax.Array, shape: tuple[int, ...], mask_context: bool = True) -> Draws:
+def draw(key: jax.Array, shape: tuple[int, ...], mask_context: bool = True, known_target: bool = False) -> Draws:
+    """One step's random choices; `known_target` draws streaming masks for a network that sees the known target."""
     batch, width = shape[0], shape[-1]
     keys = jax.random.split(key, 9)
     steps = jnp.arange(1, MAX_HEUN_STEPS + 1)
@@ -61,10 +64,15 @@ def draw(key: jax.Array, shape: tuple[int, ...], mask_context: bool = True) -> D
     u = jax.random.uniform(keys[2], (batch - log_normal,), maxval=UPPER_SCHEDULE_FRACTION)
     hi, lo = SIGMA_MAX ** (1 / SCALE_RHO), SIGMA_MIN ** (1 / SCALE_RHO)
     dsm_sigma = jnp.concatenate([sample_sigmas(keys[3], log_normal, -1.2, 1.2), (hi + u * (lo - hi)) ** SCALE_RHO])
-    context_start = (sample_training_mask_starts(keys[4], batch, width) if mask_context
-                     else jnp.full((batch,), width, jnp.int32))
+    everything = jnp.full((batch,), width, jnp.int32)
+    if known_target:
+        context_start, first_generated = sample_stream_masks(keys[4], batch, width)
+    else:
+        context_start, first_generated = sample_training_mask_starts(keys[4], batch, width), everything
+    if not mask_context:
+        context_start = everything
     return Draws(k, n, jax.random.normal(keys[5], shape), dsm_sigma, jax.random.normal(keys[6], shape),
-                 context_start, *jax.random.split(keys[7], 2), keys[8])
+                 context_start, first_generated, *jax.random.split(keys[7], 2), keys[8])
 
 
 def heun_solve(teacher: DenoiseFn, x: jax.Array, n: jax.Array, k: jax.Array, context: jax.Array,
@@ -92,22 +100,30 @@ def consistency_distillation_loss(
     *,
     target_dropout: bool = False,
     sigma_data: float = 1.0,
+    known_target: bool = False,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """(total loss, {"consistency", "dsm"}) for one batch; gradients flow through `student` only.
 
     `target_dropout` runs the EMA target with dropout, as the reference does by accident (its
     target network is never put in eval mode); off by default, so the target is deterministic.
+    `known_target`: the networks see the target before `draws.first_generated`, and both terms score
+    only the columns after it (each example with the same total weight), as `loss.dsm_loss` does.
     """
     scales = jnp.asarray(distillation_scales(), jnp.float32)
     context = mask_future_context(context, draws.context_start)
+    width = clean.shape[-1]
+    columns = jnp.ones((clean.shape[0], 1, width), jnp.float32)
+    if known_target:
+        context = known_target_context(context, clean, draws.first_generated)
+        columns = generated_column_weights(draws.first_generated, width)
     t, t_next = scales[draws.n], scales[draws.n + draws.k]
     noisy = clean + t[:, None, None] * draws.noise
     estimate = student(noisy, t, context, labels, draws.student_dropout)
     solved = heun_solve(teacher, noisy, draws.n, draws.k, context, labels, scales)
     goal = target(solved, t_next, context, labels, draws.target_dropout if target_dropout else None)
-    consistency = jnp.mean((estimate - jax.lax.stop_gradient(goal)) ** 2)
+    consistency = jnp.mean(columns * (estimate - jax.lax.stop_gradient(goal)) ** 2)
 
     sigma = draws.dsm_sigma
     denoised = student(clean + sigma[:, None, None] * draws.dsm_noise, sigma, context, labels, draws.dsm_dropout)
-    dsm = jnp.mean(jnp.mean((denoised - clean) ** 2, axis=(1, 2)) * loss_weight(sigma, sigma_data))
+    dsm = jnp.mean(jnp.mean(columns * (denoised - clean) ** 2, axis=(1, 2)) * loss_weight(sigma, sigma_data))
     return consistency + dsm, {"consistency": consistency, "dsm": dsm}

@@ -1,11 +1,18 @@
-"""EDM denoising score matching with the reference's look-ahead context masking."""
+"""EDM denoising score matching with look-ahead context masking.
+
+The reference's SongUNet sees only the context, masked as the reference trains it (0/16/32 of 64
+columns). A network that also sees the known target columns is trained on the streaming masks
+themselves: per example a step size and look-ahead, the context masked and the target known up to
+where a server would have them.
+"""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from jaxaccomp.diffusion.masks import mask_future_context, sample_training_mask_starts
+from jaxaccomp.diffusion.masks import (generated_column_weights, known_target_context, mask_future_context, sample_stream_masks,
+                                       sample_training_mask_starts)
 from jaxaccomp.nn.precond import Denoiser
 
 
@@ -19,6 +26,25 @@ def loss_weight(sigma: jax.Array, sigma_data: float) -> jax.Array:
     return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
 
 
+def conditioning(denoiser: Denoiser, target: jax.Array, context: jax.Array, key: jax.Array,
+                 mask_context: bool = True) -> tuple[jax.Array, jax.Array]:
+    """(what the network is conditioned on, [B, 1, W] weights of the columns the loss scores).
+
+    The reference's network sees the masked context and is scored on every column. A network that
+    sees the known target is scored on the columns it has to generate (`generated_column_weights`).
+    """
+    batch, width = target.shape[0], target.shape[-1]
+    if denoiser.conditions_on_target:
+        first_masked, first_generated = sample_stream_masks(key, batch, width)
+        if not mask_context:
+            first_masked = jnp.full((batch,), width, jnp.int32)
+        weights = generated_column_weights(first_generated, width)
+        return known_target_context(mask_future_context(context, first_masked), target, first_generated), weights
+    if mask_context:
+        context = mask_future_context(context, sample_training_mask_starts(key, batch, width))
+    return context, jnp.ones((batch, 1, width), jnp.float32)
+
+
 def dsm_loss(
     denoiser: Denoiser,
     target: jax.Array,
@@ -29,16 +55,15 @@ def dsm_loss(
 ) -> jax.Array:
     """Batch-mean weighted MSE of D(target + sigma eps) against target; [B, H, W] latents.
 
-    With `mask_context` the future context columns are zeroed per example as in the reference's
-    masked training; the target itself is never masked.
+    With `mask_context` the future context columns are zeroed per example (`conditioning`); the
+    target itself is never masked.
     """
     sigma_key, noise_key, mask_key, dropout_key = jax.random.split(key, 4)
     d = denoiser.diffusion
     batch = target.shape[0]
     sigma = sample_sigmas(sigma_key, batch, d.p_mean, d.p_std)
-    if mask_context:
-        context = mask_future_context(context, sample_training_mask_starts(mask_key, batch, context.shape[-1]))
+    context, columns = conditioning(denoiser, target, context, mask_key, mask_context)
     noisy = target + sigma[:, None, None] * jax.random.normal(noise_key, target.shape)
     denoised = denoiser(noisy, sigma, context, labels, dropout_key)
-    per_example = jnp.mean((denoised - target) ** 2, axis=(1, 2)) * loss_weight(sigma, d.sigma_data)
+    per_example = jnp.mean(columns * (denoised - target) ** 2, axis=(1, 2)) * loss_weight(sigma, d.sigma_data)
     return jnp.mean(per_example)

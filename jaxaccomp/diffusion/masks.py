@@ -36,6 +36,40 @@ def sample_training_mask_starts(
 
 
 VALID_W = (-1, 0, 1)
+# Networks that see the known target learn on the streaming masks themselves: g generated columns
+# (r = g / 64, the step ratios a server can use) with look-ahead w, drawn uniformly over the valid pairs.
+STREAM_GENERATED = (1, 2, 4, 8, 16, 32)
+
+
+def stream_mask_pairs(width: int) -> tuple[tuple[int, int], ...]:
+    """Every (first masked context column, first generated column) a stream can ask for."""
+    pairs = []
+    for frames in sorted({g * width // 64 for g in STREAM_GENERATED} - {0}):
+        pairs += [(width - (w + 1) * frames, width - frames) for w in VALID_W if (w + 2) * frames <= width]
+    return tuple(pairs)
+
+
+def sample_stream_masks(key: jax.Array, batch: int, width: int) -> tuple[jax.Array, jax.Array]:
+    """([B] first masked context column, [B] first generated column), uniform over `stream_mask_pairs`."""
+    pairs = jnp.array(stream_mask_pairs(width), jnp.int32)
+    chosen = pairs[jax.random.randint(key, (batch,), 0, pairs.shape[0])]
+    return chosen[:, 0], chosen[:, 1]
+
+
+def generated_column_weights(first_generated: jax.Array, width: int) -> jax.Array:
+    """[B, 1, W] loss weights: the generated columns (>= first_generated), each example summing to W,
+    so the small steps a server uses count as much as the large ones."""
+    generated = 1.0 - column_mask(first_generated, width).astype(jnp.float32)
+    return (generated * width / generated.sum(axis=1, keepdims=True))[:, None, :]
+
+
+def known_target_context(context: jax.Array, source: jax.Array, first_generated: jax.Array) -> jax.Array:
+    """[B, 3H, W] conditioning of a network that sees the known target: the (already masked) context,
+    the target columns before `first_generated` (zeros after) and the known-column mask as H rows."""
+    known = column_mask(first_generated, source.shape[-1])[:, None, :]
+    known = jnp.broadcast_to(known, source.shape)
+    context = jnp.broadcast_to(context, source.shape)
+    return jnp.concatenate([context, jnp.where(known, source, 0.0), known.astype(source.dtype)], axis=1)
 
 
 def frame_aligned_masks(r: float, w: int, width: int = 64) -> tuple[int, int]:

@@ -1,7 +1,10 @@
-"""Preconditioned denoisers D(x; sigma) around the SongUNet: EDM (the LDM) and consistency (CD student).
+"""Preconditioned denoisers D(x; sigma) around a network: EDM (the LDM) and consistency (CD student).
 
 Latent images are [B, H, W] (H = codec channels, W = time frames); the network sees NHWC with the
-noisy target (scaled by c_in) and the raw, unscaled context latent as its two input channels.
+noisy target (scaled by c_in) as its first input channel and the unscaled conditioning after it.
+The conditioning is the masked context latent [B, H, W] for the reference's SongUNet (2 input
+channels), or [B, 3H, W] for a network that also sees the known target columns (4 input channels):
+context, known target (zero where unknown) and the known-column mask (`masks.known_target_context`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxaccomp.config import DiffusionConfig
-from jaxaccomp.nn.songunet import SongUNet
+from jaxaccomp.nn.networks import Network
 
 Mode = Literal["edm", "consistency"]
 
@@ -40,16 +43,22 @@ def scalings(sigma: jax.Array, diffusion: DiffusionConfig, mode: Mode) -> tuple[
 
 
 class Denoiser(nnx.Module):
-    """D(x_noisy; sigma, context, labels) for a SongUNet with in_channels 2, out_channels 1."""
+    """D(x_noisy; sigma, conditioning, labels) for a network with out_channels 1 and in_channels 2 or 4."""
 
-    def __init__(self, net: SongUNet, diffusion: DiffusionConfig = DiffusionConfig(), mode: Mode = "edm"):
-        if (net.config.in_channels, net.config.out_channels) != (2, 1):
-            raise ValueError("the denoiser needs a SongUNet with in_channels=2 (target + context), out_channels=1")
+    def __init__(self, net: Network, diffusion: DiffusionConfig = DiffusionConfig(), mode: Mode = "edm"):
+        if net.config.in_channels not in (2, 4) or net.config.out_channels != 1:
+            raise ValueError("the denoiser needs a network with in_channels 2 (target + context) or 4 "
+                             "(+ known target and its mask) and out_channels 1")
         if mode not in ("edm", "consistency"):
             raise ValueError(f"unknown denoiser mode {mode!r}; choose 'edm' or 'consistency'")
         self.net = net
         self.diffusion = diffusion
         self.mode = mode
+
+    @property
+    def conditions_on_target(self) -> bool:
+        """Whether the network also sees the known target columns (a [B, 3H, W] conditioning)."""
+        return self.net.config.in_channels == 4
 
     def __call__(
         self,
@@ -59,9 +68,15 @@ class Denoiser(nnx.Module):
         labels: jax.Array,
         dropout_key: jax.Array | None = None,
     ) -> jax.Array:
-        """x, context: [B, H, W]; sigma: [B] (or scalar); labels: one-hot [B, label_dim] -> [B, H, W]."""
+        """x: [B, H, W]; context: [B, (in_channels - 1) H, W]; sigma: [B] (or scalar); labels: one-hot
+        [B, label_dim] -> [B, H, W]."""
         sigma = jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), x.shape[:1])
         c_skip, c_out, c_in = (c[:, None, None] for c in scalings(sigma, self.diffusion, self.mode))
-        net_in = jnp.stack([c_in * x, context], axis=-1)
+        b, h, w = x.shape
+        conditioning = jnp.moveaxis(context.reshape(b, -1, h, w), 1, -1)
+        if conditioning.shape[-1] != self.net.config.in_channels - 1:
+            raise ValueError(f"the network takes {self.net.config.in_channels - 1} conditioning latents, "
+                             f"got {conditioning.shape[-1]}")
+        net_in = jnp.concatenate([(c_in * x)[..., None], conditioning.astype(x.dtype)], axis=-1)
         f = self.net(net_in, jnp.log(sigma) / 4.0, labels, dropout_key)[..., 0]
         return c_skip * x + c_out * f.astype(jnp.float32)

@@ -12,6 +12,7 @@ compilation) so a server can prove it after `warm_up`.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Protocol
 
@@ -20,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxaccomp.diffusion.masks import column_mask, mask_future_context
-from jaxaccomp.diffusion.samplers import (SERVER_ADPM2, adpm2_inpaint, consistency_sample, consistency_sigmas,
-                                          karras_sigmas)
+from jaxaccomp.diffusion.masks import column_mask, known_target_context, mask_future_context
+from jaxaccomp.diffusion.samplers import (SERVER_ADPM2, SERVER_RESAMPLES, adpm2_inpaint, consistency_sample,
+                                          consistency_sigmas, karras_sigmas)
 from jaxaccomp.nn.precond import Denoiser, Mode
 from jaxaccomp.streaming.timeline import StepPlan
 
@@ -57,7 +58,8 @@ class Generator:
     """A Denoiser behind one jitted sampler: ADPM2 inpainting for "edm", multistep consistency otherwise.
 
     `steps` counts noise levels for ADPM2 (the server's 5 give 4 iterations x 2 resamples x 2 network
-    calls) and network calls for consistency sampling (the server's 2).
+    calls) and network calls for consistency sampling (the server's 2). A network that sees the known
+    target columns gets them as conditioning, and ADPM2 then needs no RePaint resampling (1 pass).
     """
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None):
@@ -69,13 +71,20 @@ class Generator:
         self.label_dim = config.label_dim
         self.compilations = 0
         graphdef, self._state = nnx.split(denoiser)
-        sampler = adpm2_inpaint if self.mode == "edm" else consistency_sample
+        sees_target = denoiser.conditions_on_target
+        if self.mode == "edm":
+            resamples = 1 if sees_target else SERVER_RESAMPLES
+            sampler = functools.partial(adpm2_inpaint, num_resamples=resamples)
+        else:
+            sampler = consistency_sample
 
         def predict(state: nnx.State, source: jax.Array, context: jax.Array, labels: jax.Array,
                     first_generated: jax.Array, first_masked: jax.Array, key: jax.Array) -> jax.Array:
             self.compilations += 1  # runs only while tracing
             known = jnp.broadcast_to(column_mask(first_generated, self.width), (source.shape[0], self.width))
             masked = mask_future_context(jnp.broadcast_to(context, source.shape), first_masked)
+            if sees_target:
+                masked = known_target_context(masked, source, first_generated)
             return sampler(nnx.merge(graphdef, state), key, source, known, masked, labels, sigmas)
 
         self._predict = jax.jit(predict)

@@ -1,7 +1,9 @@
 """Our model checkpoint: orbax parameters plus a JSON record of config, codec and provenance.
 
 A checkpoint always says which codec its latents came from; loading it for another codec is an
-error, because a model trained on one latent space produces noise in another.
+error, because a model trained on one latent space produces noise in another. It also names its
+network family ("songunet" when absent: the checkpoints written before the frame transformer), and
+its config must be one of that family's.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from flax import nnx
 
-from jaxaccomp.config import DiffusionConfig, UNetConfig, from_dict, to_dict
+from jaxaccomp.config import DiffusionConfig, UNetConfig, from_dict, network_config, to_dict
+from jaxaccomp.nn.networks import abstract_network
 from jaxaccomp.nn.precond import Denoiser
-from jaxaccomp.nn.songunet import abstract_unet
 
 FORMAT = "jaxaccomp-unet-1"
 META_FILE = "meta.json"
@@ -40,7 +42,8 @@ def save_denoiser(path: str | Path, denoiser: Denoiser, *, codec: str, source: s
         "format": FORMAT,
         "codec": codec,
         "mode": denoiser.mode,
-        "unet": to_dict(denoiser.net.config),
+        "network": denoiser.net.config.network,
+        "unet": to_dict(denoiser.net.config),  # the network's config (any family; named for compatibility)
         "diffusion": to_dict(denoiser.diffusion),
         "source": source,
     }
@@ -68,8 +71,11 @@ def load_denoiser(
         raise CheckpointError(
             f"{path} was trained on codec {meta['codec']!r} but codec {expected_codec!r} is configured"
         )
-    config = from_dict(UNetConfig, meta["unet"])
-    graphdef, abstract_params = nnx.split(abstract_unet(config, dtype), nnx.Param)
+    try:
+        config = network_config(meta.get("network", UNetConfig.network), meta["unet"])
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    graphdef, abstract_params = nnx.split(abstract_network(config, dtype), nnx.Param)
     target = nnx.to_pure_dict(abstract_params)
     params = ocp.StandardCheckpointer().restore(path / PARAMS_DIR, target)
     nnx.replace_by_pure_dict(abstract_params, params)

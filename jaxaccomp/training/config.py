@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from jaxaccomp.config import UNetConfig, preset
+from jaxaccomp.config import NetConfig, UNetConfig, preset
 
 DTYPES = ("float32", "bfloat16")
 OPTIMIZERS = ("adam", "radam")
@@ -85,21 +85,23 @@ class TrainConfig:
             raise ValueError(f"batch_size {self.batch_size} must be a multiple of accumulate {self.accumulate}")
         if self.grad_clip < 0 or self.lr <= 0:
             raise ValueError("grad_clip must be >= 0 and lr > 0")
-        unet = self.unet_config()
-        levels = 2 ** (len(unet.channel_mult) - 1)
-        if self.window % levels:
-            raise ValueError(f"window {self.window} frames must be a multiple of {levels} "
-                             f"for the {len(unet.channel_mult)}-level U-Net of preset {self.preset!r}")
-        if unet.img_resolution != 64:
+        net = self.unet_config()
+        if isinstance(net, UNetConfig):
+            levels = 2 ** (len(net.channel_mult) - 1)
+            if self.window % levels:
+                raise ValueError(f"window {self.window} frames must be a multiple of {levels} "
+                                 f"for the {len(net.channel_mult)}-level U-Net of preset {self.preset!r}")
+        if net.img_resolution != 64:
             raise ValueError("unet.img_resolution must be 64: the codec's latent channels are the image height")
 
-    def unet_config(self) -> UNetConfig:
-        """The preset with the `unet` overrides applied."""
-        base = dataclasses.asdict(preset(self.preset))
-        unknown = sorted(set(self.unet) - set(base))
+    def unet_config(self) -> NetConfig:
+        """The preset's network config with the `unet` overrides applied."""
+        base = preset(self.preset)
+        fields = dataclasses.asdict(base)
+        unknown = sorted(set(self.unet) - set(fields))
         if unknown:
             raise ValueError(f"unknown unet keys: {', '.join(unknown)}")
-        return UNetConfig(**{**base, **self.unet})
+        return type(base)(**{**fields, **self.unet})
 
 
 # Keys whose change would alter the sequence of parameters; a resumed run must keep them.
@@ -139,8 +141,8 @@ TRAJECTORY_KEYS = trajectory_keys(TrainConfig())
 
 # Help text for every key (the CLI's --help is generated from it).
 HELP: dict[str, str] = {
-    "preset": "SongUNet preset: paper (257M params), small (2.6M), tiny (0.3M)",
-    "unet": "UNetConfig overrides over the preset (YAML mapping only, e.g. {dropout: 0.0})",
+    "preset": "network preset: SongUNet paper (257M params), small (2.6M), tiny (0.3M); frame transformer frames (5.1M), frames_tiny",
+    "unet": "network config overrides over the preset (YAML mapping only, e.g. {dropout: 0.0})",
     "dtype": "compute dtype of the U-Net (parameters, gradients and Adam stay float32)",
     "train_cache": "latent cache of the training split (python -m jaxaccomp.data.latent_cache); built here from --data if absent",
     "val_cache": "latent cache of the held-out split for validation loss (built from --data's validation split if absent); none = no validation",

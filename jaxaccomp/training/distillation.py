@@ -17,7 +17,8 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import Mesh
 
-from jaxaccomp.config import DiffusionConfig, from_dict
+from jaxaccomp.codec.factory import latent_space
+from jaxaccomp.config import DiffusionConfig, family_preset, from_dict
 from jaxaccomp.diffusion.consistency import consistency_distillation_loss, draw
 from jaxaccomp.training import state as st
 from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser, read_meta
@@ -27,18 +28,18 @@ from jaxaccomp.training.state import State
 
 
 def resolve(cfg: DistillConfig) -> DistillConfig:
-    """The config with the teacher's U-Net (the student's architecture is the teacher's)."""
+    """The config with the teacher's network (the student's architecture is the teacher's)."""
     if cfg.teacher is None:
         raise ValueError("distill.py needs --teacher DIR (a train.py model/ export or a converted reference checkpoint)")
     meta = read_meta(cfg.teacher)
     if meta["mode"] != "edm":
         raise CheckpointError(f"the teacher {cfg.teacher} is a {meta['mode']!r} model; distillation needs an EDM model")
-    return dataclasses.replace(cfg, unet=dict(meta["unet"]))
+    return dataclasses.replace(cfg, preset=family_preset(meta.get("network", "songunet")), unet=dict(meta["unet"]))
 
 
 def load_teacher(cfg: DistillConfig) -> tuple[dict, DiffusionConfig]:
     """The teacher's float32 parameters (pure dict) and parameterisation; its codec must be the data's."""
-    teacher, meta = load_denoiser(cfg.teacher, expected_codec=cfg.codec)
+    teacher, meta = load_denoiser(cfg.teacher, expected_codec=latent_space(cfg.codec))
     return nnx.to_pure_dict(nnx.state(teacher.net, nnx.Param)), from_dict(DiffusionConfig, meta["diffusion"])
 
 
@@ -50,14 +51,15 @@ def init_state(cfg: DistillConfig, teacher: dict) -> State:
 
 def _loss(cfg: DistillConfig, diffusion: DiffusionConfig, teacher: dict, student: dict, target: dict, batch: dict,
           key: jax.Array, dropout: bool) -> tuple[jax.Array, dict]:
-    draws = draw(key, batch["target"].shape, cfg.mask_context)
+    known_target = cfg.unet_config().in_channels == 4
+    draws = draw(key, batch["target"].shape, cfg.mask_context, known_target)
     student_fn = st.denoiser(student, cfg, "consistency", diffusion)
     return consistency_distillation_loss(
         student_fn if dropout else st.WithoutDropout(student_fn),
         st.denoiser(target, cfg, "consistency", diffusion),
         st.WithoutDropout(st.denoiser(teacher, cfg, "edm", diffusion)),
         batch["target"], batch["context"], batch["label"], draws,
-        target_dropout=dropout and cfg.target_dropout, sigma_data=diffusion.sigma_data)
+        target_dropout=dropout and cfg.target_dropout, sigma_data=diffusion.sigma_data, known_target=known_target)
 
 
 @functools.lru_cache(maxsize=8)

@@ -87,7 +87,9 @@ def open_data(cfg: TrainConfig):
     """(train cache, validation cache or None, codec name); every cache must hold the same codec's latents."""
     if cfg.train_cache is None:
         raise ValueError("no training data: pass --train-cache DIR (a latent cache), with --data ROOT to build it")
-    expected = None if cfg.codec == "auto" else cfg.codec
+    from jaxaccomp.codec.factory import latent_space
+
+    expected = latent_space(cfg.codec)
     train = _open_cache(cfg.train_cache, "train", cfg, expected)
     val = _open_cache(cfg.val_cache, "validation", cfg, train.codec) if cfg.val_cache else None
     return train, val, train.codec

@@ -3,7 +3,7 @@ and how steps are compiled.
 
 A state is a plain pytree: {"params", "opt_state", "step", "key"} (+ "ema" when EMA is on, + whatever
 the program adds, e.g. distillation's "target"). Parameters are nnx pure dicts (nested dicts of
-arrays), so checkpoints do not depend on class names; the SongUNet has no state beyond its
+arrays), so checkpoints do not depend on class names; the networks have no state beyond their
 parameters (dropout takes an explicit key), so a step is `jax.jit` over `nnx.merge(graphdef, params)`
 with no RNG counters to thread through. The random draws of step s come from fold_in(key, s): the
 same state and batch always give the same update, which makes resuming exact.
@@ -22,9 +22,9 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
-from jaxaccomp.config import DiffusionConfig, UNetConfig
+from jaxaccomp.config import DiffusionConfig, NetConfig
+from jaxaccomp.nn.networks import abstract_network, build_network
 from jaxaccomp.nn.precond import Denoiser, Mode
-from jaxaccomp.nn.songunet import SongUNet, abstract_unet
 from jaxaccomp.training import config as train_config
 from jaxaccomp.training.config import TrainConfig
 from jaxaccomp.training.sharding import batch_sharded, replicated, state_shardings
@@ -40,13 +40,13 @@ COMPILER_OPTIONS: dict[str, Any] = {}
 
 
 @functools.lru_cache(maxsize=16)
-def graphdef_of(unet: UNetConfig, dtype: str) -> Any:
-    return nnx.graphdef(abstract_unet(unet, jnp.dtype(dtype)))
+def graphdef_of(net: NetConfig, dtype: str) -> Any:
+    return nnx.graphdef(abstract_network(net, jnp.dtype(dtype)))
 
 
-def init_params(unet: UNetConfig, seed: int) -> dict:
-    """Random parameters (pure dict, float32) of a fresh SongUNet."""
-    return nnx.to_pure_dict(nnx.state(SongUNet(unet, rngs=nnx.Rngs(seed)), nnx.Param))
+def init_params(net: NetConfig, seed: int) -> dict:
+    """Random parameters (pure dict, float32) of a fresh network."""
+    return nnx.to_pure_dict(nnx.state(build_network(net, rngs=nnx.Rngs(seed)), nnx.Param))
 
 
 def denoiser(params: dict, cfg: TrainConfig, mode: Mode = "edm", diffusion: DiffusionConfig = DiffusionConfig()) -> Denoiser:
@@ -182,12 +182,13 @@ class WithoutDropout:
 
     def __init__(self, denoiser: Denoiser) -> None:
         self.denoiser, self.diffusion = denoiser, denoiser.diffusion
+        self.conditions_on_target = denoiser.conditions_on_target
 
     def __call__(self, x, sigma, context, labels, dropout_key=None):
         return self.denoiser(x, sigma, context, labels)
 
 
-def export_denoiser(params: dict, unet: UNetConfig, mode: Mode = "edm",
+def export_denoiser(params: dict, unet: NetConfig, mode: Mode = "edm",
                     diffusion: DiffusionConfig = DiffusionConfig()) -> Denoiser:
     """A float32 Denoiser holding `params` (host copies), for `training.checkpoint.save_denoiser`."""
     host = jax.tree.map(lambda x: jnp.asarray(jax.device_get(x)), params)
