@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+from jaxaccomp.codec.embedded import EmbeddedCodec
 
 
-def write_cache(directory: Path, tracks: int, frames: int, seed: int, codec: str = "embedded") -> Path:
+def write_cache(directory: Path, tracks: int, frames: int, seed: int, codec: str = EmbeddedCodec.name) -> Path:
     """A latent cache of structured (learnable) synthetic latents: per stem a smooth pattern, plus noise."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True)

@@ -21,6 +21,7 @@ import pytest
 from jaxaccomp.server.session import EngineFactory, Job, Session, Settings
 from jaxaccomp.server.udp import UdpServer
 from jaxaccomp.server.wire import AudioChunk, parse
+from jaxaccomp.codec.embedded import EmbeddedCodec
 
 # A 2 s context, so a step (r = 0.25) is 0.5 s of playback; the clients start from T = 264600
 # and must take this one from /hello_reply.
@@ -73,7 +74,7 @@ def warmed_engines(tiny_net, folder: Path, settings: Settings = SETTINGS) -> Eng
         from jaxaccomp.server.session import engine_factory, warm_up
         from jaxaccomp.training.checkpoint import save_denoiser
 
-        save_denoiser(folder / "model", Denoiser(tiny_net), codec="embedded")
+        save_denoiser(folder / "model", Denoiser(tiny_net), codec=EmbeddedCodec.name)
         codec, generator = load_model(folder / "model", None, None, 2)
         make_engine = engine_factory(codec, generator)
         warm_up(generator, make_engine, settings, stem_counts=(1,))

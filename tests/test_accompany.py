@@ -38,7 +38,7 @@ def files(tmp_path_factory, tiny_net):
     from jaxaccomp.training.checkpoint import save_denoiser
 
     root = tmp_path_factory.mktemp("accompany")
-    save_denoiser(root / "model", Denoiser(tiny_net), codec="embedded")
+    save_denoiser(root / "model", Denoiser(tiny_net), codec=EmbeddedCodec.name)
     sf.write(root / "mix22k.wav", song(8, 22050).sum(axis=1), 22050)
     sf.write(root / "stems.wav", song(8, SR), SR)
     sf.write(root / "three.wav", song(1, SR)[:, :3], SR)

@@ -24,10 +24,10 @@ def test_normalised_latents_are_unit_scale_and_stats_round_trip(tmp_path):
     np.testing.assert_allclose(stats.denormalize(normalised), latents, atol=1e-4)
 
     stats.save(tmp_path / "stats.json")
-    loaded = LatentStats.load(tmp_path / "stats.json", expected_codec="embedded")
+    loaded = LatentStats.load(tmp_path / "stats.json", expected_codec=EmbeddedCodec.name)
     np.testing.assert_array_equal(loaded.mean, stats.mean)
     assert loaded.frames == stats.frames == 4 * 2 * 21
-    with pytest.raises(ValueError, match="statistics of codec 'embedded', not 'music2latent'"):
+    with pytest.raises(ValueError, match=f"statistics of codec '{EmbeddedCodec.name}', not 'music2latent'"):
         LatentStats.load(tmp_path / "stats.json", expected_codec="music2latent")
     with pytest.raises(ValueError, match="no audio"):
         compute_stats(codec, [])

@@ -14,6 +14,7 @@ from jaxaccomp.config import preset
 from jaxaccomp.convert.torch_files import read_unet_state_dict
 from jaxaccomp.convert.torch_weights import WeightMismatchError, export_state_dict, import_state_dict
 from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser
+from jaxaccomp.codec.embedded import EmbeddedCodec
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -136,8 +137,8 @@ def test_cli_converts_a_reference_checkpoint_that_then_matches_torch(tmp_path, r
     actual = nhwc_to_nchw(jax.jit(lambda m, *a: m(*a))(denoiser.net, nchw_to_nhwc(x), noise, labels))
     assert np.abs(actual - expected).max() < 1e-4
 
-    with pytest.raises(CheckpointError, match="trained on codec 'music2latent' but codec 'embedded'"):
-        load_denoiser(tmp_path / "ours", expected_codec="embedded")
+    with pytest.raises(CheckpointError, match=f"trained on codec 'music2latent' but codec '{EmbeddedCodec.name}'"):
+        load_denoiser(tmp_path / "ours", expected_codec=EmbeddedCodec.name)
 
     result = _convert("export", tmp_path / "ours", tmp_path / "unet.pt", "--style", "edm")
     assert result.returncode == 0, result.stderr

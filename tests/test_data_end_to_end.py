@@ -60,4 +60,4 @@ def test_audio_and_latent_batches_from_rendered_songs(rendered, tmp_path):
     for a, lat in zip(batches, epoch_dataset(latent, epoch=0, batch_size=2, seed=3, shard_index=0, shard_count=1)):
         np.testing.assert_allclose(lat["target"], codec.encode(a["target"]), atol=2e-2)  # float16 cache
         np.testing.assert_allclose(lat["context"], codec.encode(a["context"]), atol=2e-2)
-    assert LatentCache(tmp_path / "cache", "embedded").tracks[0].frames > FRAMES
+    assert LatentCache(tmp_path / "cache", EmbeddedCodec.name).tracks[0].frames > FRAMES

@@ -17,6 +17,7 @@ from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser
 from jaxaccomp.training.config import DistillConfig
 from jaxaccomp.training.metrics import read as read_csv
 from jaxaccomp.training.sharding import global_batch, make_mesh, put_replicated
+from jaxaccomp.codec.embedded import EmbeddedCodec
 from latent_fixture import write_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +125,7 @@ def test_cli_resumes_bit_for_bit_and_exports_a_consistency_model(latent_caches, 
     assert [r["step"] for r in rows_a] == [r["step"] for r in rows_b] == ["3", "6"]
     for key in ("loss", "consistency", "dsm", "val_loss"):
         assert [r[key] for r in rows_a] == [r[key] for r in rows_b] and np.isfinite(float(rows_a[-1][key]))
-    student, meta = load_denoiser(tmp_path / "a" / "model", expected_codec="embedded")
+    student, meta = load_denoiser(tmp_path / "a" / "model", expected_codec=EmbeddedCodec.name)
     assert meta["mode"] == "consistency" and student.mode == "consistency" and meta["source"].startswith("distill.py")
     assert meta["unet"] == load_denoiser(teacher)[1]["unet"]
     saved = train_config.load(str(tmp_path / "a" / "config.yaml"), DistillConfig())
@@ -138,7 +139,7 @@ def test_cli_resumes_bit_for_bit_and_exports_a_consistency_model(latent_caches, 
     with pytest.raises(CheckpointError, match="needs an EDM model"):
         distill([*common, "--teacher", str(tmp_path / "a" / "model"), "--out", str(tmp_path / "d")])
     other = write_cache(tmp_path / "m2l", 4, 48, seed=0, codec="music2latent")
-    with pytest.raises(CheckpointError, match="trained on codec 'embedded'"):
+    with pytest.raises(CheckpointError, match=f"trained on codec '{EmbeddedCodec.name}'"):
         distill(["--config", "tiny", "--teacher", str(teacher), "--train-cache", str(other), "--codec", "auto",
                  "--out", str(tmp_path / "e"), "--steps", "1"])
     done = subprocess.run([sys.executable, str(ROOT / "distill.py"), "--config", "tiny", "--out", str(tmp_path / "f")],

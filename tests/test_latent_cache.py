@@ -42,9 +42,9 @@ def cache_dir(slakh_root, tmp_path_factory):  # noqa: F811
 def test_cli_writes_a_readable_cache(cache_dir, split):
     index = json.loads((cache_dir / "index.json").read_text())
     assert index["format"] == "jaxaccomp-latent-cache" and index["version"] == 1 and index["complete"]
-    assert index["codec"] == "embedded" and index["is_pretrained"] is False
+    assert index["codec"] == EmbeddedCodec.name and index["is_pretrained"] is False
     assert index["source"]["split"] == "train" and len(index["source"]["skipped"]) == 2
-    cache = LatentCache(cache_dir, "embedded")
+    cache = LatentCache(cache_dir, EmbeddedCodec.name)
     assert [t.id for t in cache.tracks] == [t.id for t in split.tracks]
     for i, track in enumerate(split.tracks):
         frames = num_frames(track.length)
@@ -120,16 +120,16 @@ def test_default_float16_cache_is_compact_and_close(slakh_root, tmp_path, codec)
 
 
 def test_codec_mismatch_is_one_line_error(cache_dir):
-    with pytest.raises(ValueError, match=r"holds latents of codec 'embedded' \(not pretrained\), not of 'music2latent'$"):
+    with pytest.raises(ValueError, match=rf"holds latents of codec '{EmbeddedCodec.name}' \(not pretrained\), not of 'music2latent'$"):
         LatentCache(cache_dir, "music2latent")
 
     class Pretrained(EmbeddedCodec):
         is_pretrained = True
 
-    with pytest.raises(ValueError, match=r"not of 'embedded' \(pretrained\)"):
+    with pytest.raises(ValueError, match=rf"not of '{EmbeddedCodec.name}' \(pretrained\)"):
         LatentCache(cache_dir, Pretrained())
     with pytest.raises(FileNotFoundError, match="is not a latent cache"):
-        LatentCache(cache_dir.parent, "embedded")
+        LatentCache(cache_dir.parent, EmbeddedCodec.name)
 
 
 def test_resume_and_refusals(slakh_root, tmp_path, codec):  # noqa: F811

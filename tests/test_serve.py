@@ -23,6 +23,7 @@ from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Bundle, Hello, Hell
                                    UpdatePackageSize, UpdateR, W, audio_chunks, parse)
 from jaxaccomp.streaming.engine import StepResult
 from jaxaccomp.streaming.timeline import plan_step, validate
+from jaxaccomp.codec.embedded import EmbeddedCodec
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP, FADE, PACKAGE = 66150, 882, 4410
@@ -304,7 +305,7 @@ def warmed(tmp_path_factory, tiny_net) -> Warmed:
     from jaxaccomp.training.checkpoint import save_denoiser
 
     model = tmp_path_factory.mktemp("serve") / "model"
-    save_denoiser(model, Denoiser(tiny_net), codec="embedded")
+    save_denoiser(model, Denoiser(tiny_net), codec=EmbeddedCodec.name)
     codec, generator = load_model(model, None, None, 2)
     make_engine = engine_factory(codec, generator)
     warm_up(generator, make_engine, Settings(), stem_counts=(1,))  # 1 to 4 would cost a minute here

@@ -21,6 +21,7 @@ from jaxaccomp.training import cli, config as train_config, edm, state as train_
 from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser
 from jaxaccomp.training.metrics import read as read_csv
 from jaxaccomp.training.sharding import global_batch, make_mesh, put_replicated
+from jaxaccomp.codec.embedded import EmbeddedCodec
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("fast_compile")
@@ -94,20 +95,20 @@ def test_resume_continues_bit_for_bit(latent_caches, tmp_path):
     assert sorted(p.name for p in (tmp_path / "a" / "checkpoints" / "last").iterdir() if p.name.isdigit()) == ["8"]
     assert (tmp_path / "a" / "best_model" / "meta.json").is_file()
     saved = train_config.load(str(tmp_path / "a" / "config.yaml"))
-    assert saved.codec == "embedded" and saved.steps == 8
+    assert saved.codec == EmbeddedCodec.name and saved.steps == 8
 
     # One-line user errors: an existing run without --resume, a changed trajectory, another codec, no data.
     with pytest.raises(ValueError, match="pass --resume"):
         cli.main([*common, "--out", str(tmp_path / "a"), "--steps", "8"])
     with pytest.raises(ValueError, match="different lr"):
         cli.main(["--out", str(tmp_path / "a"), "--resume", "--lr", "0.01"])
-    with pytest.raises(ValueError, match="codec 'embedded'.*not of 'music2latent'"):
+    with pytest.raises(ValueError, match=f"codec '{EmbeddedCodec.name}'.*not of 'music2latent'"):
         cli.main([*common, "--out", str(tmp_path / "c"), "--codec", "music2latent"])
     with pytest.raises(FileNotFoundError, match="no latent cache"):
         cli.main(["--config", "tiny", "--train-cache", str(tmp_path / "missing"), "--out", str(tmp_path / "d")])
     with pytest.raises(FileNotFoundError, match="no checkpoints"):
         cli.main(["--out", str(tmp_path / "e"), "--resume"])
-    with pytest.raises(CheckpointError, match="trained on codec 'embedded'"):
+    with pytest.raises(CheckpointError, match=f"trained on codec '{EmbeddedCodec.name}'"):
         load_denoiser(tmp_path / "a" / "model", expected_codec="music2latent")
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--config", "tiny", "--out", str(tmp_path / "f")],
                           capture_output=True, text=True, cwd=ROOT)
@@ -129,7 +130,7 @@ def test_end_to_end_from_rendered_songs(tmp_path):
     rows = read_csv(out / "metrics.csv")
     assert [r["step"] for r in rows] == ["3", "6"]
     assert all(np.isfinite(float(r["loss"])) and np.isfinite(float(r["val_loss"])) for r in rows)
-    denoiser, meta = load_denoiser(out / "model", expected_codec="embedded")
+    denoiser, meta = load_denoiser(out / "model", expected_codec=EmbeddedCodec.name)
     assert meta["unet"]["model_channels"] == 16 and meta["mode"] == "edm"
     x = np.zeros((1, 64, 16), np.float32)
     assert np.all(np.isfinite(np.asarray(denoiser(x, np.ones(1), x, np.eye(4, dtype=np.float32)[:1]))))
@@ -139,7 +140,7 @@ def test_end_to_end_from_rendered_songs(tmp_path):
                              "--out", str(tmp_path / "cd")]) == 0
     rows = read_csv(tmp_path / "cd" / "metrics.csv")
     assert [r["step"] for r in rows] == ["2"] and all(np.isfinite(float(rows[0][k])) for k in ("loss", "consistency", "dsm", "val_loss"))
-    assert load_denoiser(tmp_path / "cd" / "model", expected_codec="embedded")[1]["mode"] == "consistency"
+    assert load_denoiser(tmp_path / "cd" / "model", expected_codec=EmbeddedCodec.name)[1]["mode"] == "consistency"
 
 
 def test_accumulated_gradients_average_the_micro_batches():

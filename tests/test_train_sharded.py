@@ -1,4 +1,4 @@
-"""Data parallelism: the train steps of train.py and distill.py on a 4-device mesh (batch sharded;
+"""Data parallelism: the train steps of train.py (SongUNet and frame transformer) and distill.py on a 4-device mesh (batch sharded;
 parameters replicated, or ZeRO-style sharded with shard_params) give the same losses and parameters
 as on one device for the same global batch. Runs in a subprocess because the fake host devices
 (XLA_FLAGS) must be set before JAX starts."""
@@ -15,6 +15,7 @@ SCRIPT = r"""
 import json, sys, tempfile, jax, numpy as np
 from pathlib import Path
 from jaxaccomp.training import config as train_config, edm, sharding, state as train_state
+from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.training.checkpoint import save_denoiser
 from jaxaccomp.training.config import DistillConfig
 from jaxaccomp.training.distillation import DistillProgram, resolve
@@ -30,7 +31,10 @@ local = {"target": (np.sin(t)[None, None] * rng.standard_normal((8, 64, 1))).ast
 cfg = train_config.from_data({"batch_size": 8, "grad_clip": 1.0, "ema_decay": 0.9,
                               "unet": {"channel_mult": [1, 2], "attn_resolutions": [16]}}, train_config.load("tiny"))
 teacher = Path(tempfile.mkdtemp()) / "teacher"
-save_denoiser(teacher, train_state.export_denoiser(edm.init_state(cfg)["params"], cfg.unet_config()), codec="embedded")
+save_denoiser(teacher, train_state.export_denoiser(edm.init_state(cfg)["params"], cfg.unet_config()), codec=EmbeddedCodec.name)
+# the embedded tier's family: the frame transformer, conditioned on the known target
+frames = train_config.from_data({"batch_size": 8, "grad_clip": 1.0, "ema_decay": 0.9, "preset": "frames_tiny"},
+                                train_config.load("tiny"))
 distill = DistillProgram(resolve(train_config.from_data(
     {"batch_size": 8, "accumulate": 2, "teacher": str(teacher), "codec": "embedded"}, train_config.load("tiny", DistillConfig()))))
 
@@ -55,6 +59,7 @@ def diff(a, b):
 
 report = {}
 for name, program, runs in (("edm", edm.EDMProgram(cfg), (("four", False), ("four_sharded", True))),
+                            ("frames", edm.EDMProgram(frames), (("four_sharded", True),)),
                             ("distill", distill, (("four_sharded", True),))):
     one = run(program, jax.devices()[:1], False)
     for label, shard in runs:
@@ -71,7 +76,7 @@ def test_sharded_steps_equal_single_device_steps():
                           cwd=Path(__file__).resolve().parents[1], timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(report) == {"edm_four", "edm_four_sharded", "distill_four_sharded"}
+    assert set(report) == {"edm_four", "edm_four_sharded", "frames_four_sharded", "distill_four_sharded"}
     for name, result in report.items():
         assert result["sharded"] == name.endswith("sharded"), name
         assert all(abs(a - b) <= 1e-5 * abs(a) for a, b in zip(result["loss_one"], result["loss_other"])), (name, result)

@@ -1,20 +1,29 @@
-"""Per-channel latent normalisation statistics, tied to the codec that produced them.
+"""Per-channel latent standardisation: statistics tied to the codec that produced them, and the
+codec view that applies them.
 
-The diffusion model assumes roughly unit-variance latents (sigma_data = 1). Each codec's latents
-have their own scale, so statistics are measured per codec over a dataset and refuse to be applied
-to another codec's latents.
-"""
+The diffusion model assumes unit-variance latents (sigma_data = 1) and weighs every channel's error
+alike. The embedded codec's raw channels differ in mean (-0.9 to +1.8) and spread (0.4 to 2.0):
+unstandardised, its pitch channels would carry a few percent of the loss and drown first. So the
+embedded tier's latent space is the standardised one: `Standardised` wraps the raw codec with the
+statistics measured over rendered training stems and mixtures (shipped as `embedded_stats.json`,
+made by `python -m jaxaccomp.codec.stats`). Every consumer (latent caches, training, the engine, the
+server) gets latents through the codec, so one definition standardises them all alike. Music2Latent's
+latents are used raw, as the reference does.
+""" 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from jaxaccomp.codec.base import Codec
+from jaxaccomp.codec.base import Codec, GridConstants, check_latents
+
+EMBEDDED_STATS = Path(__file__).resolve().parent / "embedded_stats.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,3 +67,60 @@ def compute_stats(codec: Codec, clips: Iterable[np.ndarray], min_std: float = 1e
     mean = total / frames
     std = np.sqrt(np.maximum(total_sq / frames - mean**2, 0.0))
     return LatentStats(codec.name, mean.astype(np.float32), np.maximum(std, min_std).astype(np.float32), frames)
+
+
+class Standardised(GridConstants):
+    """A codec whose latents are standardised per channel: (raw - mean) / std on the way out, and
+    back before decoding. Its latents carry the raw codec's name: the statistics are part of it."""
+
+    def __init__(self, codec: Codec, stats: LatentStats) -> None:
+        if stats.codec != codec.name:
+            raise ValueError(f"latent statistics of codec {stats.codec!r} cannot standardise codec {codec.name!r}")
+        self.raw, self.stats = codec, stats
+        self.name, self.is_pretrained = codec.name, codec.is_pretrained
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        return self.stats.normalize(self.raw.encode(audio))
+
+    def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
+        return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed)
+
+
+def _song_clips(data: Path, split: str, songs: int, seconds: float) -> Iterator[np.ndarray]:
+    """What a model sees of each song, its first `seconds`: the four stems (targets) and the four
+    accompaniments (contexts), one [8, L] batch per song."""
+    from jaxaccomp.codec.base import SAMPLE_RATE
+    from jaxaccomp.data.slakh import STEMS, accompaniment, load_split
+
+    tracks = load_split(data, split).tracks[:songs]
+    if not tracks:
+        raise ValueError(f"no tracks in the {split} split of {data}")
+    for track in tracks:
+        stems = track.read(0, min(track.length, int(seconds * SAMPLE_RATE)))
+        yield np.concatenate([stems, np.stack([accompaniment(stems, k) for k in range(len(STEMS))])])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m jaxaccomp.codec.stats",
+        description="Measure the embedded codec's per-channel latent mean and std over rendered songs "
+                    "(stems and accompaniments) and write them as JSON: what standardises the embedded tier's latents.")
+    parser.add_argument("--data", type=Path, required=True, help="dataset root (python -m jaxaccomp.data.render)")
+    parser.add_argument("--split", default="train", help="split to measure (default: train)")
+    parser.add_argument("--songs", type=int, default=48, help="songs to measure (default: 48)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="seconds of each song (default: 30)")
+    parser.add_argument("--out", type=Path, required=True, help="JSON file to write (refused if it exists, unless --force)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out")
+    args = parser.parse_args(argv)
+    if args.out.exists() and not args.force:
+        parser.error(f"{args.out} exists; pass --force to replace it")
+    from jaxaccomp.codec.embedded import EmbeddedCodec
+
+    stats = compute_stats(EmbeddedCodec(), _song_clips(args.data, args.split, args.songs, args.seconds))
+    stats.save(args.out)
+    print(f"wrote {args.out}: {stats.frames} frames of codec {stats.codec}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

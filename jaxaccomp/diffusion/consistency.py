@@ -53,8 +53,10 @@ class Draws:
     dsm_dropout: jax.Array
 
 
-def draw(key: jax.Array, shape: tuple[int, ...], mask_context: bool = True, known_target: bool = False) -> Draws:
-    """One step's random choices; `known_target` draws streaming masks for a network that sees the known target."""
+def draw(key: jax.Array, shape: tuple[int, ...], mask_context: bool = True, known_target: bool = False,
+         p_mean: float = -1.2, p_std: float = 1.2) -> Draws:
+    """One step's random choices; `known_target` draws streaming masks for a network that sees the known
+    target; (p_mean, p_std) is the log-normal of the DSM half (the reference's EDM values by default)."""
     batch, width = shape[0], shape[-1]
     keys = jax.random.split(key, 9)
     steps = jnp.arange(1, MAX_HEUN_STEPS + 1)
@@ -63,7 +65,7 @@ def draw(key: jax.Array, shape: tuple[int, ...], mask_context: bool = True, know
     log_normal = batch // 2
     u = jax.random.uniform(keys[2], (batch - log_normal,), maxval=UPPER_SCHEDULE_FRACTION)
     hi, lo = SIGMA_MAX ** (1 / SCALE_RHO), SIGMA_MIN ** (1 / SCALE_RHO)
-    dsm_sigma = jnp.concatenate([sample_sigmas(keys[3], log_normal, -1.2, 1.2), (hi + u * (lo - hi)) ** SCALE_RHO])
+    dsm_sigma = jnp.concatenate([sample_sigmas(keys[3], log_normal, p_mean, p_std), (hi + u * (lo - hi)) ** SCALE_RHO])
     everything = jnp.full((batch,), width, jnp.int32)
     if known_target:
         context_start, first_generated = sample_stream_masks(keys[4], batch, width)

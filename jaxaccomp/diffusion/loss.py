@@ -67,3 +67,28 @@ def dsm_loss(
     denoised = denoiser(noisy, sigma, context, labels, dropout_key)
     per_example = jnp.mean(columns * (denoised - target) ** 2, axis=(1, 2)) * loss_weight(sigma, d.sigma_data)
     return jnp.mean(per_example)
+
+
+# Noise levels of `stream_loss`: from nearly clean to nearly pure noise, where the conditioning decides.
+STREAM_LOSS_SIGMAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+
+def stream_loss(denoiser: Denoiser, target: jax.Array, context: jax.Array, labels: jax.Array, key: jax.Array,
+                first_masked: int, first_generated: int) -> jax.Array:
+    """Weighted DSM error on the columns one streaming step generates, at fixed noise levels.
+
+    Every network family is scored on the same task (the served masks: context up to
+    `first_masked`, target known up to `first_generated`), so their validation figures compare.
+    """
+    batch, width = target.shape[0], target.shape[-1]
+    context = mask_future_context(context, jnp.full((batch,), first_masked))
+    if denoiser.conditions_on_target:
+        context = known_target_context(context, target, jnp.full((batch,), first_generated))
+    columns = generated_column_weights(jnp.full((batch,), first_generated), width)
+    losses = []
+    for i, level in enumerate(STREAM_LOSS_SIGMAS):
+        sigma = jnp.full((batch,), level)
+        noisy = target + level * jax.random.normal(jax.random.fold_in(key, i), target.shape)
+        error = jnp.mean(columns * (denoiser(noisy, sigma, context, labels) - target) ** 2, axis=(1, 2))
+        losses.append(jnp.mean(error * loss_weight(sigma, denoiser.diffusion.sigma_data)))
+    return jnp.mean(jnp.stack(losses))

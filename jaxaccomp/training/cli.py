@@ -7,15 +7,16 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
+from jaxaccomp.config import PRESETS
 from jaxaccomp.training import config as train_config
-from jaxaccomp.training.config import HELP, DistillConfig, TrainConfig
+from jaxaccomp.training.config import HELP, DistillConfig, TrainConfig, config_names
 
 TYPES = {"int": int, "float": float, "str": str, "str | None": str, "float | None": float}
-CHOICES = {"preset": ("paper", "small", "tiny"), "dtype": train_config.DTYPES, "prng_impl": train_config.PRNG_IMPLS,
+CHOICES = {"preset": tuple(PRESETS), "dtype": train_config.DTYPES, "prng_impl": train_config.PRNG_IMPLS,
            "codec": ("auto", "music2latent", "embedded"), "optimizer": train_config.OPTIMIZERS}
 
 TRAIN_DESCRIPTION = (
-    "EDM latent-diffusion training of the SongUNet on a latent cache (DSM loss with look-ahead context masking, "
+    "EDM latent-diffusion training of a network (the SongUNet, or the embedded tier's frame transformer) on a latent cache (DSM loss with look-ahead context masking, "
     "Adam 1e-4/0.9/0.99 as the reference). Flags override the --config file; the resolved config is written to "
     "OUT/config.yaml and stored in every checkpoint.")
 TRAIN_EPILOG = """examples:
@@ -43,7 +44,7 @@ def build_parser(config_type: type[TrainConfig] = TrainConfig) -> argparse.Argum
     parser = argparse.ArgumentParser(
         prog=f"{config_type.program}.py", formatter_class=argparse.RawDescriptionHelpFormatter,
         description=DISTILL_DESCRIPTION if distill else TRAIN_DESCRIPTION, epilog=DISTILL_EPILOG if distill else TRAIN_EPILOG)
-    parser.add_argument("--config", help=f"YAML config file, or a preset name: paper, small, tiny "
+    parser.add_argument("--config", help=f"YAML config file, or a preset name: {', '.join(config_names())} "
                                          f"(configs/{config_type.program}_<name>.yaml); default: the built-in defaults")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its latest checkpoint, bit for bit (its saved config is the base)")

@@ -53,6 +53,8 @@ class TrainConfig:
     grad_clip: float = 0.0
     ema_decay: float = 0.0
     mask_context: bool = True
+    p_mean: float = -1.2  # EDM's log-normal training noise (the reference's); the embedded tier trains higher
+    p_std: float = 1.2
     seed: int = 0
     prng_impl: str = "threefry2x32"
     # bookkeeping
@@ -166,6 +168,8 @@ HELP: dict[str, str] = {
     "grad_clip": "clip gradients to this global norm (0 = off, the reference)",
     "ema_decay": "keep an EMA of the parameters with this decay, warmed up as min(decay, (1+n)/(10+n)), and export it (0 = off, the reference)",
     "mask_context": "zero the last 0/16/32 (of 64) context columns per example, as the reference's masked model",
+    "p_mean": "mean of log sigma for training noise (EDM: -1.2); higher trains more where the conditioning decides",
+    "p_std": "standard deviation of log sigma for training noise (EDM: 1.2)",
     "seed": "seed of initialisation, data order and training noise",
     "prng_impl": "JAX PRNG implementation (rbg is faster for dropout on CPU; streams differ)",
     "out": "run directory: config.yaml, metrics.csv, checkpoints/, model/ and best_model/",
@@ -197,15 +201,20 @@ def from_data(data: dict[str, Any], base: TrainConfig | None = None) -> TrainCon
     return dataclasses.replace(base, **data)
 
 
+def config_names() -> list[str]:
+    """The named configs shipped in configs/ (train_<name>.yaml)."""
+    return sorted(path.stem.removeprefix("train_") for path in CONFIG_DIR.glob("train_*.yaml"))
+
+
 def load(path_or_name: str, base: TrainConfig | None = None) -> TrainConfig:
-    """A YAML file, or a preset name (paper, small, tiny) meaning configs/<program>_<name>.yaml."""
+    """A YAML file, or a preset name (`config_names()`) meaning configs/<program>_<name>.yaml."""
     base = base or TrainConfig()
     path = Path(path_or_name)
     named = CONFIG_DIR / f"{base.program}_{path_or_name}.yaml"
     if not path.is_file() and named.is_file():
         path = named
     if not path.is_file():
-        raise FileNotFoundError(f"config {path_or_name!r} not found (a YAML file or one of paper, small, tiny)")
+        raise FileNotFoundError(f"config {path_or_name!r} not found (a YAML file or one of {', '.join(config_names())})")
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a mapping of {base.program} config keys")

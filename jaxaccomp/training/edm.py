@@ -13,7 +13,11 @@ from jaxaccomp.training import state as st
 from jaxaccomp.training.config import TrainConfig
 from jaxaccomp.training.state import State
 
-DIFFUSION = DiffusionConfig()
+
+
+def diffusion_config(cfg: TrainConfig) -> DiffusionConfig:
+    """The parameterisation the model is trained (and exported) with: EDM with the run's noise distribution."""
+    return DiffusionConfig(p_mean=cfg.p_mean, p_std=cfg.p_std)
 
 
 def init_state(cfg: TrainConfig) -> State:
@@ -30,7 +34,7 @@ def _train_step(key: tuple, mesh: Mesh, donate: bool, options: tuple):
     cfg = st.config_of(key)
 
     def loss_fn(params, batch, rng):
-        loss = dsm_loss(st.denoiser(params, cfg), batch["target"], batch["context"], batch["label"], rng, cfg.mask_context)
+        loss = dsm_loss(st.denoiser(params, cfg, diffusion=diffusion_config(cfg)), batch["target"], batch["context"], batch["label"], rng, cfg.mask_context)
         return loss, {}
 
     def step(state: State, batch: dict) -> tuple[State, dict]:
@@ -51,7 +55,7 @@ def _eval_step(key: tuple, mesh: Mesh, options: tuple):
     cfg = st.config_of(key)
 
     def loss(state: State, batch: dict, rng: jax.Array) -> jax.Array:
-        denoiser = st.WithoutDropout(st.denoiser(st.exported_params(state), cfg))
+        denoiser = st.WithoutDropout(st.denoiser(st.exported_params(state), cfg, diffusion=diffusion_config(cfg)))
         return dsm_loss(denoiser, batch["target"], batch["context"], batch["label"], rng, cfg.mask_context)
 
     layout = st.state_layout(lambda: init_state(cfg), mesh, cfg.shard_params)
@@ -64,10 +68,10 @@ class EDMProgram:
     name = "train.py"
     metrics = ("loss",)
     mode = "edm"
-    diffusion = DIFFUSION
 
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
+        self.diffusion = diffusion_config(cfg)
 
     @staticmethod
     def resolve(cfg: TrainConfig) -> TrainConfig:
