@@ -5,14 +5,18 @@ it). The server starts with the shipped demo model of --mode (consistency by def
 keeps up with real time on a CPU) and the embedded codec; the reference client then streams the
 mixture without the chosen stem, as a musician playing the other parts would, at the speed of
 playback, and assembles the replies as the Max external does. At the end the server is stopped
-(SIGINT, as Ctrl-C) and prints its per-stage timings. Written to OUT: context.wav, <stem>_original.wav
-(what the composer wrote), accompaniment.wav (generated), mix.wav (context + generated),
-latency.json (the client's and the server's timings) and server.log.
+(SIGINT, as Ctrl-C) and prints its per-stage timings, and how closely the generated stem follows the
+one the composer wrote (`jaxaccomp.eval.follow`: onset and chroma correlation, each with its control),
+from the first replied sample on (before it the accompaniment is silent lead-in). Written to OUT:
+context.wav, <stem>_original.wav (what the composer wrote), accompaniment.wav (generated), mix.wav
+(context + generated), latency.json (the client's and the server's timings), follow.json (the
+follow-the-song figures) and server.log.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import socket
 import subprocess
@@ -21,11 +25,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from jaxaccomp.accompany import MODES
 from jaxaccomp.codec.base import SAMPLE_RATE
 from jaxaccomp.data.slakh import STEMS, accompaniment, load_split
+from jaxaccomp.eval.clips import Regime
+from jaxaccomp.eval.follow import CONTROL_BEATS, follow
 
 SERVER_START_TIMEOUT = 600.0  # seconds: loading and compiling on a slow machine
 
@@ -68,6 +75,21 @@ def stop_server(server: subprocess.Popen) -> int:
         return server.wait()
 
 
+def write_follow(out: Path, truth: np.ndarray, generated: np.ndarray, start: int, beat_seconds: float) -> dict:
+    """follow.json: the follow-the-song figures of `generated` against `truth` from sample `start` on."""
+    figures = {"from_s": start / SAMPLE_RATE, "beat_s": beat_seconds, "control_delay_beats": CONTROL_BEATS,
+               **follow(truth[start:], generated[start:], SAMPLE_RATE, beat_seconds)}
+    (out / "follow.json").write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
+
+
+def follow_line(figures: dict) -> str:
+    """The figures as one summary line, each beside its control."""
+    return (f"follows the song from {figures['from_s']:.1f} s: onset correlation {figures['onset_corr']:.2f} "
+            f"(control {figures['onset_corr_control']:.2f}), chroma correlation {figures['chroma_corr']:.2f} "
+            f"(control {figures['chroma_corr_control']:.2f}); control: the true stem {CONTROL_BEATS:g} beats late")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jaxaccomp.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     render_dataset(args.out / "data", 1, "test", args.seed, 1, seconds=args.seconds)
-    stems = load_split(args.out / "data", "test").tracks[0].stems
+    split = load_split(args.out / "data", "test")
+    stems = split.tracks[0].stems
     index = STEMS.index(args.stem)
     context = accompaniment(stems, index)
     sf.write(str(args.out / "context.wav"), context, SAMPLE_RATE, subtype="FLOAT")
@@ -107,10 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {failure}", file=sys.stderr)
         return 1
     report = write_session(args.out, context, core, wall)
+    tempo = json.loads((split.directory / split.tracks[0].id / "render.json").read_text())["tempo"]
+    start = Regime(core.settings.r, core.settings.w).first_written(core.settings.window)
+    figures = write_follow(args.out, stems[index], core.tracks[0], start, 60.0 / tempo)
     server_lines = [line for line in log.read_text().splitlines() if line.startswith(("warm-up", "served"))]
-    print("\n".join(summary_lines(report) + [f"server: {line}" for line in server_lines]))
+    print("\n".join(summary_lines(report) + [f"server: {line}" for line in server_lines] + [follow_line(figures)]))
     print(f"{context.shape[0] / SAMPLE_RATE:.1f} s song streamed live; server exit status {status}; wrote context, "
-          f"{args.stem}_original, accompaniment and mix .wav, latency.json and server.log to {args.out}/")
+          f"{args.stem}_original, accompaniment and mix .wav, latency.json, follow.json and server.log to {args.out}/")
     return 0 if status == 0 else 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +33,9 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
     assert report["server_stats"]["batches"] == report["client"]["batches"]
     out = capsys.readouterr().out
     assert "0 compilations while serving" in out and "server exit status 0" in out
+    # how closely the accompaniment follows the composer's bass: computed, not judged (the models are retrained)
+    follow = json.loads((tmp_path / "follow.json").read_text())
+    assert follow["from_s"] == 3.0  # r 1/4, w 1: the first reply is written from 2 steps of 1.5 s on
+    for name in ("onset_corr", "chroma_corr"):
+        assert math.isfinite(follow[name]) and math.isfinite(follow[f"{name}_control"])
+    assert "follows the song from 3.0 s: onset correlation" in out

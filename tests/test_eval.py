@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jaxaccomp.eval import beats, cli, frechet, loudness, metrics, report
-from jaxaccomp.eval.clips import Regime, delay, fit_length, grid, random_partners
+from jaxaccomp.codec.embedded import EmbeddedCodec
+from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.eval import beats, cli, follow, frechet, loudness, metrics, report
+from jaxaccomp.eval.clips import REFERENCES, Regime, delay, fit_length, grid, random_partners, round_trip
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 44100
@@ -39,8 +41,8 @@ def sweep(tmp_path_factory, tiny_net):
         pytest.skip(f"{DEFAULT_SOUNDFONT} absent (Debian package fluid-soundfont-gm)")
     root = tmp_path_factory.mktemp("eval")
     render_dataset(root / "data", 2, "test", seed=6, workers=1, seconds=SONG_SECONDS)
-    save_denoiser(root / "edm", Denoiser(tiny_net), codec="embedded")
-    save_denoiser(root / "cd", Denoiser(tiny_net, mode="consistency"), codec="embedded")
+    save_denoiser(root / "edm", Denoiser(tiny_net), codec=EmbeddedCodec.name)
+    save_denoiser(root / "cd", Denoiser(tiny_net, mode="consistency"), codec=EmbeddedCodec.name)
     return root
 
 
@@ -51,12 +53,14 @@ def run_sweep(root: Path, *extra: str) -> int:
 
 def test_sweep_scores_every_clip_resumes_and_orders_the_references(sweep, capsys):
     out = sweep / "out"
-    # First only the beat metrics, as before a metric (coherence, say) was registered.
-    assert run_sweep(sweep, "--metrics", "beat_f1", "beat_f1_grid", "--mixes") == 0
+    # First only the beat metrics and no codec round trip, as before those were added.
+    assert run_sweep(sweep, "--metrics", "beat_f1", "beat_f1_grid", "--mixes",
+                     "--references", "silence", "half_beat_shift") == 0
     err = capsys.readouterr().err
     assert "skipping r=0.5 w=1: (w+2)*r must be at most 1" in err
     assert "skipping r=1 w=-1: a step of 264600 samples" in err  # a 6-s step cannot fit 64 columns
     assert "12 clips evaluated, 0 already done" in err  # 2 songs x 1 stem x (4 references + 2 models x 1 regime)
+    assert "round_trip_codec" not in json.loads((out / "settings.json").read_text())
     audio = sorted(out.glob("clips/*/r0.5_w-1/*-drums.flac"))
     assert len(audio) == 4
     stamps = [p.stat().st_mtime_ns for p in audio]
@@ -64,39 +68,48 @@ def test_sweep_scores_every_clip_resumes_and_orders_the_references(sweep, capsys
     assert len(mixes) == 4
     assert loudness.loudness(sf.read(mixes[0], dtype="float32")[0], SR) == pytest.approx(-18, abs=0.1)
 
-    # A metric added later is computed from the kept audio: nothing is generated again (in 2 processes).
+    # A metric added later is computed from the kept audio: nothing is generated again (in 2 processes);
+    # the codec round trip joins the folder, its codec recorded.
     assert run_sweep(sweep, "--workers", "2") == 0
-    assert "12 clips evaluated, 0 already done" in capsys.readouterr().err
+    assert "14 clips evaluated, 0 already done" in capsys.readouterr().err
     assert [p.stat().st_mtime_ns for p in audio] == stamps
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["round_trip_codec"] == settings["models"]["edm"]["codec"]  # the models' own
 
     # Everything done: a third run only reports.
     assert run_sweep(sweep) == 0
     printed = capsys.readouterr()
-    assert "0 clips evaluated, 12 already done" in printed.err
+    assert "0 clips evaluated, 14 already done" in printed.err
+    assert "wall time" in printed.err
     assert printed.out.splitlines()[0].startswith("source\tregime\tlookahead_s\tbeat_f1_mean")
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["regimes"] == ["r0.5_w-1"] and set(summary["skipped_regimes"]) == {"r0.5_w+1", "r1_w-1", "r1_w+1"}
     rows = {(row["source"], row["stem"]): row for row in summary["rows"]}
-    assert len(rows) == 2 * 6  # (4 references + 2 models) x (drums, all)
+    assert len(rows) == 2 * 7  # (5 references + 2 models) x (drums, all)
     columns = [m.name if isinstance(m, metrics.SetMetric) else f"{m.name}_mean"
                for m in metrics.get(metrics.available())]
-    assert {"beat_f1_mean", "beat_f1_grid_mean", "fd_logmel", "coherence_ours_mean"} <= set(columns)
+    assert {"beat_f1_mean", "beat_f1_grid_mean", "fd_logmel", "coherence_ours_mean", "onset_corr_mean",
+            "chroma_corr_mean"} <= set(columns)
     for row in summary["rows"]:  # every registered metric, every row
         for name in columns:
             assert math.isfinite(row[name]), (row["source"], name)
         if row["source"] in ("edm", "cd"):
             assert row["r"] == 0.5 and row["w"] == -1 and row["lookahead_s"] == -3.0 and row["generation_rtf"] > 0
-    truth, random, silence, shifted = (rows[(s, "all")] for s in
-                                       ("ground_truth", "random_pairing", "silence", "half_beat_shift"))
+    truth, random, silence, shifted, coded = (rows[(s, "all")] for s in REFERENCES)
     assert truth["beat_f1_mean"] > random["beat_f1_mean"] + 0.2
     assert truth["beat_f1_grid_mean"] > random["beat_f1_grid_mean"] + 0.2
     assert truth["beat_f1_mean"] > shifted["beat_f1_mean"] and silence["beat_f1_mean"] == 0
     assert truth["beat_f1_norm"] == pytest.approx(1) and random["beat_f1_norm"] == pytest.approx(0)
     assert truth["fd_logmel"] < 1e-3 < random["fd_logmel"] < silence["fd_logmel"]
     assert truth["coherence_ours_mean"] > random["coherence_ours_mean"] > silence["coherence_ours_mean"]
+    # the codec's ceiling keeps the rhythm, whatever the codec in the tree does to the sound
+    assert math.isfinite(coded["beat_f1_mean"]) and coded["beat_f1_norm"] > 0
+    assert coded["onset_corr_mean"] > random["onset_corr_mean"]
+    for name in ("onset_corr", "chroma_corr"):
+        assert truth[f"{name}_mean"] == pytest.approx(1) and silence[f"{name}_mean"] == 0
     clips = json.loads((out / "results.json").read_text())
-    assert len(clips) == 12 and len((out / "results.csv").read_text().splitlines()) == 1 + 12
+    assert len(clips) == 14 and len((out / "results.csv").read_text().splitlines()) == 1 + 14
     assert all(c["song_seconds"] == pytest.approx(c["seconds"] + 3.0, abs=1e-4) for c in clips)  # --skip 3 s
     for name in metrics.available():
         assert (out / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
@@ -130,7 +143,7 @@ def test_paper_metrics_join_a_finished_sweep(sweep, paper_weights, capsys):
     flags = [arg for name, path in paper_weights.items() for arg in (f"--{name.replace('_', '-')}", str(path))]
     stamps = [p.stat().st_mtime_ns for p in sorted((sweep / "out").glob("clips/*/*/*-drums.flac"))]
     assert run_sweep(sweep, *flags) == 0
-    assert "12 clips evaluated, 0 already done" in capsys.readouterr().err  # scored from the kept audio
+    assert "14 clips evaluated, 0 already done" in capsys.readouterr().err  # scored from the kept audio
     assert [p.stat().st_mtime_ns for p in sorted((sweep / "out").glob("clips/*/*/*-drums.flac"))] == stamps
     summary = json.loads((sweep / "out" / "summary.json").read_text())
     rows = {(row["source"], row["stem"]): row for row in summary["rows"]}
@@ -299,3 +312,62 @@ def test_normalised_score():
     assert [row["beat_f1_norm"] for row in summary] == pytest.approx([1, 0, 0.5])
     with pytest.raises(ValueError, match="unknown metric 'fad'"):
         metrics.get(["fad"])
+
+
+def test_quick_sets_the_tuning_defaults_and_explicit_flags_win():
+    args = cli.parse_args(["--quick"])
+    assert (args.render_songs, args.render_seconds, args.songs, args.workers) == (6, 30.0, 6, 2)
+    assert (args.r, args.w, args.stems) == ([0.25], [1], list(STEMS))
+    assert args.metrics == ["beat_f1", "coherence_ours", "onset_corr", "chroma_corr"]
+    assert args.references == ["ground_truth", "random_pairing", "codec_round_trip"]
+    assert args.data == Path("eval-quick/data") and args.out == Path("eval-quick/results")
+    regimes, _ = cli._regimes(args)
+    assert [(g.r, g.w) for g in regimes] == [(0.25, 1)]  # the look-ahead regime, written from 3 s: --skip holds
+    mine = cli.parse_args(["--workers", "1", "--quick", "--stems", "bass", "--references", "silence", "--r", "1/8"])
+    assert (mine.workers, mine.stems, mine.references, mine.r, mine.w) == (1, ["bass"], ["silence"], [0.125], [1])
+    assert cli.parse_args([]).references == list(REFERENCES) and cli.parse_args([]).render_songs is None
+    assert "--quick" in cli.build_parser().format_help()
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> tuple[np.ndarray, np.ndarray, float]:
+    """(bass, another song's bass, beat period in s) of rendered 20-s test songs."""
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth not installed")
+    from jaxaccomp.data.render import DEFAULT_SOUNDFONT, render_dataset
+    from jaxaccomp.data.slakh import load_split
+
+    if not Path(DEFAULT_SOUNDFONT).is_file():
+        pytest.skip(f"{DEFAULT_SOUNDFONT} absent (Debian package fluid-soundfont-gm)")
+    root = tmp_path_factory.mktemp("song")
+    folders = render_dataset(root, 2, "test", seed=0, workers=1, seconds=20)
+    first, other = (track.stems[STEMS.index("bass")] for track in load_split(root, "test").tracks)
+    tempo = json.loads((folders[0] / "render.json").read_text())["tempo"]
+    return first, fit_length(other, first.shape[0]), 60 / tempo
+
+
+def test_follow_figures_of_a_rendered_bass(song):
+    bass, other, beat = song
+    half_beat = delay(bass, round(beat / 2 * SR))
+    silence = np.zeros_like(bass)
+    for name, figure in follow.FIGURES.items():  # a half-beat delay keeps most chroma: a chord lasts a bar
+        assert figure(bass, 0.3 * bass, SR) == pytest.approx(1), name  # level-independent
+        assert figure(bass, half_beat, SR) < {"onset_corr": 0.7, "chroma_corr": 0.9}[name], name
+        assert abs(figure(bass, other, SR)) < 0.5, name
+        assert figure(bass, silence, SR) == 0 and figure(silence, silence, SR) == 0, name
+    figures = follow.follow(bass, bass, SR, beat)
+    assert figures["onset_corr"] == pytest.approx(1) and figures["onset_corr_control"] < 0.3
+    assert figures["chroma_corr"] == pytest.approx(1) and figures["chroma_corr_control"] < 0.8
+    with pytest.raises(ValueError, match="two mono signals of one length"):
+        follow.onset_correlation(bass, bass[:-1], SR)
+
+
+def test_codec_round_trip_keeps_the_timeline(song):
+    from jaxaccomp.codec import get_codec
+
+    bass = song[0]
+    coded = round_trip(get_codec("embedded"), bass)  # the codec every program uses
+    assert coded.shape == bass.shape and not np.any(coded[4096 * ((bass.shape[0] - 1536) // 4096) + 1536:])
+    # the codec's sample 0 is the input's: its onsets line up with the input's, not a few hops later or earlier
+    aligned = follow.onset_correlation(bass, coded, SR)
+    assert aligned > 0.5 and all(aligned > follow.onset_correlation(bass, shifted, SR)
+                                 for shifted in (delay(coded, 1024), np.roll(coded, -1024)))

@@ -2,16 +2,21 @@
 
 Every song of the split is accompanied from start to end through the same streaming engine as the
 server (`jaxaccomp.accompany`): for each model, each valid (r, w) regime and each stem, the context is
-the sum of the other three stems, and the generated stem is scored against it. Four reference rows
-per song and stem (ground truth, random pairing, silence, half-beat shift) go through the same
-metric pipeline. The first --skip seconds of every song, before the latest regime's first written
-sample, are left out of every metric; context and stems are each loudness-normalised to -18 LUFS.
+the sum of the other three stems, and the generated stem is scored against it. Five reference rows
+per song and stem (ground truth, random pairing, silence, half-beat shift, codec round trip) go
+through the same metric pipeline. The first --skip seconds of every song, before the latest
+regime's first written sample, are left out of every metric; context and stems are each
+loudness-normalised to -18 LUFS.
 
 Results under --out: clips/ (per clip JSON, embeddings and the scored audio; a rerun skips finished
 clips and only adds missing metrics), results.{csv,json} (per clip), summary.{csv,json}
 (aggregated, with normalised scores and settings) and plots/<metric>.png. Data: a folder with
 <split>/ holding Slakh2100 tracks or songs rendered by `python -m jaxaccomp.data.render`;
 --render-songs renders that many procedural songs into it first.
+
+--quick is the tuning mode (about 9 min on 2 cores with the shipped models): 6 rendered songs of 30 s,
+the look-ahead regime r = 1/4, w = 1, all four stems, the cheap metrics and the reference rows that
+anchor them (its defaults are listed under --quick; any flag given explicitly wins).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from fractions import Fraction
@@ -28,13 +34,16 @@ from jaxaccomp.accompany import MODELS_DIR, MODES
 from jaxaccomp.codec.base import SAMPLE_RATE
 from jaxaccomp.data.slakh import SPLITS, STEMS, load_split
 from jaxaccomp.eval import metrics, paper, plots, report, runner
-from jaxaccomp.eval.clips import REFERENCES, Clip, Regime, check_source_name, grid, random_partners
+from jaxaccomp.eval.clips import ANCHORS, REFERENCES, Clip, Regime, check_source_name, grid, random_partners
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, sigma_schedule
 from jaxaccomp.streaming.timeline import DEFAULT_FADE, DEFAULT_WINDOW
 
 DEFAULT_R = ("1/8", "1/4", "1/2", "1")
 DEFAULT_W = (-1, 0, 1)
 SETTINGS_FILE = "settings.json"
+QUICK = ("--data", "eval-quick/data", "--out", "eval-quick/results", "--render-songs", "6", "--render-seconds", "30",
+         "--songs", "6", "--r", "1/4", "--w", "1", "--metrics", "beat_f1", "coherence_ours", "onset_corr",
+         "chroma_corr", "--references", "ground_truth", "random_pairing", "codec_round_trip", "--workers", "2")
 
 
 def _fraction(text: str) -> float:
@@ -58,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model directory to evaluate, named by its folder; repeat for several (default: the "
                         f"shipped {MODELS_DIR}/small_edm and small_cd)")
     p.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
-                   help="codec for every model (default: each checkpoint's own)")
+                   help="codec for every model and the codec_round_trip row (default: each checkpoint's own; "
+                        "the row's is the one the models share)")
     p.add_argument("--diffusion-steps", type=int, help=f"ADPM2 noise levels (default: {DEFAULT_STEPS['edm']})")
     p.add_argument("--consistency-steps", type=int,
                    help=f"consistency sampling steps (default: {DEFAULT_STEPS['consistency']})")
@@ -77,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip", type=float, default=3.0,
                    help="seconds at the start of every song left out of every metric; at least the latest first "
                         "written sample of the grid, (1+w) r T (default: 3, enough for every default regime)")
+    p.add_argument("--references", nargs="+", choices=REFERENCES, default=list(REFERENCES), metavar="NAME",
+                   help=f"reference rows among {', '.join(REFERENCES)} (default: all); {' and '.join(ANCHORS)} are "
+                        "always scored: normalised scores and set metrics are computed against them")
     p.add_argument("--seed", type=int, default=0, help="sampling and random-pairing seed (default: 0)")
     p.add_argument("--workers", type=int, default=1, help="processes evaluating clips in parallel (default: 1)")
     p.add_argument("--out", type=Path, default=Path("eval-results"), help="results folder (default: eval-results)")
@@ -85,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixes", action="store_true",
                    help="also write listening mixes: context + stem at +5 dB over an average stem, -18 LUFS")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--quick", action="store_true",
+                   help=f"tuning mode, about 9 min on 2 cores; the defaults become: {' '.join(QUICK)}")
     for name, what in paper.PAPER_WEIGHTS.items():
         p.add_argument(paper.flag(name), type=Path, metavar="PATH",
                        help=f"also score the paper's {', '.join(metrics.paper_metrics([name]))} with {what}")
@@ -114,16 +129,17 @@ ACCUMULATING = {"models": "model", "weights": "weights of"}  # settings a later 
 
 
 def _check_settings(out: Path, settings: dict) -> None:
-    """Refuse a results folder made with other settings; record these (models and paper weights accumulate)."""
+    """Refuse a results folder made with other settings; record these (models and paper weights accumulate,
+    and a setting the folder does not record yet, such as a reference row's codec, is added)."""
     path = out / SETTINGS_FILE
     if path.is_file():
         old = json.loads(path.read_text())
-        changed = [key for key in settings if key not in ACCUMULATING and old.get(key) != settings[key]]
+        changed = [key for key in settings if key not in ACCUMULATING and old.get(key, settings[key]) != settings[key]]
         changed += [f"{label} {name}" for key, label in ACCUMULATING.items() for name, value in settings[key].items()
                     if name in old.get(key, {}) and old[key][name] != value]
         if changed:
             raise ValueError(f"{out} holds results made with other settings ({', '.join(changed)}); use another --out")
-        settings = {**settings, **{key: {**old.get(key, {}), **settings[key]} for key in ACCUMULATING}}
+        settings = {**old, **settings, **{key: {**old.get(key, {}), **settings[key]} for key in ACCUMULATING}}
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1) + "\n")
 
@@ -145,14 +161,34 @@ def _metrics(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, str]]
     return names, weights
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; with --quick, QUICK's flags go first so that explicit ones override them."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return parser.parse_args([*QUICK, *argv]) if args.quick else args
+
+
+def _round_trip_codec(args: argparse.Namespace, models: tuple[runner.ModelSpec, ...]) -> str:
+    """The codec_round_trip row's codec: --codec, else the one every model uses."""
+    codecs = sorted({model.codec for model in models})
+    if args.codec is None and len(codecs) > 1:
+        raise ValueError(f"the models use different codecs ({', '.join(codecs)}): choose the codec_round_trip "
+                         "row's with --codec, or leave the row out with --references")
+    return args.codec or codecs[0]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    start = time.monotonic()
+    args = parse_args(argv)
     names, weights = _metrics(args)
     stems = list(dict.fromkeys(args.stems))
     if args.workers < 1 or (args.songs is not None and args.songs < 1):
         raise ValueError("--workers and --songs must be at least 1")
     regimes, skipped = _regimes(args)
     models = _models(args)
+    references = [name for name in REFERENCES if name in (*ANCHORS, *args.references)]
+    round_trip = {"round_trip_codec": _round_trip_codec(args, models)} if "codec_round_trip" in references else {}
     if args.render_songs:
         from jaxaccomp.data.render import render_dataset
 
@@ -166,16 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     partners = random_partners(tracks, stems, args.seed)
     job = runner.Job(str(args.data), args.split, str(args.out), models, names, args.window, args.fade,
                      round(args.skip * SAMPLE_RATE), args.seed, keep_audio=not args.no_audio, mixes=args.mixes,
-                     weights=tuple(sorted(weights.items())))
+                     weights=tuple(sorted(weights.items())), **round_trip)
     _check_settings(args.out, {"data": str(split.directory.resolve()), "window": args.window, "fade": args.fade,
                                "skip_s": args.skip, "seed": args.seed,
                                "models": {m.name: {k: v for k, v in asdict(m).items() if k != "name"} for m in models},
-                               "weights": weights})
+                               "weights": weights, **round_trip})
     tasks = [runner.Task(job, Clip(source, None, track, stem), partners[(track, stem)])
-             for source in REFERENCES for track in tracks for stem in stems]
+             for source in references for track in tracks for stem in stems]
     tasks += [runner.Task(job, Clip(model.name, regime, track, stem))
               for model in models for regime in regimes for track in tracks for stem in stems]
-    print(f"{len(tracks)} songs x {len(stems)} stems: {len(REFERENCES)} reference rows and {len(models)} "
+    print(f"{len(tracks)} songs x {len(stems)} stems: {len(references)} reference rows and {len(models)} "
           f"model(s) x {len(regimes)} regimes = {len(tasks)} clips", file=sys.stderr)
     ran = runner.run(tasks, args.workers, progress=not args.no_progress)
     info = {"settings": json.loads((args.out / SETTINGS_FILE).read_text()), "tracks": tracks, "stems": stems,
@@ -184,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     written = _report(args.out, [task.clip for task in tasks], names, stems, args.window, info)
     print(f"{ran} clips evaluated, {len(tasks) - ran} already done; wrote {', '.join(str(p) for p in written)}",
           file=sys.stderr)
+    print(f"wall time {(time.monotonic() - start) / 60:.1f} min", file=sys.stderr)
     return 0
 
 

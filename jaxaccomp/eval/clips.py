@@ -1,14 +1,16 @@
 """What gets scored: regimes (r, w), clips (one stem of one song from one source), reference rows.
 
 A clip is one (source, regime, track, stem): the stem as a model generated it over the whole song in
-the given regime, or as one of four reference sources that calibrate every metric with the same
+the given regime, or as one of five reference sources that calibrate every metric with the same
 pipeline (eval_and_data.md C):
-  ground_truth     the song's own stem;
-  random_pairing   the same instrument's stem of another song of the split (a seeded derangement per
-                   stem; looped or cut to the song's length);
-  silence          zeros;
-  half_beat_shift  the song's own stem delayed by half a beat (true tempo if recorded, else the
-                   context's tracked tempo).
+  ground_truth      the song's own stem;
+  random_pairing    the same instrument's stem of another song of the split (a seeded derangement per
+                    stem; looped or cut to the song's length);
+  silence           zeros;
+  half_beat_shift   the song's own stem delayed by half a beat (true tempo if recorded, else the
+                    context's tracked tempo);
+  codec_round_trip  the song's own stem encoded and decoded (seed 0) by the run's codec: the ceiling
+                    of any model that generates through that codec.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.codec.base import SAMPLE_RATE, Codec
 from jaxaccomp.streaming.timeline import validate
 
-REFERENCES = ("ground_truth", "random_pairing", "silence", "half_beat_shift")
+REFERENCES = ("ground_truth", "random_pairing", "silence", "half_beat_shift", "codec_round_trip")
+ANCHORS = ("ground_truth", "random_pairing")  # every run scores these: normalised scores and set metrics need them
 REFERENCE_REGIME = "reference"
 
 
@@ -113,6 +116,13 @@ def delay(audio: np.ndarray, samples: int) -> np.ndarray:
     if samples <= 0:
         return audio.copy()
     return np.concatenate([np.zeros(min(samples, audio.shape[0]), audio.dtype), audio[:-samples]])
+
+
+def round_trip(codec: Codec, audio: np.ndarray) -> np.ndarray:
+    """`audio` encoded and decoded (seed 0), silence-padded to its length (the decoder returns 4096 T +
+    1536 samples). The codec's sample 0 is the input's, so no shift keeps the timeline aligned."""
+    decoded = codec.decode(codec.encode(audio[None]), seed=0)[0]
+    return np.pad(decoded, (0, max(audio.shape[0] - decoded.shape[0], 0)))[:audio.shape[0]]
 
 
 def beat_period(beats: np.ndarray) -> float | None:

@@ -5,7 +5,8 @@ the song, and at `sample_rate` (44.1 kHz in the sweep):
   ClipMetric  fn(context, stem, sample_rate) -> float: one score per clip, the stem judged against
               the context it accompanies (beat alignment; a coherence model); or, with
               against="beats", fn(beats, stem, sample_rate) against the beat times (s) the song was
-              written on, and no score for a clip whose data records none;
+              written on, and no score for a clip whose data records none; or, with against="truth",
+              fn(true stem, stem, sample_rate) against the real stem it stands in for (`follow`);
   SetMetric   embed(stem, sample_rate) -> [n, d] vectors per clip (cached beside the clip), and
               distance(reference vectors, candidate vectors) -> float over a whole group of clips,
               the reference being the ground-truth stems of the same songs (Fréchet distances).
@@ -34,12 +35,13 @@ import numpy as np
 @dataclass(frozen=True)
 class ClipMetric:
     """One score per clip: fn(reference, stem, sample_rate) -> float, where the reference is the
-    context audio (against="context") or the song's true beat times in seconds (against="beats")."""
+    context audio (against="context"), the song's true beat times in seconds (against="beats") or
+    the real stem, as rendered (against="truth")."""
 
     name: str
     fn: Callable[[np.ndarray, np.ndarray, int], float]
     description: str
-    against: Literal["context", "beats"] = "context"
+    against: Literal["context", "beats", "truth"] = "context"
     higher_is_better: bool = True
 
 
@@ -104,7 +106,7 @@ PAPER_METRICS = {"cocola": "cocola", "cocola_harmonic": "cocola", "cocola_percus
 
 @functools.cache
 def _registry(weights: Weights = ()) -> dict[str, Metric]:
-    from jaxaccomp.eval import beats, frechet
+    from jaxaccomp.eval import beats, follow, frechet
 
     paths = dict(weights)
 
@@ -128,6 +130,12 @@ def _registry(weights: Weights = ()) -> dict[str, Metric]:
         ClipMetric("coherence_ours", _coherence,
                    "our COCOLA-style contrastive score (mean bilinear score over 5-s windows, 2.5-s hop), trained "
                    "on our rendered songs (substitute for COCOLA; unbounded, read against the reference rows)"),
+        ClipMetric("onset_corr", follow.onset_correlation,
+                   "Pearson correlation of the stem's onset envelope (log-energy rises per 512-sample hop, +-1 hop "
+                   "smoothing) with the true stem's: does it play when the real part plays", against="truth"),
+        ClipMetric("chroma_corr", follow.chroma_correlation,
+                   "mean per-frame (4096 samples, both sounding) Pearson correlation of the stem's 12-bin chroma "
+                   "with the true stem's: does it play the real part's pitch classes", against="truth"),
         ClipMetric("beat_f1_beat_this", bound("beat_f1_beat_this", _beat_this),
                    "the paper's beat F1 (+-70 ms): stem beats against context beats, both tracked by Beat This "
                    "(final0, no DBN; needs --beat-this)"),

@@ -14,7 +14,8 @@ from jaxaccomp.eval.clips import REFERENCES
 COLORS = ("tab:blue", "tab:orange", "tab:cyan", "tab:brown", "tab:olive", "tab:pink")  # one per model
 MARKERS = ("o", "s", "^", "D", "v", "P")  # one per r
 REFERENCE_STYLE = {"ground_truth": ("tab:green", "-"), "random_pairing": ("tab:red", "--"),
-                   "silence": ("tab:gray", ":"), "half_beat_shift": ("tab:purple", "-.")}
+                   "silence": ("tab:gray", ":"), "half_beat_shift": ("tab:purple", "-."),
+                   "codec_round_trip": ("black", "--")}
 
 
 def _value(row: dict, metric: metrics.Metric) -> float | None:

@@ -6,7 +6,7 @@ and generation time; written last, atomically, so it only exists for a finished 
 audio: the evaluated part, at -18 LUFS) and with `mixes` a `.mix.flac` listening mix. A clip with
 all of them is skipped; a clip missing a metric added later is scored from its kept audio instead of
 being generated again. Clips run in this process or in spawned worker processes; each process loads
-a split, a model (and compiles its sampler) once and remembers tracked context beats.
+a split, a model (and compiles its sampler) and a codec once and remembers tracked context beats.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tqdm import tqdm
 from jaxaccomp.codec.base import SAMPLE_RATE
 from jaxaccomp.data.slakh import STEMS, Track, accompaniment, load_split
 from jaxaccomp.eval import beats, loudness, metrics
-from jaxaccomp.eval.clips import Clip, beat_period, delay, fit_length
+from jaxaccomp.eval.clips import Clip, beat_period, delay, fit_length, round_trip
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class Job:
     keep_audio: bool = True
     mixes: bool = False
     weights: metrics.Weights = ()  # paper metrics' weights files: (flag name, path) pairs
+    round_trip_codec: str | None = None  # the codec of the codec_round_trip row (None: no such row)
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,21 @@ def _model(spec: ModelSpec):
     return load_model(Path(spec.checkpoint), None, spec.codec, spec.steps)
 
 
+@functools.cache
+def _codec(name: str):
+    from jaxaccomp.codec import get_codec
+
+    return get_codec(name)
+
+
 @dataclass(frozen=True)
 class Song:
     """One (track, stem) cut to the evaluated part: [skip, end)."""
 
     full_context: np.ndarray  # the whole song's context, what the engine is fed
     context: np.ndarray  # evaluated part, -18 LUFS
-    truth: np.ndarray  # evaluated part of the real stem, as rendered
+    full_truth: np.ndarray  # the whole real stem, as rendered
+    truth: np.ndarray  # its evaluated part
     beats: np.ndarray | None  # true beat times relative to the evaluated part
 
 
@@ -132,7 +141,7 @@ def _song(job: Job, track_id: str, stem: str) -> Song:
     full = accompaniment(stems, index)
     offset = job.skip / SAMPLE_RATE
     beats_all = beats.true_beats(directory / track_id, stems.shape[1] / SAMPLE_RATE)
-    return Song(full, loudness.normalize(full[job.skip:], SAMPLE_RATE), stems[index, job.skip:],
+    return Song(full, loudness.normalize(full[job.skip:], SAMPLE_RATE), stems[index], stems[index, job.skip:],
                 None if beats_all is None else beats_all[beats_all >= offset] - offset)
 
 
@@ -152,6 +161,8 @@ def _generate(task: Task, song: Song) -> tuple[np.ndarray, float]:
         period = beat_period(song.beats) if song.beats is not None else None
         period = period or beat_period(beats.track(song.context, SAMPLE_RATE)) or 0.5  # 120 bpm if all else fails
         return delay(song.truth, round(period / 2 * SAMPLE_RATE)), 0.0
+    if clip.source == "codec_round_trip":  # coded whole and then cut, as a model's output is
+        return round_trip(_codec(job.round_trip_codec), song.full_truth)[job.skip:], 0.0
     spec = next(model for model in job.models if model.name == clip.source)
     codec, generator = _model(spec)
     start = time.perf_counter()
@@ -197,6 +208,8 @@ def _score(metric: metrics.Metric, song: Song, stem: np.ndarray, vectors_path: P
         return None
     if metric.against == "beats":
         return None if song.beats is None else metric.fn(song.beats, stem, SAMPLE_RATE)
+    if metric.against == "truth":
+        return metric.fn(song.truth, stem, SAMPLE_RATE)
     return metric.fn(song.context, stem, SAMPLE_RATE)
 
 
