@@ -3,6 +3,7 @@ import pytest
 
 from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.codec.stats import LatentStats, compute_stats
+from slakh_fixture import slakh_root  # noqa: F401
 
 
 def _clips(seed):
@@ -31,3 +32,33 @@ def test_normalised_latents_are_unit_scale_and_stats_round_trip(tmp_path):
         LatentStats.load(tmp_path / "stats.json", expected_codec="music2latent")
     with pytest.raises(ValueError, match="no audio"):
         compute_stats(codec, [])
+
+
+def test_the_embedded_tier_codec_is_the_raw_codec_standardised_by_the_shipped_statistics():
+    from jaxaccomp.codec import get_codec
+    from jaxaccomp.codec.stats import EMBEDDED_STATS, Standardised
+
+    codec, raw = get_codec("embedded"), EmbeddedCodec()
+    stats = LatentStats.load(EMBEDDED_STATS, expected_codec=raw.name)
+    assert isinstance(codec, Standardised) and codec.name == raw.name
+    assert stats.frames > 10_000 and np.all(stats.std > 0.1)  # measured on rendered songs, not a placeholder
+    audio = next(_clips(1))
+    np.testing.assert_allclose(codec.encode(audio), (raw.encode(audio) - stats.mean[:, None]) / stats.std[:, None],
+                               rtol=1e-5, atol=1e-5)
+    latents = codec.encode(audio)
+    np.testing.assert_allclose(codec.decode(latents, seed=3), raw.decode(raw.encode(audio), seed=3), atol=1e-4)
+    with pytest.raises(ValueError, match="cannot standardise"):
+        Standardised(raw, LatentStats("music2latent", stats.mean, stats.std, stats.frames))
+
+
+def test_stats_command_measures_stems_and_accompaniments_and_never_overwrites(slakh_root, tmp_path, capsys):  # noqa: F811
+    from jaxaccomp.codec.stats import main
+
+    out = tmp_path / "stats.json"
+    assert main(["--data", str(slakh_root), "--songs", "2", "--seconds", "4", "--out", str(out)]) == 0
+    stats = LatentStats.load(out, expected_codec=EmbeddedCodec.name)
+    assert stats.frames == 2 * 8 * ((4 * 44100 - 1536) // 4096)  # 2 songs x (4 stems + 4 accompaniments)
+    before = out.read_text()
+    with pytest.raises(SystemExit):
+        main(["--data", str(slakh_root), "--songs", "1", "--out", str(out)])
+    assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == before

@@ -27,11 +27,14 @@ from a whole-track encoding too).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
+import functools
 import json
 import logging
+import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -155,10 +158,15 @@ def track_arrays(codec: Codec, track: Track, chunk: int, overlap: int, batch: in
 
 
 def build_cache(split: Split, codec: Codec, out: str | Path, *, chunk: int = 64, overlap: int = 16,
-                batch: int = 16, dtype: str = "float16") -> LatentCache:
-    """Encode every track of `split` into `out`; an interrupted run with the same settings resumes."""
+                batch: int = 16, dtype: str = "float16", workers: int = 1) -> LatentCache:
+    """Encode every track of `split` into `out`; an interrupted run with the same settings resumes.
+
+    `workers` > 1 encodes tracks in that many processes (a codec without weights only: each process
+    gets a copy of it)."""
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    if workers < 1 or (workers > 1 and codec.is_pretrained):
+        raise ValueError(f"workers must be >= 1, and 1 for a pretrained codec ({codec.name}); got {workers}")
     chunk_plan(chunk + 1, chunk, overlap)  # validates the stitching settings before any work
     out = Path(out)
     header = {"format": FORMAT, "version": VERSION, "codec": codec.name, "is_pretrained": bool(codec.is_pretrained),
@@ -167,18 +175,36 @@ def build_cache(split: Split, codec: Codec, out: str | Path, *, chunk: int = 64,
               "source": {"root": str(split.directory.parent.resolve()), "split": split.directory.name,
                          "layout": split.layout, "skipped": [list(s) for s in split.skipped]}}
     _claim(out, header)
-    tracks = []
-    for n, track in enumerate(_progress(split.tracks)):
-        frames = num_frames(track.length)
-        shapes = {"latents": (2, len(STEMS), LATENT_CHANNELS, frames), "energy": (2, len(STEMS), frames)}
-        if not all(_has_array(out / f"{track.id}.{kind}.npy", shape) for kind, shape in shapes.items()):
-            latents, energy = track_arrays(codec, track, chunk, overlap, batch)
-            _save(out / f"{track.id}.latents.npy", latents.astype(dtype))
-            _save(out / f"{track.id}.energy.npy", energy)
-        tracks.append({"id": track.id, "frames": frames, "samples": track.length})
-        log.info("cached %s (%d/%d, %d frames)", track.id, n + 1, len(split.tracks), frames)
+    todo = [track for track in split.tracks if not _cached(out, track)]
+    encode = functools.partial(_encode_track, codec=codec, out=out, chunk=chunk, overlap=overlap, batch=batch,
+                               dtype=dtype)
+    if workers == 1:
+        for track in _progress(todo):
+            encode(track)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for _ in _progress(pool.map(encode, todo), total=len(todo)):
+                pass
+    tracks = [{"id": track.id, "frames": num_frames(track.length), "samples": track.length} for track in split.tracks]
     _write_index(out, {**header, "complete": True, "tracks": tracks})
     return LatentCache(out, codec)
+
+
+def _shapes(track: Track) -> dict[str, tuple[int, ...]]:
+    frames = num_frames(track.length)
+    return {"latents": (2, len(STEMS), LATENT_CHANNELS, frames), "energy": (2, len(STEMS), frames)}
+
+
+def _cached(out: Path, track: Track) -> bool:
+    return all(_has_array(out / f"{track.id}.{kind}.npy", shape) for kind, shape in _shapes(track).items())
+
+
+def _encode_track(track: Track, *, codec: Codec, out: Path, chunk: int, overlap: int, batch: int, dtype: str) -> None:
+    latents, energy = track_arrays(codec, track, chunk, overlap, batch)
+    _save(out / f"{track.id}.latents.npy", latents.astype(dtype))
+    _save(out / f"{track.id}.energy.npy", energy)
+    log.info("cached %s (%d frames)", track.id, latents.shape[-1])
 
 
 def _claim(out: Path, header: dict) -> None:
@@ -216,10 +242,10 @@ def _write_index(out: Path, header: dict) -> None:
     os.replace(partial, out / INDEX)
 
 
-def _progress(tracks: tuple[Track, ...]) -> Iterator[Track]:
+def _progress(items: Iterable, total: int | None = None) -> Iterator:
     from tqdm import tqdm
 
-    return iter(tqdm(tracks, desc="encoding tracks", unit="track", disable=None))
+    return iter(tqdm(items, total=total, desc="encoding tracks", unit="track", disable=None))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,12 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=16, help="clips per codec call (default 16)")
     parser.add_argument("--dtype", default="float16", choices=DTYPES)
     parser.add_argument("--min-seconds", type=float, default=MIN_SECONDS, help="skip shorter tracks")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="encoding processes (the embedded codec only; default 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     split = load_split(args.data, args.split, args.min_seconds)
     codec = get_codec(args.codec, args.codec_checkpoint, args.device)
     cache = build_cache(split, codec, args.out, chunk=args.chunk, overlap=args.overlap, batch=args.batch,
-                        dtype=args.dtype)
+                        dtype=args.dtype, workers=args.workers)
     frames = sum(track.frames for track in cache.tracks)
     print(f"cached {len(cache.tracks)} tracks ({frames} frames, {len(split.skipped)} skipped) "
           f"with codec {codec.name} in {cache.directory}")
