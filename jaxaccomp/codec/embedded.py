@@ -2,40 +2,53 @@
 
 No learned weights and no network: it runs anywhere, offline, far faster than real time. Each
 64-channel frame (4096 samples) holds
-  0-43   log energies of 44 mel bands (30 Hz - 16 kHz): the spectral envelope;
-  44-51  the log energy of each of the frame's eight 512-sample blocks relative to the frame mean:
-         onsets and rhythm at 11.6 ms resolution;
-  52-63  a 12-bin chroma (share of 55 Hz - 4.2 kHz energy per pitch class): harmony.
-Decoding is a harmonic/noise vocoder: per frame, the band envelope times a pitch-class comb with
-seeded random phases, overlap-added, then shaped in time by the block envelope. It keeps onsets, rhythm, spectral envelope and pitch classes,
-not timbre detail, phase or exact pitch: it is a codec a small model can learn and a person can
-hear, not a high-fidelity one.
+  0-35   log energies of 36 mel bands (30 Hz - 16 kHz): the spectral envelope, i.e. timbre;
+  36-43  the log mean square of each of the frame's eight 512-sample blocks: onsets and rhythm at
+         11.6 ms resolution, and the absolute level that decoding restores;
+  44-55  a 12-bin chroma (share of 55 Hz - 4.2 kHz energy per pitch class): the harmony of chords;
+  56-59  log2 f0 of the dominant periodic sound in each 1024-sample quarter frame: the exact
+         pitch, which the bands cannot hold (the lowest spans 30 - 165 Hz, two octaves of bass);
+         where nothing is periodic the neighbours' pitch is interpolated, so the curve stays smooth;
+  60-63  the periodicity of each quarter frame (1 - YIN's aperiodicity): how much of the energy is
+         one harmonic tone at that pitch rather than noise, drums or a chord.
+Decoding is a harmonic-plus-residual vocoder. A wavetable oscillator plays the encoded pitch with
+partial amplitudes read off the band envelope; it gets the periodic share of the energy. The rest
+is the band envelope times a pitch-class comb with seeded random phases, overlap-added: noise,
+drums and chords. Finally each block is scaled towards its encoded energy, exactly so over a
+frame. It keeps onsets, level, spectral envelope, pitch and pitch classes, not timbre detail, phase
+or the notes of a chord: it is a codec a small model can learn and a person can hear, not a
+high-fidelity one.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import resample_poly
 
-from jaxaccomp.codec.base import GridConstants, check_audio, check_latents, decoded_length
+from jaxaccomp.codec.base import SAMPLE_RATE, GridConstants, check_audio, check_latents, decoded_length
 
-N_FFT = 2048
-STFT_HOP = 512
+N_FFT = 2048  # STFT window of the band and chroma analysis
+STFT_HOP = 512  # STFT hop, also the length of an energy block
 HOPS_PER_FRAME = 8  # 4096 / 512
-MEL_BANDS = 44
-CHROMA_BINS = 12
-MEL_RANGE_HZ = (30.0, 16000.0)
-CHROMA_RANGE_HZ = (55.0, 4200.0)
-HARMONIC_SHARE = 0.8  # of each bin's energy given to the pitch-class comb when decoding
-# Affine maps from natural-log features to roughly unit-scale latents.
-LOG_POWER_OFFSET, LOG_POWER_SCALE = 8.0, 4.0
-ENVELOPE_SCALE = 3.0
-CHROMA_SCALE = 2.0
-FLOOR = 1e-8
-# Relative floors keep silent hops and absent pitch classes at bounded latent values.
-ENVELOPE_FLOOR = 1e-5
-CHROMA_FLOOR = 1e-2
+QUARTERS = 4  # pitch estimates per frame
+QUARTER = 1024  # samples per pitch estimate (4096 / 4)
+HOPS_PER_QUARTER = HOPS_PER_FRAME // QUARTERS  # energy blocks per pitch estimate
+FIRST_BLOCK = (N_FFT - STFT_HOP) // 2  # the first block is centred on the first STFT hop
+MEL_BANDS = 36  # enough for the envelope; pitch no longer has to come from the bands
+CHROMA_BINS = 12  # one per pitch class
+MEL_RANGE_HZ = (30.0, 16000.0)  # below 30 Hz is rumble, above 16 kHz little that matters
+CHROMA_RANGE_HZ = (55.0, 4200.0)  # A1 to C8: where pitch classes are heard
+COMB_SHARE = 0.8  # of each bin's residual energy given to the pitch-class comb when decoding
+# Affine maps from the features to roughly unit-scale latents.
+LOG_POWER_OFFSET, LOG_POWER_SCALE = 8.0, 4.0  # natural-log band power
+LOG_MEAN_SQUARE_OFFSET, LOG_MEAN_SQUARE_SCALE = 10.0, 5.0  # natural-log block mean square
+CHROMA_SCALE = 2.0  # natural-log chroma share
+LOG2_F0_CENTRE, LOG2_F0_SCALE = np.log2(200.0), 2.0  # log2 f0: E1 -> -1.1, C6 -> 1.2
+FLOOR = 1e-8  # keeps logarithms and divisions finite
+# Floors keep silent blocks and absent pitch classes at bounded latent values.
+MEAN_SQUARE_FLOOR = 1e-9  # -90 dBFS
+CHROMA_FLOOR = 1e-2  # relative to a flat chroma
 BAND_CORRECTIONS = 12  # iterations that undo the mel filters' overlap when decoding
-ENVELOPE_WINDOW = 512  # samples of the Hann window that measures each hop's energy
 ENVELOPE_RAMP = 64  # samples over which a block's amplitude changes when decoding
 ENVELOPE_TOLERANCE = 1.0  # block energy errors (in nats) that decoding leaves uncorrected
 # Synthesis gains that make a decoded hop analyse to the encoded power after window-normalised
@@ -43,9 +56,37 @@ ENVELOPE_TOLERANCE = 1.0  # block energy errors (in nats) that decoding leaves u
 # hops add up as sinusoids (window sum 2 over window-square sum 1.5, and irfft's 2/N vs Hann's N/4).
 INCOHERENT_GAIN = (N_FFT / STFT_HOP) ** 0.5
 COHERENT_GAIN = 1.5
+PHASE_STEPS = 4096  # random phases are whole steps around the circle: a table lookup
+# Pitch analysis: YIN (de Cheveigne and Kawahara 2002) on a decimated copy, which is 4x cheaper
+# and still holds the first five partials of C6.
+DECIMATION = 4  # 44.1 kHz -> 11025 Hz
+PITCH_RATE = SAMPLE_RATE / DECIMATION  # Hz
+F0_RANGE_HZ = (35.0, 2000.0)  # a little below E1 (41.2 Hz), well above C6 (1046.5 Hz)
+MIN_LAG = int(PITCH_RATE / F0_RANGE_HZ[1])  # shortest period searched, in decimated samples
+MAX_LAG = int(np.ceil(PITCH_RATE / F0_RANGE_HZ[0]))  # longest period searched
+YIN_WINDOW = 576  # integration window: two periods of E1 (2 x 268 samples)
+YIN_SPAN = YIN_WINDOW + MAX_LAG + 2  # samples one estimate reads (spare lags for the minimum)
+YIN_FFT = 1024  # >= YIN_SPAN: the correlation does not wrap
+LAG_STEPS = 4  # lags searched per decimated sample: the resolution of the full rate
+YIN_THRESHOLD = 0.15  # the first dip below this aperiodicity is the period (YIN's absolute threshold)
+# Twice that period is taken where its dip is 12x deeper, unless the period's is clean already: a
+# guitar's E2 reaches 0.02 - 0.05 at half its period and 13x - 85x less at its period, while the
+# first 0.3 s of a plucked bass note can be up to 10x deeper at twice its period.
+OCTAVE_FACTOR, OCTAVE_FLOOR = 12.0, 0.015
+VOICED_APERIODICITY = YIN_THRESHOLD  # above it a quarter's pitch is interpolated from its neighbours
+YIN_NOISE_POWER = 1e-8  # mean square (-80 dBFS) added to the difference: silence is aperiodic
+# Periodicities mapped to a harmonic share of 0 and 1: noise and drums stay below 0.25, a note
+# reaches 0.9 - 1, a chord (one harmonic series at its common period) about 0.85.
+VOICING_RANGE = (0.5, 0.85)
+# Harmonic synthesis.
+MAX_PARTIALS = int(MEL_RANGE_HZ[1] / F0_RANGE_HZ[0])  # 457: the lowest pitch's partials below 16 kHz
+TABLE_SIZE = 2048  # wavetable points: room for 1023 partials
+# Channel ranges of a frame, as the module docstring lists them.
 _MEL = slice(0, MEL_BANDS)
-_ENVELOPE = slice(MEL_BANDS, MEL_BANDS + HOPS_PER_FRAME)
-_CHROMA = slice(MEL_BANDS + HOPS_PER_FRAME, MEL_BANDS + HOPS_PER_FRAME + CHROMA_BINS)
+_BLOCKS = slice(MEL_BANDS, MEL_BANDS + HOPS_PER_FRAME)
+_CHROMA = slice(_BLOCKS.stop, _BLOCKS.stop + CHROMA_BINS)
+_PITCH = slice(_CHROMA.stop, _CHROMA.stop + QUARTERS)
+_PERIODICITY = slice(_PITCH.stop, _PITCH.stop + QUARTERS)
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -56,7 +97,7 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
-def mel_filterbank(sample_rate: int = 44100) -> np.ndarray:
+def mel_filterbank(sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """[bins, bands] triangular filters, each summing to 1: a band value is a weighted mean bin power."""
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
     edges = _mel_to_hz(np.linspace(*_hz_to_mel(np.array(MEL_RANGE_HZ)), MEL_BANDS + 2))
@@ -67,7 +108,7 @@ def mel_filterbank(sample_rate: int = 44100) -> np.ndarray:
     return (weights / weights.sum(axis=1, keepdims=True)).T
 
 
-def chroma_weights(sample_rate: int = 44100) -> np.ndarray:
+def chroma_weights(sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """[bins, 12] soft pitch-class membership of each bin inside the chroma range (0 outside)."""
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
     inside = (freqs >= CHROMA_RANGE_HZ[0]) & (freqs <= CHROMA_RANGE_HZ[1])
@@ -83,18 +124,90 @@ def _spectral_peaks(power: np.ndarray) -> np.ndarray:
     return np.where((power >= left) & (power >= right), power, 0.0)
 
 
-class EmbeddedCodec(GridConstants):
-    """Mel envelope + hop envelope + chroma analysis, harmonic/noise vocoder synthesis."""
+def _aperiodicity(segments: np.ndarray) -> np.ndarray:
+    """YIN's cumulative mean normalised difference of each segment at lags 0, 1/4, 1/2 ... MAX_LAG + 1.
 
-    name = "embedded"
+    The difference x[j] - x[j + lag] over the window expands into two energies and a correlation;
+    the correlation comes from one FFT per segment instead of a loop over lags, at quarter-sample
+    lags by zero-padding the spectrum: a C6 period (10.5 samples) falls between whole lags, where
+    its upper partials would not cancel.
+    """
+    count = (MAX_LAG + 2) * LAG_STEPS  # lag steps
+    spectrum = np.conj(np.fft.rfft(segments[..., :YIN_WINDOW], YIN_FFT)) * np.fft.rfft(segments, YIN_FFT)
+    correlation = LAG_STEPS * np.fft.irfft(spectrum, LAG_STEPS * YIN_FFT)[..., :count]
+    energy = np.pad(np.cumsum(np.square(segments), axis=-1), [(0, 0)] * (segments.ndim - 1) + [(1, 0)])
+    window_energy = energy[..., YIN_WINDOW:YIN_WINDOW + MAX_LAG + 3] - energy[..., :MAX_LAG + 3]  # whole lags
+    whole, frac = np.divmod(np.arange(count), LAG_STEPS)  # energy changes slowly: interpolate it
+    low, high = window_energy[..., whole], window_energy[..., whole + 1]
+    shifted_energy = low + frac / LAG_STEPS * (high - low)
+    difference = window_energy[..., :1] + shifted_energy - 2 * correlation
+    difference = np.maximum(difference, 0.0) + 2 * YIN_WINDOW * YIN_NOISE_POWER
+    cumulative_mean = np.cumsum(difference[..., 1:], axis=-1) / np.arange(1, count)
+    return np.concatenate([np.ones_like(difference[..., :1]), difference[..., 1:] / cumulative_mean], axis=-1)
+
+
+def _best_lag(aperiodicity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(period in decimated samples, aperiodicity there) of each row of YIN's curve."""
+    return _refine(aperiodicity, _octave_below(aperiodicity, _first_dip(aperiodicity)))
+
+
+def _first_dip(aperiodicity: np.ndarray) -> np.ndarray:
+    """Lag step of YIN's period: the first dip below the threshold, else the deepest.
+
+    Not the deepest dip: every multiple of the period fits a periodic sound as well (an octave or
+    more too low), and where a new note rings over the last one's tail only their common period
+    fits exactly.
+    """
+    steps = np.arange(MIN_LAG * LAG_STEPS, MAX_LAG * LAG_STEPS + 1)
+    here, before, after = (aperiodicity[..., steps + shift] for shift in (0, -1, 1))
+    dip = (here <= before) & (here < after) & (here < YIN_THRESHOLD)
+    return steps[np.where(dip.any(axis=-1), dip.argmax(axis=-1), here.argmin(axis=-1))]
+
+
+def _octave_below(aperiodicity: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Twice the lag `step` where the dip there is far deeper: a weak fundamental and faint odd
+    partials (E2 on a guitar) let half the period pass YIN's threshold, an octave too high."""
+    window = 2 * step[..., None] + np.arange(-LAG_STEPS, LAG_STEPS + 1)  # one sample either side
+    inside = window[..., -1] <= MAX_LAG * LAG_STEPS
+    window = np.minimum(window, MAX_LAG * LAG_STEPS)
+    values = np.take_along_axis(aperiodicity, window, axis=-1)
+    double = np.take_along_axis(window, values.argmin(axis=-1)[..., None], axis=-1)[..., 0]
+    single = np.take_along_axis(aperiodicity, step[..., None], axis=-1)[..., 0]
+    deeper = inside & (single > OCTAVE_FLOOR) & (values.min(axis=-1) * OCTAVE_FACTOR < single)
+    return np.where(deeper, double, step)
+
+
+def _refine(aperiodicity: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lag, aperiodicity) at the minimum of the parabola through the dip at `step` and its neighbours."""
+    here, before, after = (np.take_along_axis(aperiodicity, (step + shift)[..., None], axis=-1)[..., 0]
+                           for shift in (0, -1, 1))
+    curvature = before - 2 * here + after
+    offset = np.clip(0.5 * (before - after) / np.maximum(curvature, FLOOR), -0.5, 0.5)
+    return (step + offset) / LAG_STEPS, here - 0.25 * (before - after) * offset
+
+
+def _fill_unvoiced(log2_f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    """Pitch where nothing is periodic, interpolated from the voiced neighbours (held at the ends)."""
+    filled = np.full_like(log2_f0, LOG2_F0_CENTRE)
+    position = np.arange(log2_f0.shape[1])
+    for row in range(log2_f0.shape[0]):
+        if voiced[row].any():
+            filled[row] = np.interp(position, position[voiced[row]], log2_f0[row, voiced[row]])
+    return filled
+
+
+class EmbeddedCodec(GridConstants):
+    """Mel envelope + block energies + chroma + pitch analysis, harmonic-plus-residual synthesis."""
+
+    name = "embedded-2"
     is_pretrained = False
 
     def __init__(self) -> None:
         self.window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)  # periodic Hann
-        self.envelope_window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(ENVELOPE_WINDOW) / ENVELOPE_WINDOW)
-        # Stationary audio of variance v has STFT power summed over bins (N/2) v sum(window^2) and
-        # envelope-window energy v sum(envelope window): the ratio turns one into the other.
-        self.block_energy_per_power = self.envelope_window.sum() / (N_FFT / 2 * np.square(self.window).sum())
+        # Audio of mean square m gives STFT power summed over bins (N/2) m sum(window^2), noise
+        # and sinusoids alike.
+        self.power_per_mean_square = N_FFT / 2 * np.square(self.window).sum()
+        self.circle = np.exp(2j * np.pi * np.arange(PHASE_STEPS) / PHASE_STEPS).astype(np.complex64)
         self.mel = mel_filterbank(self.sample_rate)
         self.chroma = chroma_weights(self.sample_rate)
         # Decoding spreads each band's mean power back over its bins.
@@ -102,61 +215,82 @@ class EmbeddedCodec(GridConstants):
         self.covered = self.mel.sum(axis=1) > 0
         self.chroma_share = self.chroma / np.maximum(self.chroma.sum(axis=1, keepdims=True), FLOOR)
 
-    def _power(self, audio: np.ndarray) -> np.ndarray:
-        frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT, axis=1)[:, ::STFT_HOP]
-        return np.abs(np.fft.rfft(frames * self.window, axis=-1)) ** 2  # [B, 8T, bins]
+    # ------------------------------------------------------------------------------------------
+    # Analysis
 
     def encode(self, audio: np.ndarray) -> np.ndarray:
-        audio = check_audio(audio)
-        power = self._power(audio.astype(np.float64))
+        audio = check_audio(audio).astype(np.float64)
+        power = self._power(audio)
         b, hops, _ = power.shape
         frames = hops // HOPS_PER_FRAME
         per_frame = power.reshape(b, frames, HOPS_PER_FRAME, -1)
 
-        bands = per_frame.mean(axis=2) @ self.mel  # [B, T, 44]
-        block_energy = self._block_energy(audio, frames) + FLOOR  # [B, T, 8]
-        envelope = np.log(block_energy / block_energy.mean(axis=2, keepdims=True) + ENVELOPE_FLOOR)
+        bands = per_frame.mean(axis=2) @ self.mel  # [B, T, 36]
+        mean_square = self._block_energy(audio, frames) / STFT_HOP  # [B, T, 8]
         chroma = _spectral_peaks(per_frame.sum(axis=2)) @ self.chroma + FLOOR  # [B, T, 12]
         share = chroma / chroma.sum(axis=2, keepdims=True)
+        log2_f0, periodicity = self._pitch(audio, frames)  # [B, T, 4] each
 
         latents = np.concatenate([
             (np.log(bands + FLOOR) + LOG_POWER_OFFSET) / LOG_POWER_SCALE,
-            envelope / ENVELOPE_SCALE,
+            (np.log(mean_square + MEAN_SQUARE_FLOOR) + LOG_MEAN_SQUARE_OFFSET) / LOG_MEAN_SQUARE_SCALE,
             np.log(CHROMA_BINS * share + CHROMA_FLOOR) / CHROMA_SCALE,
+            (log2_f0 - LOG2_F0_CENTRE) / LOG2_F0_SCALE,
+            2 * periodicity - 1,
         ], axis=2)
         return latents.transpose(0, 2, 1).astype(np.float32)
+
+    def _power(self, audio: np.ndarray) -> np.ndarray:
+        frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT, axis=1)[:, ::STFT_HOP]
+        return np.abs(np.fft.rfft(frames * self.window, axis=-1)) ** 2  # [B, 8T, bins]
+
+    def _pitch(self, audio: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """[B, T, 4] log2 f0 and periodicity, one YIN estimate centred on each quarter frame."""
+        low = resample_poly(audio, 1, DECIMATION, axis=1)
+        step = QUARTER // DECIMATION
+        first_centre = (FIRST_BLOCK + QUARTER // 2) // DECIMATION
+        padded = np.pad(low, ((0, 0), (YIN_SPAN, YIN_SPAN)))
+        start = YIN_SPAN + first_centre - YIN_SPAN // 2
+        segments = np.lib.stride_tricks.sliding_window_view(padded, YIN_SPAN, axis=1)
+        segments = segments[:, start:start + frames * QUARTERS * step:step]
+        lag, aperiodicity = _best_lag(_aperiodicity(segments))
+        log2_f0 = _fill_unvoiced(np.log2(PITCH_RATE / lag), aperiodicity < VOICED_APERIODICITY)
+        periodicity = np.clip(1.0 - aperiodicity, 0.0, 1.0)
+        return log2_f0.reshape(-1, frames, QUARTERS), periodicity.reshape(-1, frames, QUARTERS)
+
+    def _block_energy(self, audio: np.ndarray, frames: int) -> np.ndarray:
+        """[B, T, 8] energies of the 512-sample blocks centred on the STFT hops (they tile the audio)."""
+        blocks = audio[:, FIRST_BLOCK:FIRST_BLOCK + frames * HOPS_PER_FRAME * STFT_HOP]
+        return np.square(blocks).reshape(audio.shape[0], frames, HOPS_PER_FRAME, STFT_HOP).sum(axis=-1)
+
+    # ------------------------------------------------------------------------------------------
+    # Synthesis
 
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         latents = check_latents(latents).astype(np.float64).transpose(0, 2, 1)  # [B, T, 64]
         b, frames, _ = latents.shape
         band_power = np.exp(latents[..., _MEL] * LOG_POWER_SCALE - LOG_POWER_OFFSET)
-        block_gain = np.maximum(np.exp(latents[..., _ENVELOPE] * ENVELOPE_SCALE) - ENVELOPE_FLOOR, 0.0) + FLOOR
+        mean_square = np.maximum(np.exp(latents[..., _BLOCKS] * LOG_MEAN_SQUARE_SCALE - LOG_MEAN_SQUARE_OFFSET)
+                                 - MEAN_SQUARE_FLOOR, 0.0)
         share = np.maximum(np.exp(latents[..., _CHROMA] * CHROMA_SCALE) - CHROMA_FLOOR, 0.0) + FLOOR
         share /= share.sum(axis=2, keepdims=True)
+        # Pitches outside the analysed range (a model's stray predictions) are held at its ends.
+        log2_f0 = np.clip(latents[..., _PITCH] * LOG2_F0_SCALE + LOG2_F0_CENTRE, *np.log2(F0_RANGE_HZ)).reshape(b, -1)
+        periodicity = (latents[..., _PERIODICITY].reshape(b, -1) + 1) / 2
+        voiced = np.clip((periodicity - VOICING_RANGE[0]) / (VOICING_RANGE[1] - VOICING_RANGE[0]), 0.0, 1.0)
 
         comb = CHROMA_BINS * (share @ self.chroma_share.T)  # 1 everywhere when chroma is flat
-        harmonic_share = np.where(self.chroma.sum(axis=1) > 0, HARMONIC_SHARE, 0.0)
-        tonal = harmonic_share * comb + (1 - harmonic_share)
-        power = self._bin_power(band_power, tonal)  # [B, T, bins]
-        # Each hop gets its share of the frame's energy, so a loud hop's spectrum does not spill
-        # into the quiet hops around it; the time-domain pass below then sharpens the onsets.
-        hop_share = (block_gain / block_gain.mean(axis=2, keepdims=True)).reshape(b, -1)[..., None]
-        harmonic = np.repeat(power * harmonic_share * comb / tonal, HOPS_PER_FRAME, axis=1) * hop_share
-        noise = np.repeat(power * (1 - harmonic_share) / tonal, HOPS_PER_FRAME, axis=1) * hop_share
+        comb_share = np.where(self.chroma.sum(axis=1) > 0, COMB_SHARE, 0.0)
+        tonal = comb_share * comb + (1 - comb_share)
+        power = self._bin_power(band_power, tonal)  # [B, T, bins]: the frame's spectral shape
 
         rng = np.random.default_rng(seed)
-        noise_phase = rng.uniform(0, 2 * np.pi, noise.shape)
-        # Harmonic bins keep one phase that advances with the bin frequency, so hops add up to
-        # steady sinusoids (sharp spectral peaks) instead of noise.
-        bins = np.arange(noise.shape[-1])
-        hop_index = np.arange(noise.shape[1])[:, None]
-        tonal_phase = rng.uniform(0, 2 * np.pi, bins.shape) + 2 * np.pi * bins * STFT_HOP / N_FFT * hop_index
-        spectrum = (INCOHERENT_GAIN * np.sqrt(noise) * np.exp(1j * noise_phase)
-                    + COHERENT_GAIN * np.sqrt(harmonic) * np.exp(1j * tonal_phase))
-        hops = np.fft.irfft(spectrum, n=N_FFT, axis=-1) * self.window
-        # Energy each block should have: the frame's power spread by the block envelope.
-        target = self.block_energy_per_power * power.sum(axis=2, keepdims=True) * hop_share.reshape(b, frames, -1)
-        audio = self._impose_block_energy(self._overlap_add(hops, decoded_length(frames)), target)
+        length = decoded_length(frames)
+        quarter_square = mean_square.reshape(b, -1, HOPS_PER_QUARTER).mean(axis=2)  # [B, 4T]
+        audio = self._harmonic(power, log2_f0, voiced * quarter_square, length, rng)
+        residual_square = np.repeat(1 - voiced, HOPS_PER_QUARTER, axis=1) * mean_square.reshape(b, -1)
+        audio += self._residual(power, comb_share * comb / tonal, residual_square, length, rng)
+        audio = self._impose_block_energy(audio, STFT_HOP * mean_square)
         return np.clip(audio, -1.0, 1.0).astype(np.float32)
 
     def _bin_power(self, band_power: np.ndarray, tonal: np.ndarray) -> np.ndarray:
@@ -172,31 +306,114 @@ class EmbeddedCodec(GridConstants):
             log_power += (log_target - analysed) @ self.mel_to_bins.T
         return np.exp(log_power) * self.covered  # bins outside every mel band stay silent
 
-    def _block_energy(self, audio: np.ndarray, frames: int) -> np.ndarray:
-        """[B, T, 8] Hann-weighted energies of the 512 samples around each STFT hop centre."""
-        start = N_FFT // 2 - ENVELOPE_WINDOW // 2
-        windows = np.lib.stride_tricks.sliding_window_view(audio, ENVELOPE_WINDOW, axis=1)
-        windows = windows[:, start:start + frames * HOPS_PER_FRAME * STFT_HOP:STFT_HOP]
-        energy = np.square(windows) @ self.envelope_window
-        return energy.reshape(audio.shape[0], frames, HOPS_PER_FRAME)
+    def _harmonic(self, power: np.ndarray, log2_f0: np.ndarray, mean_square: np.ndarray, length: int,
+                  rng: np.random.Generator) -> np.ndarray:
+        """[B, length] a harmonic tone gliding through the quarter frames' pitches ([B, 4T] each).
+
+        Each quarter frame gets a wavetable whose partials share out `mean_square` as the spectral
+        envelope `power` ([B, T, bins]) does around them. Between two quarter-frame centres the
+        pitch glides in log frequency at one continuous phase and the two tables crossfade, so
+        notes neither click nor jump.
+        """
+        b = log2_f0.shape[0]
+        # Two copies of the first and last quarter frame on either side: every sample of the clip
+        # then lies between two centres, and the samples come out as [B, segments, 1024].
+        log2_f0 = np.pad(log2_f0, ((0, 0), (2, 2)), mode="edge")
+        tables = np.pad(self._wavetables(power, log2_f0[:, 2:-2], mean_square, rng), ((0, 0), (2, 2), (0, 0)),
+                        mode="edge")
+        segments = log2_f0.shape[1] - 1
+        fade = np.arange(QUARTER) / QUARTER
+        sample_f0 = 2.0 ** (log2_f0[:, :-1, None] * (1 - fade) + log2_f0[:, 1:, None] * fade)
+        cycle = np.cumsum(sample_f0.reshape(b, -1) / self.sample_rate, axis=1)
+        point = ((cycle - np.floor(cycle)) * TABLE_SIZE).reshape(b, segments, QUARTER)
+        whole = point.astype(np.int32)
+        frac = (point - whole).astype(np.float32)
+        first = (np.arange(b)[:, None] * (segments + 1) + np.arange(segments)) * (TABLE_SIZE + 1)
+        flat = tables.reshape(-1)
+        audio = np.zeros((b, segments, QUARTER), np.float32)
+        for table, weight in ((first, 1 - fade), (first + TABLE_SIZE + 1, fade)):  # this centre's, the next's
+            index = table[..., None] + whole
+            near = flat[index]
+            audio += weight.astype(np.float32) * (near + frac * (flat[index + 1] - near))
+        start = 2 * QUARTER - (FIRST_BLOCK + QUARTER // 2)  # where sample 0 lies after the padding
+        return audio.reshape(b, -1)[:, start:start + length]
+
+    def _wavetables(self, power: np.ndarray, log2_f0: np.ndarray, mean_square: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+        """[B, 4T, TABLE_SIZE + 1] one period of each quarter frame's tone (the first point repeated)."""
+        b, quarters = log2_f0.shape
+        f0 = 2.0**log2_f0
+        # The highest partial stays under 16 kHz at the neighbouring quarters' pitch too.
+        padded = np.pad(f0, ((0, 0), (1, 1)), mode="edge")
+        highest = np.maximum(np.maximum(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
+        partial = np.arange(1, MAX_PARTIALS + 1)
+        frame_power = np.repeat(power, QUARTERS, axis=1)  # [B, 4T, bins]
+        region = self._region_power(frame_power, f0[..., None] * (partial - 0.5), f0[..., None] * (partial + 0.5))
+        region *= partial * highest[..., None] < MEL_RANGE_HZ[1]
+        amplitude = np.sqrt(2 * mean_square[..., None] * region / np.maximum(region.sum(axis=-1, keepdims=True), FLOOR))
+        phases = np.exp(2j * np.pi * rng.uniform(size=(b, 1, MAX_PARTIALS)))
+        spectrum = np.zeros((b, quarters, TABLE_SIZE // 2 + 1), np.complex64)
+        spectrum[..., 1:MAX_PARTIALS + 1] = amplitude * phases * (TABLE_SIZE / 2)
+        tables = np.fft.irfft(spectrum, TABLE_SIZE, axis=-1)
+        return np.concatenate([tables, tables[..., :1]], axis=-1)
+
+    @staticmethod
+    def _region_power(power: np.ndarray, low_hz: np.ndarray, high_hz: np.ndarray) -> np.ndarray:
+        """Power of `power`'s bins ([..., bins]) between `low_hz` and `high_hz` ([..., K]), bins pro rata."""
+        bins = power.shape[-1]
+        cumulative = np.concatenate([np.zeros_like(power[..., :1]), np.cumsum(power, axis=-1)], axis=-1)
+
+        def below(hz: np.ndarray) -> np.ndarray:  # bin i spans i - 1/2 to i + 1/2 bin widths
+            edge = np.clip(hz * N_FFT / SAMPLE_RATE + 0.5, 0, bins)
+            whole = np.minimum(edge.astype(int), bins - 1)
+            start = np.take_along_axis(cumulative, whole, axis=-1)
+            return start + (edge - whole) * np.take_along_axis(power, whole, axis=-1)
+
+        return below(high_hz) - below(low_hz)
+
+    def _residual(self, power: np.ndarray, comb_share: np.ndarray, mean_square: np.ndarray, length: int,
+                  rng: np.random.Generator) -> np.ndarray:
+        """[B, length] noise and pitch-class comb: spectral shape `power` ([B, T, bins]), of which
+        `comb_share` goes to the comb, at the hops' mean squares ([B, 8T])."""
+        b, frames, bins = power.shape
+        # Each hop gets its own energy, so a loud hop's spectrum does not spill into the quiet hops
+        # around it; the time-domain pass afterwards sharpens the onsets. float32 from here on:
+        # the spectra are the largest arrays of decoding.
+        shape = self.power_per_mean_square * power / np.maximum(power.sum(axis=2, keepdims=True), FLOOR)
+        amplitude = np.sqrt(np.repeat(shape.astype(np.float32), HOPS_PER_FRAME, axis=1)
+                            * mean_square[..., None].astype(np.float32))
+        comb_share = np.repeat(comb_share.astype(np.float32), HOPS_PER_FRAME, axis=1)
+        # Phases are indices into a table of the unit circle (cheaper than complex exponentials).
+        hop_bins = (b, frames * HOPS_PER_FRAME, bins)
+        noise_phase = rng.integers(0, PHASE_STEPS, hop_bins, dtype=np.uint16)
+        # Comb bins keep one phase that advances with the bin frequency, so hops add up to steady
+        # sinusoids (sharp spectral peaks) instead of noise: a quarter turn per bin and hop (uint16
+        # products wrap at 65536, a multiple of PHASE_STEPS, so the phase stays right).
+        hop, bin_ = np.arange(hop_bins[1], dtype=np.uint16), np.arange(bins, dtype=np.uint16)
+        comb_phase = rng.integers(0, PHASE_STEPS, bins, dtype=np.uint16) + hop[:, None] * bin_ * (PHASE_STEPS // 4)
+        spectrum = amplitude * (INCOHERENT_GAIN * np.sqrt(1 - comb_share) * self.circle[noise_phase]
+                                + COHERENT_GAIN * np.sqrt(comb_share) * self.circle[comb_phase % PHASE_STEPS])
+        return self._overlap_add(np.fft.irfft(spectrum, n=N_FFT, axis=-1) * self.window, length)
 
     def _impose_block_energy(self, audio: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Scale each 512-sample block around a hop centre to its target energy ([B, T, 8]).
+        """Scale each 512-sample block towards its target energy ([B, T, 8]).
 
         Measuring what was actually synthesised removes the energy that overlap-add carries from a
-        loud frame into a quiet neighbour and keeps onsets in their block; amplitudes change over a
-        short ramp to avoid clicks.
+        loud frame into a quiet neighbour and keeps onsets in their block. Block by block only
+        errors beyond a tolerance are corrected: the energy ripple of beating partials, and of a
+        bass whose period spans two blocks, is left alone, because modulating it would splatter a
+        loud bass over every band above it. Over a frame that ripple averages out, so each frame's
+        energy is then matched exactly: the level holds. Amplitudes change over a short ramp to
+        avoid clicks.
         """
-        b, frames, _ = target.shape
-        actual = self._block_energy(audio, frames) + FLOOR
-        # Only corrections beyond a tolerance: the small energy ripple of beating partials is left
-        # alone, because modulating it would splatter a loud bass over every band above it.
-        error = np.log(target + FLOOR) - np.log(actual)
-        error = np.sign(error) * np.maximum(np.abs(error) - ENVELOPE_TOLERANCE, 0.0)
-        amplitude = np.exp(error / 2).reshape(b, -1)
-        start = (N_FFT - STFT_HOP) // 2
-        curve = np.repeat(amplitude, STFT_HOP, axis=1)
-        curve = np.pad(curve, ((0, 0), (start + ENVELOPE_RAMP, audio.shape[1] - start - curve.shape[1])), mode="edge")
+        actual = self._block_energy(audio, target.shape[1])
+        error = np.log(target + FLOOR) - np.log(actual + FLOOR)
+        gain = np.exp(np.sign(error) * np.maximum(np.abs(error) - ENVELOPE_TOLERANCE, 0.0) / 2)
+        gain *= np.sqrt((target.sum(axis=2, keepdims=True) + FLOOR)
+                        / (np.sum(actual * gain**2, axis=2, keepdims=True) + FLOOR))
+        curve = np.repeat(gain.reshape(audio.shape[0], -1), STFT_HOP, axis=1)
+        curve = np.pad(curve, ((0, 0), (FIRST_BLOCK + ENVELOPE_RAMP, audio.shape[1] - FIRST_BLOCK - curve.shape[1])),
+                       mode="edge")
         running = np.cumsum(curve, axis=1)  # moving average over the ramp length
         return audio * (running[:, ENVELOPE_RAMP:] - running[:, :-ENVELOPE_RAMP]) / ENVELOPE_RAMP
 
