@@ -13,17 +13,30 @@ import pytest
 from slakh_fixture import slakh_root  # noqa: F401
 
 from jaxaccomp.codec.base import HOP, PAD, num_frames
+from jaxaccomp.codec import get_codec
 from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.data.latent_cache import LatentCache, build_cache, chunk_plan, encode_long, main
 from jaxaccomp.data.pipeline import AudioWindows, LatentWindows, epoch_dataset
 from jaxaccomp.data.slakh import accompaniment, load_split
 
-ATOL = 1e-5  # the embedded codec is deterministic; batch shape may change the last float bits
+PITCH = 56  # first pitch channel of the embedded codec (56-59 pitch, 60-63 periodicity)
+ATOL = 1e-4  # the embedded codec is deterministic; batch shape may change the last float bits, which
+# standardisation scales by up to 1/std (about 3 for the pitch channels)
+
+
+def assert_window_latents(cached: np.ndarray, encoded: np.ndarray) -> None:
+    """A window cut from a cached track equals that window encoded alone ([..., 64, frames]).
+
+    Pitch and periodicity look ~40 ms past their quarter frame and fill unvoiced gaps by
+    interpolating between the voiced frames around them, so there a window's first and last frames
+    differ from the whole track's, and its inner frames by a hair (measured < 3e-4)."""
+    np.testing.assert_allclose(cached[..., :PITCH, :], encoded[..., :PITCH, :], atol=ATOL)
+    np.testing.assert_allclose(cached[..., PITCH:, 1:-1], encoded[..., PITCH:, 1:-1], atol=1e-3)
 
 
 @pytest.fixture(scope="module")
 def codec():
-    return EmbeddedCodec()
+    return get_codec("embedded")  # what `--codec embedded` encodes with: the standardised embedded codec
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +110,8 @@ def test_latent_batches_equal_encoded_audio_batches(cache_dir, split, codec):
         for a, lat in zip(a_batches, l_batches):
             assert lat["target"].shape == lat["context"].shape == (3, 64, frames)
             np.testing.assert_array_equal(a["label"], lat["label"])
-            np.testing.assert_allclose(lat["target"], codec.encode(a["target"]), atol=ATOL)
-            np.testing.assert_allclose(lat["context"], codec.encode(a["context"]), atol=ATOL)
+            assert_window_latents(lat["target"], codec.encode(a["target"]))
+            assert_window_latents(lat["context"], codec.encode(a["context"]))
 
 
 def test_silence_filter_agrees_between_audio_and_latents(cache_dir, split, codec):
@@ -108,7 +121,7 @@ def test_silence_filter_agrees_between_audio_and_latents(cache_dir, split, codec
     for index in range(len(audio)):
         a, lat = audio.item(index, 0, 0), latent.item(index, 0, 0)
         np.testing.assert_array_equal(a["label"], lat["label"])
-        np.testing.assert_allclose(lat["target"], codec.encode(a["target"][None])[0], atol=ATOL)
+        assert_window_latents(lat["target"], codec.encode(a["target"][None])[0])
 
 
 def test_default_float16_cache_is_compact_and_close(slakh_root, tmp_path, codec):  # noqa: F811
