@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps test test-slow bench demo max clean
+.PHONY: install system-deps test test-slow bench demo max clean gpu-data gpu-recipe
 
 # Debian packages: FluidSynth and the FluidR3 General MIDI soundfont (MIT) for the offline renderer;
 # CMake, g++ and Pure Data (with its headers) for the C++ clients in max/ and their tests in real Pd;
@@ -54,6 +54,24 @@ max: system-deps
 	cmake -S max -B max/build -DCMAKE_BUILD_TYPE=Release
 	cmake --build max/build -j2
 	ctest --test-dir max/build --output-on-failure
+
+# The embedded tier's training data, made on CPU before a GPU is lent (resumable; reruns skip what
+# exists): 5 h of rendered train songs, 12 validation songs, their embedded-codec latent caches.
+GPU_DATA ?= gpu-data
+gpu-data: install
+	$(PY) -m jaxaccomp.data.render --out $(GPU_DATA)/songs --hours 5 --split train --seed 0 --workers $$(nproc)
+	$(PY) -m jaxaccomp.data.render --out $(GPU_DATA)/songs --songs 12 --split validation --seed 0 --workers $$(nproc)
+	$(PY) -m jaxaccomp.data.latent_cache --data $(GPU_DATA)/songs --split train --out $(GPU_DATA)/cache/train \
+		--codec embedded --chunk 256 --overlap 0 --batch 4 --workers $$(nproc)
+	$(PY) -m jaxaccomp.data.latent_cache --data $(GPU_DATA)/songs --split validation --out $(GPU_DATA)/cache/validation \
+		--codec embedded --chunk 256 --overlap 0 --batch 4 --workers $$(nproc)
+
+# On one H100/H200: the teacher then its consistency student from the prepared caches
+# (docs/training.md, "GPU recipe"); the models land in runs/frames_gpu*/best_model.
+gpu-recipe: gpu-data
+	$(PY) train.py --config frames_gpu --train-cache $(GPU_DATA)/cache/train --val-cache $(GPU_DATA)/cache/validation
+	$(PY) distill.py --config frames_gpu --teacher runs/frames_gpu/best_model \
+		--train-cache $(GPU_DATA)/cache/train --val-cache $(GPU_DATA)/cache/validation
 
 clean:
 	rm -rf $(VENV) bench-results demo .pytest_cache max/build
