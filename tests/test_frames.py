@@ -10,6 +10,7 @@ import optax
 import pytest
 from flax import nnx
 
+from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.config import DiffusionConfig, FrameTransformerConfig, preset
 from jaxaccomp.diffusion.loss import dsm_loss
 from jaxaccomp.diffusion.masks import frame_aligned_masks, known_target_context, stream_mask_pairs
@@ -72,8 +73,8 @@ def test_known_target_context_layout():
 
 def test_checkpoint_records_and_checks_the_network(tmp_path):
     denoiser = Denoiser(build_network(TINY, rngs=nnx.Rngs(0)), mode="consistency")
-    save_denoiser(tmp_path / "m", denoiser, codec="embedded-2")
-    loaded, meta = load_denoiser(tmp_path / "m", expected_codec="embedded-2")
+    save_denoiser(tmp_path / "m", denoiser, codec=EmbeddedCodec.name)
+    loaded, meta = load_denoiser(tmp_path / "m", expected_codec=EmbeddedCodec.name)
     assert meta["network"] == "frames" and isinstance(loaded.net, FrameTransformer)
     assert loaded.net.config == TINY and loaded.mode == "consistency"
     with pytest.raises(CheckpointError, match="embedded"):
@@ -143,3 +144,37 @@ def test_learns_to_continue_a_pattern_it_can_only_see_in_the_known_target():
     variance = float(jnp.mean(target**2))
     assert error(48) < 0.1 * variance, (error(48), variance)
     assert error(0) > 0.5 * variance, (error(0), variance)  # nothing known: the phase is a guess
+
+
+def test_known_target_augmentation_withholds_or_perturbs():
+    from jaxaccomp.diffusion.masks import augment_known_target
+
+    source = jnp.ones((256, 64, 8))
+    first = jnp.full((256,), 6)
+    same, visible = augment_known_target(jax.random.key(0), source, first, hide=0.0, noise=0.0)
+    np.testing.assert_array_equal(same, source)
+    np.testing.assert_array_equal(visible, first)
+    _, visible = augment_known_target(jax.random.key(0), source, first, hide=1.0, noise=0.0)
+    assert int(visible.max()) == 0
+    perturbed, visible = augment_known_target(jax.random.key(1), source, first, hide=0.25, noise=0.5)
+    hidden = float(jnp.mean(visible == 0))
+    assert 0.15 < hidden < 0.35, hidden
+    spread = jnp.std(perturbed - source, axis=(1, 2))
+    assert float(spread.max()) <= 0.5 * 1.05 and float(spread.min()) < 0.05  # scales uniform in [0, 0.5]
+
+
+def test_training_can_start_from_an_export(tmp_path):
+    from jaxaccomp.training import config as train_config
+    from jaxaccomp.training import edm
+    from jaxaccomp.training import state as train_state
+
+    base = train_config.from_data({"preset": "frames_tiny"}, train_config.load("tiny"))
+    export = train_state.export_denoiser(edm.init_state(base)["params"], base.unet_config())
+    save_denoiser(tmp_path / "start", export, codec=EmbeddedCodec.name)
+    program = edm.EDMProgram(train_config.from_data({"init_from": str(tmp_path / "start"), "seed": 5}, base))
+    start = program.init_state()["params"]
+    for a, b in zip(jax.tree.leaves(start), jax.tree.leaves(edm.init_state(base)["params"])):
+        np.testing.assert_array_equal(a, b)  # the export's parameters, not seed 5's
+    with pytest.raises(CheckpointError, match="not the configured"):
+        edm.EDMProgram(train_config.from_data({"init_from": str(tmp_path / "start"), "preset": "frames",
+                                               "window": 64}, base))

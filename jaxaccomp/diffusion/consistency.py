@@ -20,8 +20,8 @@ import numpy as np
 from flax import struct
 
 from jaxaccomp.diffusion.loss import loss_weight, sample_sigmas
-from jaxaccomp.diffusion.masks import (generated_column_weights, known_target_context, mask_future_context, sample_stream_masks,
-                                       sample_training_mask_starts)
+from jaxaccomp.diffusion.masks import (augment_known_target, generated_column_weights, known_target_context,
+                                       mask_future_context, sample_stream_masks, sample_training_mask_starts)
 from jaxaccomp.diffusion.samplers import karras_sigmas
 
 DenoiseFn = Callable[[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array | None], jax.Array]
@@ -47,18 +47,21 @@ class Draws:
     dsm_sigma: jax.Array  # [B]
     dsm_noise: jax.Array  # [B, H, W]
     context_start: jax.Array  # [B] first masked context column
-    first_generated: jax.Array  # [B] first target column the network does not see (width: none seen)
+    first_generated: jax.Array  # [B] first target column the loss scores (width: every column)
+    known_visible: jax.Array  # [B] first target column the network does not see (`augment_known_target`)
+    known_noise: jax.Array  # [B, H, W] perturbation of the known target it sees
     student_dropout: jax.Array
     target_dropout: jax.Array
     dsm_dropout: jax.Array
 
 
 def draw(key: jax.Array, shape: tuple[int, ...], mask_context: bool = True, known_target: bool = False,
-         p_mean: float = -1.2, p_std: float = 1.2) -> Draws:
-    """One step's random choices; `known_target` draws streaming masks for a network that sees the known
-    target; (p_mean, p_std) is the log-normal of the DSM half (the reference's EDM values by default)."""
+         p_mean: float = -1.2, p_std: float = 1.2, known_hide: float = 0.0, known_noise: float = 0.0) -> Draws:
+    """One step's random choices; `known_target` draws streaming masks (and `known_hide`/`known_noise`,
+    `masks.augment_known_target`) for a network that sees the known target; (p_mean, p_std) is the
+    log-normal of the DSM half (the reference's EDM values by default)."""
     batch, width = shape[0], shape[-1]
-    keys = jax.random.split(key, 9)
+    keys = jax.random.split(key, 10)
     steps = jnp.arange(1, MAX_HEUN_STEPS + 1)
     k = jax.random.choice(keys[0], steps, p=steps / steps.sum())
     n = jax.random.randint(keys[1], (batch,), 0, NUM_SCALES - k)  # n + k <= 17
@@ -73,8 +76,9 @@ def draw(key: jax.Array, shape: tuple[int, ...], mask_context: bool = True, know
         context_start, first_generated = sample_training_mask_starts(keys[4], batch, width), everything
     if not mask_context:
         context_start = everything
+    perturbation, known_visible = augment_known_target(keys[9], jnp.zeros(shape), first_generated, known_hide, known_noise)
     return Draws(k, n, jax.random.normal(keys[5], shape), dsm_sigma, jax.random.normal(keys[6], shape),
-                 context_start, first_generated, *jax.random.split(keys[7], 2), keys[8])
+                 context_start, first_generated, known_visible, perturbation, *jax.random.split(keys[7], 2), keys[8])
 
 
 def heun_solve(teacher: DenoiseFn, x: jax.Array, n: jax.Array, k: jax.Array, context: jax.Array,
@@ -108,15 +112,16 @@ def consistency_distillation_loss(
 
     `target_dropout` runs the EMA target with dropout, as the reference does by accident (its
     target network is never put in eval mode); off by default, so the target is deterministic.
-    `known_target`: the networks see the target before `draws.first_generated`, and both terms score
-    only the columns after it (each example with the same total weight), as `loss.dsm_loss` does.
+    `known_target`: the networks see the (perturbed) target before `draws.known_visible`, and both
+    terms score only the columns from `draws.first_generated` on (each example with the same total
+    weight), as `loss.dsm_loss` does.
     """
     scales = jnp.asarray(distillation_scales(), jnp.float32)
     context = mask_future_context(context, draws.context_start)
     width = clean.shape[-1]
     columns = jnp.ones((clean.shape[0], 1, width), jnp.float32)
     if known_target:
-        context = known_target_context(context, clean, draws.first_generated)
+        context = known_target_context(context, clean + draws.known_noise, draws.known_visible)
         columns = generated_column_weights(draws.first_generated, width)
     t, t_next = scales[draws.n], scales[draws.n + draws.k]
     noisy = clean + t[:, None, None] * draws.noise

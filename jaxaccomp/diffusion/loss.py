@@ -11,8 +11,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxaccomp.diffusion.masks import (generated_column_weights, known_target_context, mask_future_context, sample_stream_masks,
-                                       sample_training_mask_starts)
+from jaxaccomp.diffusion.masks import (augment_known_target, generated_column_weights, known_target_context,
+                                       mask_future_context, sample_stream_masks, sample_training_mask_starts)
 from jaxaccomp.nn.precond import Denoiser
 
 
@@ -27,19 +27,23 @@ def loss_weight(sigma: jax.Array, sigma_data: float) -> jax.Array:
 
 
 def conditioning(denoiser: Denoiser, target: jax.Array, context: jax.Array, key: jax.Array,
-                 mask_context: bool = True) -> tuple[jax.Array, jax.Array]:
+                 mask_context: bool = True, known_hide: float = 0.0,
+                 known_noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
     """(what the network is conditioned on, [B, 1, W] weights of the columns the loss scores).
 
     The reference's network sees the masked context and is scored on every column. A network that
-    sees the known target is scored on the columns it has to generate (`generated_column_weights`).
+    sees the known target is scored on the columns it has to generate (`generated_column_weights`),
+    its known target withheld or perturbed as `masks.augment_known_target` says.
     """
     batch, width = target.shape[0], target.shape[-1]
     if denoiser.conditions_on_target:
-        first_masked, first_generated = sample_stream_masks(key, batch, width)
+        mask_key, augment_key = jax.random.split(key)
+        first_masked, first_generated = sample_stream_masks(mask_key, batch, width)
         if not mask_context:
             first_masked = jnp.full((batch,), width, jnp.int32)
         weights = generated_column_weights(first_generated, width)
-        return known_target_context(mask_future_context(context, first_masked), target, first_generated), weights
+        source, visible = augment_known_target(augment_key, target, first_generated, known_hide, known_noise)
+        return known_target_context(mask_future_context(context, first_masked), source, visible), weights
     if mask_context:
         context = mask_future_context(context, sample_training_mask_starts(key, batch, width))
     return context, jnp.ones((batch, 1, width), jnp.float32)
@@ -52,17 +56,19 @@ def dsm_loss(
     labels: jax.Array,
     key: jax.Array,
     mask_context: bool = True,
+    known_hide: float = 0.0,
+    known_noise: float = 0.0,
 ) -> jax.Array:
     """Batch-mean weighted MSE of D(target + sigma eps) against target; [B, H, W] latents.
 
     With `mask_context` the future context columns are zeroed per example (`conditioning`); the
-    target itself is never masked.
+    target itself is never masked. `known_hide`/`known_noise`: `masks.augment_known_target`.
     """
     sigma_key, noise_key, mask_key, dropout_key = jax.random.split(key, 4)
     d = denoiser.diffusion
     batch = target.shape[0]
     sigma = sample_sigmas(sigma_key, batch, d.p_mean, d.p_std)
-    context, columns = conditioning(denoiser, target, context, mask_key, mask_context)
+    context, columns = conditioning(denoiser, target, context, mask_key, mask_context, known_hide, known_noise)
     noisy = target + sigma[:, None, None] * jax.random.normal(noise_key, target.shape)
     denoised = denoiser(noisy, sigma, context, labels, dropout_key)
     per_example = jnp.mean(columns * (denoised - target) ** 2, axis=(1, 2)) * loss_weight(sigma, d.sigma_data)

@@ -63,6 +63,23 @@ def generated_column_weights(first_generated: jax.Array, width: int) -> jax.Arra
     return (generated * width / generated.sum(axis=1, keepdims=True))[:, None, :]
 
 
+def augment_known_target(key: jax.Array, source: jax.Array, first_generated: jax.Array, hide: float,
+                         noise: float) -> tuple[jax.Array, jax.Array]:
+    """(perturbed source, [B] last-visible column) for training a network that sees the known target.
+
+    A stream feeds the network its own earlier output as the known target, errors included. Trained
+    on the true target alone, it learns to continue that and to ignore the song (measured: its
+    look-ahead output did not change with another song's context). So, per example: with probability
+    `hide` the known target is withheld (the network must follow the context and its noisy input,
+    as the reference's does); otherwise it is perturbed by Gaussian noise of a scale drawn uniformly
+    from [0, noise]."""
+    hide_key, scale_key, noise_key = jax.random.split(key, 3)
+    batch = source.shape[0]
+    hidden = jax.random.bernoulli(hide_key, hide, (batch,))
+    scale = noise * jax.random.uniform(scale_key, (batch, 1, 1))
+    return source + scale * jax.random.normal(noise_key, source.shape), jnp.where(hidden, 0, first_generated)
+
+
 def known_target_context(context: jax.Array, source: jax.Array, first_generated: jax.Array) -> jax.Array:
     """[B, 3H, W] conditioning of a network that sees the known target: the (already masked) context,
     the target columns before `first_generated` (zeros after) and the known-column mask as H rows."""

@@ -55,6 +55,9 @@ class TrainConfig:
     mask_context: bool = True
     p_mean: float = -1.2  # EDM's log-normal training noise (the reference's); the embedded tier trains higher
     p_std: float = 1.2
+    known_hide: float = 0.0
+    known_noise: float = 0.0
+    init_from: str | None = None
     seed: int = 0
     prng_impl: str = "threefry2x32"
     # bookkeeping
@@ -87,6 +90,8 @@ class TrainConfig:
             raise ValueError(f"batch_size {self.batch_size} must be a multiple of accumulate {self.accumulate}")
         if self.grad_clip < 0 or self.lr <= 0:
             raise ValueError("grad_clip must be >= 0 and lr > 0")
+        if not 0.0 <= self.known_hide <= 1.0 or self.known_noise < 0:
+            raise ValueError("known_hide must be in [0, 1] and known_noise >= 0")
         net = self.unet_config()
         if isinstance(net, UNetConfig):
             levels = 2 ** (len(net.channel_mult) - 1)
@@ -170,6 +175,9 @@ HELP: dict[str, str] = {
     "mask_context": "zero the last 0/16/32 (of 64) context columns per example, as the reference's masked model",
     "p_mean": "mean of log sigma for training noise (EDM: -1.2); higher trains more where the conditioning decides",
     "p_std": "standard deviation of log sigma for training noise (EDM: 1.2)",
+    "known_hide": "a network that sees the known target: share of examples where it is withheld (it must follow the context)",
+    "known_noise": "a network that sees the known target: perturb it by Gaussian noise of a scale uniform in [0, this]",
+    "init_from": "start from the parameters of this model export (fine-tuning; its network must be the config's)",
     "seed": "seed of initialisation, data order and training noise",
     "prng_impl": "JAX PRNG implementation (rbg is faster for dropout on CPU; streams differ)",
     "out": "run directory: config.yaml, metrics.csv, checkpoints/, model/ and best_model/",

@@ -52,7 +52,8 @@ def init_state(cfg: DistillConfig, teacher: dict) -> State:
 def _loss(cfg: DistillConfig, diffusion: DiffusionConfig, teacher: dict, student: dict, target: dict, batch: dict,
           key: jax.Array, dropout: bool) -> tuple[jax.Array, dict]:
     known_target = cfg.unet_config().in_channels == 4
-    draws = draw(key, batch["target"].shape, cfg.mask_context, known_target, cfg.p_mean, cfg.p_std)
+    draws = draw(key, batch["target"].shape, cfg.mask_context, known_target, cfg.p_mean, cfg.p_std,
+                 cfg.known_hide, cfg.known_noise)
     student_fn = st.denoiser(student, cfg, "consistency", diffusion)
     return consistency_distillation_loss(
         student_fn if dropout else st.WithoutDropout(student_fn),

@@ -20,8 +20,9 @@ def diffusion_config(cfg: TrainConfig) -> DiffusionConfig:
     return DiffusionConfig(p_mean=cfg.p_mean, p_std=cfg.p_std)
 
 
-def init_state(cfg: TrainConfig) -> State:
-    return st.new_state(cfg, st.init_params(cfg.unet_config(), cfg.seed))
+def init_state(cfg: TrainConfig, params: dict | None = None) -> State:
+    """Step 0 from `params`, or from random parameters (which also give every layout its shapes)."""
+    return st.new_state(cfg, st.init_params(cfg.unet_config(), cfg.seed) if params is None else params)
 
 
 def make_train_step(cfg: TrainConfig, mesh: Mesh, donate: bool = True):
@@ -34,7 +35,8 @@ def _train_step(key: tuple, mesh: Mesh, donate: bool, options: tuple):
     cfg = st.config_of(key)
 
     def loss_fn(params, batch, rng):
-        loss = dsm_loss(st.denoiser(params, cfg, diffusion=diffusion_config(cfg)), batch["target"], batch["context"], batch["label"], rng, cfg.mask_context)
+        loss = dsm_loss(st.denoiser(params, cfg, diffusion=diffusion_config(cfg)), batch["target"], batch["context"],
+                        batch["label"], rng, cfg.mask_context, cfg.known_hide, cfg.known_noise)
         return loss, {}
 
     def step(state: State, batch: dict) -> tuple[State, dict]:
@@ -72,13 +74,15 @@ class EDMProgram:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.diffusion = diffusion_config(cfg)
+        # Fine-tuning starts from an export, read here once (never inside a traced function).
+        self.initial = st.load_params(cfg.init_from, cfg.unet_config()) if cfg.init_from else None
 
     @staticmethod
     def resolve(cfg: TrainConfig) -> TrainConfig:
         return cfg
 
     def init_state(self) -> State:
-        return init_state(self.cfg)
+        return init_state(self.cfg, self.initial)
 
     def train_step(self, mesh: Mesh):
         return make_train_step(self.cfg, mesh)

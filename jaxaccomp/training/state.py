@@ -49,6 +49,16 @@ def init_params(net: NetConfig, seed: int) -> dict:
     return nnx.to_pure_dict(nnx.state(build_network(net, rngs=nnx.Rngs(seed)), nnx.Param))
 
 
+def load_params(path: str, net: NetConfig) -> dict:
+    """The float32 parameters (pure dict) of a model export, whose network must be `net`."""
+    from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser
+
+    model, _ = load_denoiser(path)
+    if model.net.config != net:
+        raise CheckpointError(f"{path} holds a {model.net.config} network, not the configured {net}")
+    return nnx.to_pure_dict(nnx.state(model.net, nnx.Param))
+
+
 def denoiser(params: dict, cfg: TrainConfig, mode: Mode = "edm", diffusion: DiffusionConfig = DiffusionConfig()) -> Denoiser:
     """The denoiser of `params` computing in the config's dtype (inside a traced step; parameters stay
     float32 and are cast by the layers)."""
