@@ -33,7 +33,7 @@ from jaxaccomp.tracks import crossfade_into, read_context, resample, steps_to_co
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 # --mode -> (Denoiser mode recorded in checkpoints, shipped demo model)
-MODES = {"diffusion": ("edm", "small_edm"), "consistency": ("consistency", "small_cd")}
+MODES = {"diffusion": ("edm", "frames_edm"), "consistency": ("consistency", "frames_cd")}
 
 
 def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Predictor, stems: Sequence[str], *,
@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output WAV (float, 44.1 kHz), one channel per --stem in the order given")
     parser.add_argument("--mix", type=Path, help="also write the context plus every generated stem (mono WAV)")
     parser.add_argument("--checkpoint", type=Path,
-                        help=f"model directory (default: the demo model {MODELS_DIR}/small_edm or small_cd by --mode)")
+                        help=f"model directory (default: the demo model {MODELS_DIR}/{MODES['diffusion'][1]} or "
+                             f"{MODES['consistency'][1]} by --mode)")
     parser.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
                         help="codec (default: the one the checkpoint was trained with)")
     parser.add_argument("--mode", choices=tuple(MODES),

@@ -96,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default: demo)")
     parser.add_argument("--stem", choices=STEMS, default="bass", help="the stem to generate (default: bass)")
     parser.add_argument("--mode", choices=tuple(MODES), default="consistency",
-                        help="the shipped model: consistency (small_cd, 2 steps) or diffusion (small_edm, ADPM2)")
+                        help=f"the shipped model: consistency ({MODES['consistency'][1]}, 2 steps) or diffusion "
+                             f"({MODES['diffusion'][1]}, ADPM2)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the rendered song (default: 20)")
     parser.add_argument("--seed", type=int, default=0, help="song seed (default: 0)")
     args = parser.parse_args(argv)

@@ -102,7 +102,7 @@ def test_cli_errors_are_one_line(files, args, message):
 
 def test_missing_demo_model_is_named(monkeypatch, tmp_path):
     monkeypatch.setattr(acc, "MODELS_DIR", tmp_path)
-    with pytest.raises(FileNotFoundError, match="demo model .*small_cd is not there"):
+    with pytest.raises(FileNotFoundError, match="demo model .*frames_cd is not there"):
         acc.load_model(None, "consistency", None, None)
 
 

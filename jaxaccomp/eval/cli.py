@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render-seed", type=int, default=0, help="dataset seed of rendered songs (default: 0)")
     p.add_argument("--checkpoint", type=Path, action="append", dest="checkpoints",
                    help="model directory to evaluate, named by its folder; repeat for several (default: the "
-                        f"shipped {MODELS_DIR}/small_edm and small_cd)")
+                        f"shipped {MODELS_DIR}/{MODES['diffusion'][1]} and {MODES['consistency'][1]})")
     p.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
                    help="codec for every model and the codec_round_trip row (default: each checkpoint's own; "
                         "the row's is the one the models share)")
