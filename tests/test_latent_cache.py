@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from latent_fixture import assert_window_latents
 from slakh_fixture import slakh_root  # noqa: F401
 
 from jaxaccomp.codec.base import HOP, PAD, num_frames
@@ -19,19 +20,8 @@ from jaxaccomp.data.latent_cache import LatentCache, build_cache, chunk_plan, en
 from jaxaccomp.data.pipeline import AudioWindows, LatentWindows, epoch_dataset
 from jaxaccomp.data.slakh import accompaniment, load_split
 
-PITCH = 56  # first pitch channel of the embedded codec (56-59 pitch, 60-63 periodicity)
 ATOL = 1e-4  # the embedded codec is deterministic; batch shape may change the last float bits, which
 # standardisation scales by up to 1/std (about 3 for the pitch channels)
-
-
-def assert_window_latents(cached: np.ndarray, encoded: np.ndarray) -> None:
-    """A window cut from a cached track equals that window encoded alone ([..., 64, frames]).
-
-    Pitch and periodicity look ~40 ms past their quarter frame and fill unvoiced gaps by
-    interpolating between the voiced frames around them, so there a window's first and last frames
-    differ from the whole track's, and its inner frames by a hair (measured < 3e-4)."""
-    np.testing.assert_allclose(cached[..., :PITCH, :], encoded[..., :PITCH, :], atol=ATOL)
-    np.testing.assert_allclose(cached[..., PITCH:, 1:-1], encoded[..., PITCH:, 1:-1], atol=1e-3)
 
 
 @pytest.fixture(scope="module")
