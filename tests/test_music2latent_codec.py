@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 
 from jaxaccomp.codec import get_codec  # noqa: E402
 from jaxaccomp.codec.embedded import EmbeddedCodec  # noqa: E402
+from jaxaccomp.codec.stats import Standardised  # noqa: E402
 from jaxaccomp.codec.music2latent import (ENV_CHECKPOINT, CheckpointNotFound, Music2LatentCodec,  # noqa: E402
                                           build_network, resolve_checkpoint)
 
@@ -90,7 +91,7 @@ def test_a_checkpoint_for_another_network_is_refused(tmp_path, full_checkpoint):
 def test_factory_prefers_music2latent_and_falls_back_offline(monkeypatch, caplog, full_checkpoint):
     with caplog.at_level(logging.WARNING, logger="jaxaccomp.codec"):
         codec = get_codec("auto")
-    assert isinstance(codec, EmbeddedCodec)
+    assert isinstance(codec, Standardised) and isinstance(codec.raw, EmbeddedCodec)  # the embedded tier's codec
     assert "codec: embedded (Music2Latent unavailable: no Music2Latent checkpoint found" in caplog.text
 
     monkeypatch.setenv(ENV_CHECKPOINT, str(full_checkpoint[0]))
