@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="floats per chunk (default: 1024 2048 4410 8192 13000)")
     cycle = commands.add_parser("cycle", help="whole server cycles per stage over loopback")
     cycle.add_argument("--tier", choices=("embedded", "paper"), default="embedded",
-                       help="embedded: the shipped small models and our codec; paper: the paper U-Net and "
+                       help="embedded: the shipped demo models and our codec; paper: the paper U-Net and "
                             "Music2Latent, both with random weights (default: embedded)")
     cycle.add_argument("--modes", nargs="+", choices=("diffusion", "consistency"),
                        default=["consistency", "diffusion"], help="samplers (default: both)")
