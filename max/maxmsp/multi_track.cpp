@@ -1,5 +1,5 @@
 // [jaxaccomp.multi_track <buffer~> [stem ...]]: the Max/MSP object on the client core, with the
-// reference multi_track's messages (multi_track_protocol.md §2). Stems default to bass drums guitar
+// reference multi_track's messages (docs/max-pd.md, "Messages"). Stems default to bass drums guitar
 // piano, one per channel of the buffer~; the patch plays the buffer~ and sends `predict <curr>` at
 // each step, and replies are written into the predicted stems' channels.
 //

@@ -19,7 +19,7 @@ std::vector<Message> parse_bytes(const Bytes& b) { return parse(b.data(), b.size
 }  // namespace
 
 TEST(golden_bytes_of_the_reference_messages) {
-  // As python-osc and oscpack write them (multi_track_protocol.md §3.2).
+  // As python-osc and oscpack write them (docs/protocol.md, "Client to server").
   CHECK(Writer("/update_r").d(0.25).bytes() == raw("/update_r\0\0\0,d\0\0\x3f\xd0\0\0\0\0\0\0", 24));
   CHECK(Writer("/reset").i(1).bytes() == raw("/reset\0\0,i\0\0\0\0\0\1", 16));
   CHECK(Writer("/print").T().bytes() == raw("/print\0\0,T\0\0", 12));

@@ -6,7 +6,7 @@
 using namespace jaxaccomp;
 
 TEST(datagram_sizes_match_the_protocol_notes) {
-  // multi_track_protocol.md §3.4: 22,080 bytes at N = 4410, 51,232 at 10240.
+  // docs/protocol.md, "Packet geometry": 22,080 bytes at N = 4410, 51,232 at 10240.
   CHECK_EQ(audio_datagram_size("/context", 4410, Encoding::floats, false), 22080u);
   CHECK_EQ(audio_datagram_size("/context", 10240, Encoding::floats, false), 51232u);
   CHECK_EQ(audio_datagram_size("/context", 4410, Encoding::blob, false), 12u + 8 + 12 + 4 + 4 * 4410);

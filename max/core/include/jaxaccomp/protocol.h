@@ -1,4 +1,4 @@
-// The multi_track protocol's messages (multi_track_protocol.md §3.2-3.3) plus our server's
+// The multi_track protocol's messages (docs/protocol.md, "Client to server", "Server to client") plus our server's
 // extensions (/hello, /stats, blob audio, int64 positions): control datagrams to build, and the
 // server's datagrams read into typed events.
 #pragma once

@@ -2,7 +2,7 @@
 //
 // A step at playhead `curr` (a multiple of the step size) sends the block [curr - step, curr) and
 // gets back the lead-in [W0 - fade, W0) followed by the content window [W0, W1) = [curr + w step,
-// curr + (w+1) step) (multi_track_protocol.md §4.1).
+// curr + (w+1) step) (docs/protocol.md, "What the reference client does per step").
 #pragma once
 
 #include <cstdint>
