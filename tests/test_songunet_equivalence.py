@@ -1,39 +1,29 @@
-"""Same random weights in physicsnemo (torch, fp32) and our Flax SongUNet give the same outputs."""
+"""Same random weights in physicsnemo (torch, fp32) and our Flax SongUNet give the same outputs.
+
+The per-block version, which names the layer that differs, is tests/test_songunet_blocks.py.
+"""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import nchw_to_nhwc, nhwc_to_nchw, randomized_reference, reference_inputs
 from jaxaccomp.config import preset
 from jaxaccomp.convert.torch_weights import import_state_dict
+from tests.support.torch_reference import compare_network, nchw_to_nhwc, randomized_reference, reference_inputs
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 
-def _compare(name: str, batch: int) -> float:
-    config = preset(name)
-    reference = randomized_reference(config)
-    ours = import_state_dict(config, reference.state_dict())
-    x, noise, labels = reference_inputs(batch)
-    with torch.inference_mode():
-        expected = reference(torch.from_numpy(x), torch.from_numpy(noise), torch.from_numpy(labels)).numpy()
-    actual = nhwc_to_nchw(jax.jit(lambda m, *a: m(*a))(ours, nchw_to_nhwc(x), noise, labels))
-    assert actual.shape == expected.shape == (batch, 1, 64, 64)
-    assert np.abs(expected).max() > 0.1, "reference output too small for the comparison to mean anything"
-    return float(np.abs(actual - expected).max())
-
-
 @pytest.mark.parametrize("name", ["tiny", "small"])
 def test_flax_matches_physicsnemo(name):
-    assert _compare(name, batch=2) < 1e-4
+    assert compare_network(preset(name), batch=2) < 1e-4
 
 
 @pytest.mark.slow
 def test_flax_matches_physicsnemo_paper():
-    assert _compare("paper", batch=1) < 1e-4
+    assert compare_network(preset("paper"), batch=1) < 1e-4
 
 
 def test_dropout_key_gives_training_mode_and_no_key_gives_inference():
