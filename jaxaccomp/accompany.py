@@ -24,24 +24,20 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from jaxaccomp.codec.base import SAMPLE_RATE, Codec
-from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.codec.base import Codec
+from jaxaccomp.constants import SAMPLE_RATE, STEMS
+from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine
-from jaxaccomp.streaming.generator import DEFAULT_STEPS, Generator, Predictor
-from jaxaccomp.streaming.timeline import DEFAULT_FADE, DEFAULT_WINDOW, validate
+from jaxaccomp.streaming.generator import DEFAULT_STEPS, Predictor
+from jaxaccomp.streaming.models import DEMO_MODELS, MODELS_DIR, MODES, load_model
 from jaxaccomp.tracks import crossfade_into, read_context, resample, steps_to_cover
-
-MODELS_DIR = Path(__file__).resolve().parent / "models"
-# --mode -> (Denoiser mode recorded in checkpoints, shipped demo model)
-MODES = {"diffusion": ("edm", "frames_edm"), "consistency": ("consistency", "frames_cd")}
 
 
 def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Predictor, stems: Sequence[str], *,
-              window: int = DEFAULT_WINDOW, r: float = 0.25, w: int = 1, fade: int = DEFAULT_FADE, seed: int = 0,
-              progress: bool = False) -> np.ndarray:
+              settings: StreamSettings = StreamSettings(), seed: int = 0, progress: bool = False) -> np.ndarray:
     """[len(stems), L] float32 accompaniment at 44.1 kHz for the mono `context` (L = its length at 44.1 kHz).
 
-    The arguments after `stems` are the engine's (`StreamingEngine`); `progress` shows a tqdm bar.
+    `settings` and `seed` are the engine's (`StreamingEngine`); `progress` shows a tqdm bar.
     """
     context = np.asarray(context, np.float32)
     if context.ndim != 1:
@@ -49,37 +45,17 @@ def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Pr
     if not np.all(np.isfinite(context)):
         raise ValueError("the context contains NaN or infinite samples")
     context = resample(context, sample_rate)
-    engine = StreamingEngine(codec, generator, stems, window, r, w, fade, seed)
+    engine = StreamingEngine(codec, generator, stems, settings, seed)
     step, length = engine.step_size, context.shape[0]
-    steps = steps_to_cover(length, step, w)
+    steps = steps_to_cover(length, step, settings.w)
     played = np.zeros(steps * step, np.float32)
     played[:min(length, played.shape[0])] = context[:played.shape[0]]
     out = np.zeros((len(stems), length), np.float32)
     for k in tqdm(range(steps), desc="accompany", unit="step", disable=not progress):
         result = engine.step(played[k * step:(k + 1) * step])
         for track, stem in zip(out, stems):
-            crossfade_into(track, result.write_start, result.audio[stem], fade)
+            crossfade_into(track, result.write_start, result.audio[stem], settings.fade_samples)
     return out
-
-
-def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None,
-               steps: int | None) -> tuple[Codec, Generator]:
-    """The codec and generator of a checkpoint (default: the shipped demo model of `mode`)."""
-    from jaxaccomp.codec.factory import get_codec
-    from jaxaccomp.training.checkpoint import load_denoiser, read_meta
-
-    if checkpoint is None:
-        checkpoint = MODELS_DIR / MODES[mode or "diffusion"][1]
-        if not checkpoint.is_dir():
-            raise FileNotFoundError(f"no --checkpoint given and the demo model {checkpoint} is not there; "
-                                    "pass --checkpoint DIR (a model saved by train.py or distill.py)")
-    meta = read_meta(checkpoint)
-    if mode is not None and MODES[mode][0] != meta["mode"]:
-        raise ValueError(f"{checkpoint} holds a {meta['mode']!r} model but --mode {mode} needs a "
-                         f"{MODES[mode][0]!r} one; drop --mode to use the checkpoint's")
-    codec = get_codec(codec_name or meta["codec"])
-    denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name)
-    return codec, Generator(denoiser, steps)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,32 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output WAV (float, 44.1 kHz), one channel per --stem in the order given")
     parser.add_argument("--mix", type=Path, help="also write the context plus every generated stem (mono WAV)")
     parser.add_argument("--checkpoint", type=Path,
-                        help=f"model directory (default: the demo model {MODELS_DIR}/{MODES['diffusion'][1]} or "
-                             f"{MODES['consistency'][1]} by --mode)")
+                        help=f"model directory (default: the demo model {MODELS_DIR}/{DEMO_MODELS['diffusion']} or "
+                             f"{DEMO_MODELS['consistency']} by --mode)")
     parser.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
                         help="codec (default: the one the checkpoint was trained with)")
-    parser.add_argument("--mode", choices=tuple(MODES),
+    parser.add_argument("--mode", choices=MODES,
                         help="diffusion (ADPM2) or consistency sampling; must match the checkpoint "
                              "(default: the checkpoint's; diffusion for the demo model)")
-    parser.add_argument("--steps", type=int, help=f"sampling steps (default: {DEFAULT_STEPS['edm']} noise levels "
+    parser.add_argument("--steps", type=int, help=f"sampling steps (default: {DEFAULT_STEPS['diffusion']} noise levels "
                                                   f"for diffusion, {DEFAULT_STEPS['consistency']} for consistency)")
-    parser.add_argument("--r", type=float, default=0.25,
-                        help="step ratio: step = int(window * r) samples (default: 0.25)")
-    parser.add_argument("--w", type=int, default=1, choices=(-1, 0, 1),
-                        help="write window: -1 retrospective, 0 immediate, 1 one step ahead (default: 1)")
-    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW,
-                        help=f"the client's window T in samples (default: {DEFAULT_WINDOW}, 6 s)")
-    parser.add_argument("--fade", type=float, default=DEFAULT_FADE / SAMPLE_RATE,
-                        help=f"crossfade lead-in in seconds (default: {DEFAULT_FADE / SAMPLE_RATE:g})")
+    StreamSettings.add_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampler and the decoder (default: 0)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    fade = int(args.fade * SAMPLE_RATE)
-    # Settings the engine would refuse, refused before the slow part (loading and compiling).
-    validate(args.window, args.r, args.w, fade)
+    settings = StreamSettings.from_args(args)  # refused before the slow part (loading and compiling)
     if len(set(args.stems)) != len(args.stems):
         raise ValueError(f"each --stem may be given once, got {', '.join(args.stems)}")
     for path in (args.out, args.mix):
@@ -129,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           file=sys.stderr)
     generator.warm_up(len(args.stems))
     context = resample(context, rate)
-    out = accompany(context, SAMPLE_RATE, codec, generator, args.stems, window=args.window, r=args.r, w=args.w,
-                    fade=fade, seed=args.seed, progress=True)
+    out = accompany(context, SAMPLE_RATE, codec, generator, args.stems, settings=settings, seed=args.seed,
+                    progress=True)
     sf.write(str(args.out), out.T, SAMPLE_RATE, subtype="FLOAT")
     if args.mix is not None:
         sf.write(str(args.mix), context + out.sum(axis=0), SAMPLE_RATE, subtype="FLOAT")

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from jaxaccomp.accompany import MODES
-from jaxaccomp.codec.base import SAMPLE_RATE
-from jaxaccomp.data.slakh import STEMS, accompaniment, load_split
-from jaxaccomp.eval.clips import Regime
+from jaxaccomp.streaming.models import DEMO_MODELS, MODES
+from jaxaccomp.constants import SAMPLE_RATE
+from jaxaccomp.data.slakh import accompaniment, load_split
+from jaxaccomp.constants import STEMS
 from jaxaccomp.eval.follow import CONTROL_BEATS, follow
 
 SERVER_START_TIMEOUT = 600.0  # seconds: loading and compiling on a slow machine
@@ -96,9 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default: demo)")
     parser.add_argument("--stem", choices=STEMS, default="bass", help="the stem to generate (default: bass)")
-    parser.add_argument("--mode", choices=tuple(MODES), default="diffusion",
-                        help=f"the shipped model: consistency ({MODES['consistency'][1]}, 2 steps) or diffusion "
-                             f"({MODES['diffusion'][1]}, ADPM2)")
+    parser.add_argument("--mode", choices=MODES, default="diffusion",
+                        help=f"the shipped model: consistency ({DEMO_MODELS['consistency']}, 2 steps) or diffusion "
+                             f"({DEMO_MODELS['diffusion']}, ADPM2)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the rendered song (default: 20)")
     parser.add_argument("--seed", type=int, default=0, help="song seed (default: 0)")
     args = parser.parse_args(argv)
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     report = write_session(args.out, context, core, wall)
     tempo = json.loads((split.directory / split.tracks[0].id / "render.json").read_text())["tempo"]
-    start = Regime(core.settings.r, core.settings.w).first_written(core.settings.window)
+    start = core.settings.stream.first_written
     figures = write_follow(args.out, stems[index], core.tracks[0], start, 60.0 / tempo)
     server_lines = [line for line in log.read_text().splitlines() if line.startswith(("warm-up", "served"))]
     print("\n".join(summary_lines(report) + [f"server: {line}" for line in server_lines] + [follow_line(figures)]))

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from jaxaccomp.codec.base import SAMPLE_RATE
-from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.constants import SAMPLE_RATE
+from jaxaccomp.constants import STEMS
 
 
 def resample(audio: np.ndarray, sample_rate: int) -> np.ndarray:

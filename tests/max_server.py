@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 
 from jaxaccomp.server.session import EngineFactory, Job, Session, Settings
+from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.server.udp import UdpServer
 from jaxaccomp.server.wire import AudioChunk, parse
 from jaxaccomp.codec.embedded import EmbeddedCodec
 
 # A 2 s context, so a step (r = 0.25) is 0.5 s of playback; the clients start from T = 264600
 # and must take this one from /hello_reply.
-SETTINGS = Settings(window=88200, r=0.25, w=1, fade=0.02, package_size=5120, stems=("bass",))
+SETTINGS = Settings(StreamSettings(88200, 0.25, 1, 0.02), package_size=5120, stems=("bass",))
 _engines: dict[Settings, EngineFactory] = {}
 
 
@@ -69,10 +70,10 @@ def free_udp_port() -> int:
 def warmed_engines(tiny_net, folder: Path, settings: Settings = SETTINGS) -> EngineFactory:
     """Engines of the tiny model with the embedded codec, compiled for one stem (as test_serve's `live`)."""
     if settings not in _engines:
-        from jaxaccomp.accompany import load_model
+        from jaxaccomp.streaming.models import load_model
         from jaxaccomp.nn.precond import Denoiser
         from jaxaccomp.server.session import engine_factory, warm_up
-        from jaxaccomp.training.checkpoint import save_denoiser
+        from jaxaccomp.nn.checkpoint import save_denoiser
 
         save_denoiser(folder / "model", Denoiser(tiny_net), codec=EmbeddedCodec.name)
         codec, generator = load_model(folder / "model", None, None, 2)

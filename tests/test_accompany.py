@@ -13,6 +13,8 @@ from scipy.signal import correlate
 
 from jaxaccomp import accompany as acc
 from jaxaccomp.codec.embedded import EmbeddedCodec
+from jaxaccomp.stream_settings import StreamSettings
+from jaxaccomp.streaming import models
 from jaxaccomp.tracks import crossfade_into, read_context, resample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +37,7 @@ def song(seconds: float, rate: int) -> np.ndarray:
 def files(tmp_path_factory, tiny_net):
     """A tiny random-weight diffusion checkpoint on the embedded codec, and input files."""
     from jaxaccomp.nn.precond import Denoiser
-    from jaxaccomp.training.checkpoint import save_denoiser
+    from jaxaccomp.nn.checkpoint import save_denoiser
 
     root = tmp_path_factory.mktemp("accompany")
     save_denoiser(root / "model", Denoiser(tiny_net), codec=EmbeddedCodec.name)
@@ -87,7 +89,7 @@ def test_context_layouts(files):
     (["{root}/missing.wav"], "error: no such audio file"),
     (["{root}/three.wav"], "error: {root}/three.wav has 3 channels"),
     (["{root}/stems.wav", "--r", "0.5"], r"error: (w+2)*r must be at most 1"),
-    (["{root}/stems.wav", "--mode", "consistency"], "error: {root}/model holds a 'edm' model"),
+    (["{root}/stems.wav", "--mode", "consistency"], "error: {root}/model holds a 'diffusion' model"),
     (["{root}/stems.wav", "--steps", "1"], "error: diffusion sampling needs at least 2 steps"),
     (["{root}/stems.wav", "--checkpoint", "{root}"], "error: {root} is not a jaxaccomp checkpoint"),
 ])
@@ -101,9 +103,9 @@ def test_cli_errors_are_one_line(files, args, message):
 
 
 def test_missing_demo_model_is_named(monkeypatch, tmp_path):
-    monkeypatch.setattr(acc, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="demo model .*frames_cd is not there"):
-        acc.load_model(None, "consistency", None, None)
+        models.load_model(None, "consistency", None, None)
 
 
 def test_crossfade_is_the_max_externals():
@@ -142,7 +144,7 @@ def test_assembled_output_lands_on_the_input():
     for at in np.cumsum(rng.integers(3000, 9000, 60)):
         if at + 200 < clicks.shape[0]:
             clicks[at:at + 200] = rng.standard_normal(200) * np.exp(-np.arange(200) / 40)
-    out = acc.accompany(clicks, SR, EmbeddedCodec(), Echo(), ["guitar"], w=-1)[0]
+    out = acc.accompany(clicks, SR, EmbeddedCodec(), Echo(), ["guitar"], settings=StreamSettings(w=-1))[0]
     assert out.shape == clicks.shape
 
     def energy(x: np.ndarray) -> np.ndarray:

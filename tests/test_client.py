@@ -21,7 +21,8 @@ from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Hello, LoadModel, M
                                    PredictInstruments, Print, Ready, Reset, ServerPredicted, Stats, UpdateFade,
                                    UpdatePackageSize, UpdateR, Verbose, W, audio_chunks, parse)
 from jaxaccomp.streaming.engine import StepResult
-from jaxaccomp.streaming.timeline import plan_step, validate
+from jaxaccomp.stream_settings import StreamSettings
+from jaxaccomp.streaming.timeline import plan_step
 
 T, R = 264600, 0.125
 STEP = int(T * R)  # 33075 samples, not a whole number of latent columns
@@ -33,7 +34,7 @@ PACKAGE = 4410
 
 
 def test_predict_sends_the_block_just_played_and_clears_the_window():
-    settings = ClientSettings(window=T, r=R, w=1, fade=0.0, package_size=PACKAGE)
+    settings = ClientSettings(StreamSettings(T, R, 1, 0.0), package_size=PACKAGE)
     core = ClientCore(settings, 10 * STEP)
     core.tracks[:] = 7.0
     context = np.arange(10 * STEP, dtype=np.float32)
@@ -43,7 +44,7 @@ def test_predict_sends_the_block_just_played_and_clears_the_window():
     np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]), context[2 * STEP:3 * STEP])
     assert chunks[0].position is None and not chunks[0].blob  # the reference protocol until negotiated
     assert np.all(core.tracks[0, 4 * STEP:5 * STEP] == 0) and np.all(core.tracks[0, :4 * STEP] == 7)
-    extended = ClientCore(ClientSettings(window=T, r=R, blob=True, position=True), 10 * STEP)
+    extended = ClientCore(ClientSettings(StreamSettings(T, R), blob=True, position=True), 10 * STEP)
     first = parse(extended.predict(3 * STEP, context, now=0.0)[1])
     assert first.blob and first.position == 2 * STEP + PACKAGE
 
@@ -53,10 +54,10 @@ def reply(batch_id: int, start: int, audio: np.ndarray, **extension) -> list[Aud
 
 
 def test_a_reply_is_placed_from_its_batch_even_without_chunk_0():
-    settings = ClientSettings(window=T, r=R, w=0, fade=0.02, package_size=PACKAGE)
+    settings = ClientSettings(StreamSettings(T, R, 0, 0.02), package_size=PACKAGE)
     core = ClientCore(settings, 10 * STEP)
     core.predict(2 * STEP, np.zeros(10 * STEP, np.float32), now=0.0)
-    fade = settings.fade_samples
+    fade = settings.stream.fade_samples
     write_start = 2 * STEP - fade
     audio = np.arange(write_start, write_start + STEP + fade, dtype=np.float32)
     for chunk in reply(1, write_start, audio)[1:]:  # chunk 0 lost: the external would drop them all
@@ -68,11 +69,11 @@ def test_a_reply_is_placed_from_its_batch_even_without_chunk_0():
 
 
 def test_positions_place_chunks_of_any_size_and_the_lead_in_crossfades():
-    settings = ClientSettings(window=T, r=R, w=1, fade=0.02, package_size=PACKAGE, position=True, ramped=False)
+    settings = ClientSettings(StreamSettings(T, R, 1, 0.02), package_size=PACKAGE, position=True, ramped=False)
     core = ClientCore(settings, 10 * STEP)
     core.tracks[:] = 1.0
     core.predict(STEP, np.zeros(10 * STEP, np.float32), now=0.0)
-    fade = settings.fade_samples
+    fade = settings.stream.fade_samples
     write_start = 2 * STEP - fade
     for chunk in [parse(d) for d in audio_chunks("/bass", 1, np.full(STEP + fade, 3.0, np.float32), 1000,
                                                  position=write_start)]:
@@ -83,7 +84,7 @@ def test_positions_place_chunks_of_any_size_and_the_lead_in_crossfades():
 
 
 def test_old_replies_are_dropped_and_late_samples_counted():
-    settings = ClientSettings(window=T, r=R, w=0, fade=0.0, package_size=PACKAGE)
+    settings = ClientSettings(StreamSettings(T, R, 0, 0.0), package_size=PACKAGE)
     core = ClientCore(settings, 10 * STEP, keep=2, drop_late=True)
     for k in (1, 2, 3):
         core.predict(k * STEP, np.zeros(10 * STEP, np.float32), now=float(k))
@@ -103,11 +104,11 @@ def test_old_replies_are_dropped_and_late_samples_counted():
 
 
 def test_a_pre_ramped_lead_in_is_faded_once():
-    settings = ClientSettings(window=T, r=R, w=1, fade=0.02, package_size=PACKAGE, ramped=True)
+    settings = ClientSettings(StreamSettings(T, R, 1, 0.02), package_size=PACKAGE, ramped=True)
     core = ClientCore(settings, 10 * STEP)
     core.tracks[:] = 1.0
     core.predict(STEP, np.zeros(10 * STEP, np.float32), now=0.0)
-    fade = settings.fade_samples
+    fade = settings.stream.fade_samples
     reply_audio = np.full(STEP + fade, 3.0, np.float32)
     ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
     reply_audio[:fade] *= ramp  # what the reference server sends
@@ -119,8 +120,9 @@ def test_a_pre_ramped_lead_in_is_faded_once():
 @pytest.mark.parametrize("bad", [{"r": 0.5, "w": 1}, {"stems": ("flute",)}, {"package_size": 20_000},
                                  {"stems": ()}, {"fade": 2.0}])
 def test_impossible_client_settings_are_one_line_errors(bad):
+    stream = {name: bad.pop(name) for name in ("r", "w", "fade") if name in bad}
     with pytest.raises(ValueError) as error:
-        ClientSettings(**bad)
+        ClientSettings(StreamSettings(**stream), **bad)
     assert "\n" not in str(error.value)
 
 
@@ -133,13 +135,13 @@ class RampEngine:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.step_size = validate(settings.window, settings.r, settings.w, settings.fade_samples)
+        self.step_size = settings.stream.step
         self.ends: list[int] = []
 
     def step(self, audio: np.ndarray, end: int | None = None) -> StepResult:
         assert audio.shape == (self.step_size,) and end is not None
         self.ends.append(end)
-        plan = plan_step(end, self.step_size, self.settings.w, self.settings.fade_samples)
+        plan = plan_step(end, self.step_size, self.settings.stream.w, self.settings.stream.fade_samples)
         ramp = np.arange(plan.write_start, plan.write_start + plan.length, dtype=np.float32)
         return StepResult(plan.write_start, {stem: ramp for stem in self.settings.stems}, {}, plan, 0)
 
@@ -147,9 +149,9 @@ class RampEngine:
 class Network:
     """One client, one server and what lies between: loss, duplicates, reordering, a held-back batch."""
 
-    def __init__(self, core: ClientCore, seed: int = 0, **settings: object):
+    def __init__(self, core: ClientCore, seed: int = 0, stream: StreamSettings = StreamSettings(T, R)):
         self.core, self.rng = core, np.random.default_rng(seed)
-        self.settings = Settings(window=T, r=R, package_size=PACKAGE, ramp_lead_in=False, **settings)
+        self.settings = Settings(stream, package_size=PACKAGE, ramp_lead_in=False)
         self.engines: list[RampEngine] = []
         self.session = self.start_server()
         self.jobs: list = []
@@ -228,10 +230,10 @@ def stream(network: Network, steps: range, context: np.ndarray, hold: int | None
 
 
 def new_network(extensions: bool, w: int = 1, steps: int = 40, seed: int = 0) -> tuple[Network, np.ndarray]:
-    settings = ClientSettings(window=T, r=R, w=w, fade=0.0, package_size=PACKAGE, blob=extensions,
+    settings = ClientSettings(StreamSettings(T, R, w, 0.0), package_size=PACKAGE, blob=extensions,
                               position=extensions)
     core = ClientCore(settings, steps * STEP)
-    network = Network(core, seed, w=w, fade=0.0)
+    network = Network(core, seed, StreamSettings(T, R, w, 0.0))
     for data in settings.setup_messages() + [core.reset()]:
         network.session.receive(parse(data), 0.0)
     context = np.random.default_rng(seed).standard_normal(steps * STEP).astype(np.float32)

@@ -13,7 +13,7 @@ from conftest import nchw_to_nhwc, nhwc_to_nchw, randomized_reference, reference
 from jaxaccomp.config import preset
 from jaxaccomp.convert.torch_files import read_unet_state_dict
 from jaxaccomp.convert.torch_weights import WeightMismatchError, export_state_dict, import_state_dict
-from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser
+from jaxaccomp.nn.checkpoint import CheckpointError, load_denoiser
 from jaxaccomp.codec.embedded import EmbeddedCodec
 
 torch = pytest.importorskip("torch")

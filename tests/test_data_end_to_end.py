@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxaccomp.codec.base import HOP, PAD
+from jaxaccomp.codec.base import PAD
+from jaxaccomp.constants import HOP
 from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.data.latent_cache import LatentCache, build_cache
 from jaxaccomp.data.pipeline import AudioWindows, LatentWindows, epoch_dataset

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jaxaccomp.accompany import MODELS_DIR, MODES
+from jaxaccomp.streaming.models import DEMO_MODELS, MODELS_DIR
 
 
 def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
@@ -20,7 +20,7 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
 
     if not Path(DEFAULT_SOUNDFONT).is_file():
         pytest.skip(f"{DEFAULT_SOUNDFONT} absent (Debian package fluid-soundfont-gm)")
-    assert (MODELS_DIR / MODES["consistency"][1] / "meta.json").is_file()  # shipped in the repository, never skipped
+    assert (MODELS_DIR / DEMO_MODELS["consistency"] / "meta.json").is_file()  # shipped in the repository, never skipped
     assert demo.main(["--out", str(tmp_path), "--seconds", "6"]) == 0
     audio = {name: sf.read(str(tmp_path / f"{name}.wav"))[0]
              for name in ("context", "bass_original", "accompaniment", "mix")}

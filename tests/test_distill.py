@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jaxaccomp.training import cli, config as train_config
-from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser
+from jaxaccomp.nn.checkpoint import CheckpointError, load_denoiser
 from jaxaccomp.training.config import DistillConfig
 from jaxaccomp.training.metrics import read as read_csv
 from jaxaccomp.training.sharding import global_batch, make_mesh, put_replicated

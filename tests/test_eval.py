@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from jaxaccomp.codec.embedded import EmbeddedCodec
-from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.constants import STEMS
 from jaxaccomp.eval import beats, cli, follow, frechet, loudness, metrics, report
 from jaxaccomp.eval.clips import REFERENCES, Regime, delay, fit_length, grid, random_partners, round_trip
 
@@ -35,7 +35,7 @@ def sweep(tmp_path_factory, tiny_net):
     pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth not installed")
     from jaxaccomp.data.render import DEFAULT_SOUNDFONT, render_dataset
     from jaxaccomp.nn.precond import Denoiser
-    from jaxaccomp.training.checkpoint import save_denoiser
+    from jaxaccomp.nn.checkpoint import save_denoiser
 
     if not Path(DEFAULT_SOUNDFONT).is_file():
         pytest.skip(f"{DEFAULT_SOUNDFONT} absent (Debian package fluid-soundfont-gm)")
@@ -288,11 +288,12 @@ def test_frechet_distance_and_logmel_embedding():
 
 
 def test_grid_partners_and_reference_signals():
-    valid, skipped = grid([0.125, 0.25, 0.5, 1.0], [-1, 0, 1], 264600, 882)
+    valid, skipped = grid([0.125, 0.25, 0.5, 1.0], [-1, 0, 1], 264600, 0.02)
     assert [(g.r, g.w) for g in valid] == [(0.125, -1), (0.125, 0), (0.125, 1), (0.25, -1), (0.25, 0), (0.25, 1),
                                            (0.5, -1), (0.5, 0)]
     assert {(g.r, g.w) for g, _ in skipped} == {(0.5, 1), (1.0, -1), (1.0, 0), (1.0, 1)}
-    assert Regime(0.25, 1).lookahead(264600) == 1.5 and Regime(0.5, 0).first_written(264600) == 132300
+    assert Regime(0.25, 1).settings(264600, 0.02).lookahead_seconds == 1.5
+    assert Regime(0.5, 0).settings(264600, 0.02).first_written == 132300
     tracks = [f"T{i}" for i in range(5)]
     partners = random_partners(tracks, ["bass", "drums"], seed=0)
     assert all(partners[(t, s)] != t for t in tracks for s in ("bass", "drums"))

@@ -19,7 +19,7 @@ from jaxaccomp.nn.networks import abstract_network, build_network
 from jaxaccomp.nn.precond import Denoiser
 from jaxaccomp.nn.songunet import count_params
 from jaxaccomp.streaming import Generator, StepPlan
-from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser, save_denoiser
+from jaxaccomp.nn.checkpoint import CheckpointError, load_denoiser, save_denoiser
 
 TINY = preset("frames_tiny")
 

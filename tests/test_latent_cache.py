@@ -13,7 +13,8 @@ import pytest
 from latent_fixture import assert_window_latents
 from slakh_fixture import slakh_root  # noqa: F401
 
-from jaxaccomp.codec.base import HOP, PAD, num_frames
+from jaxaccomp.codec.base import PAD, num_frames
+from jaxaccomp.constants import HOP
 from jaxaccomp.codec import get_codec
 from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.data.latent_cache import LatentCache, build_cache, chunk_plan, encode_long, main

@@ -14,8 +14,8 @@ from max_server import SETTINGS, server  # noqa: F401 (the fixture)
 from max_song import context_block, expected_bass, synthetic_song
 
 require("cmake", "c++")
-STEP = int(SETTINGS.window * SETTINGS.r)
-FADE = SETTINGS.fade_samples
+STEP = SETTINGS.stream.step
+FADE = SETTINGS.stream.fade_samples
 
 
 def test_the_core_unit_tests_pass():
@@ -45,10 +45,10 @@ def test_every_reply_lands_in_its_window(server, tmp_path, extensions):
     song = synthetic_song((steps_sent + 2) * STEP + 1000)
     server.session.served.clear()
     # Without /hello the client keeps the T it is given: the server's, as a user would set it.
-    options = ["--extensions", "1"] if extensions else ["--extensions", "0", "--T", str(SETTINGS.window)]
+    options = ["--extensions", "1"] if extensions else ["--extensions", "0", "--T", str(SETTINGS.stream.window)]
     out, steps, stats = run_driver(server, song, tmp_path, "--packet", "1024", "--steps", str(steps_sent), *options)
 
-    assert f"T {SETTINGS.window}" in stats
+    assert f"T {SETTINGS.stream.window}" in stats
     assert ("encoding blob+position" if extensions else "encoding floats ") in stats, stats
     assert steps == {n: n * STEP for n in range(1, steps_sent + 1)}  # ids count steps from the reset
     served = server.session.served
@@ -58,7 +58,7 @@ def test_every_reply_lands_in_its_window(server, tmp_path, extensions):
         np.testing.assert_array_equal(batch.block, context_block(song, steps[batch_id], STEP))
         assert batch.positions == extensions
     np.testing.assert_array_equal(out[:, 1:], song[:, 1:])  # only the predicted stem is written
-    expected = expected_bass(song[:, 0], steps, served, STEP, SETTINGS.w, FADE)
+    expected = expected_bass(song[:, 0], steps, served, STEP, SETTINGS.stream.w, FADE)
     np.testing.assert_allclose(out[:, 0], expected, rtol=0, atol=1e-6)
     assert not np.array_equal(out[:, 0], song[:, 0])
 

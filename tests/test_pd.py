@@ -21,7 +21,7 @@ from max_server import SETTINGS, server  # noqa: F401 (the fixture)
 from max_song import SAMPLE_RATE, context_block, expected_bass, rendered_song
 
 require("cmake", "c++", "pd")
-STEP = int(SETTINGS.window * SETTINGS.r)
+STEP = SETTINGS.stream.step
 STEPS = 9  # the song is this many steps long; the step clock fires at each, the last at its very end
 HARNESS = """#N canvas 0 50 400 200 12;
 #X obj 10 10 rtap;
@@ -37,7 +37,7 @@ HARNESS = """#N canvas 0 50 400 200 12;
 
 def run_pd(server, song_file, out_file, harness) -> str:  # noqa: F811
     host, port = server.address
-    setup = (f"rtap-open {song_file}; rtap T {SETTINGS.window}; rtap server {host} {port}; "
+    setup = (f"rtap-open {song_file}; rtap T {SETTINGS.stream.window}; rtap server {host} {port}; "
              f"rtap listen {server.client_port}; rtap verbose 1; rtap reset; rtap load_model; rtap-play 1")
     run = subprocess.run(["pd", "-nogui", "-nosound", "-noprefs", "-r", str(SAMPLE_RATE), "-path", ROOT / "max" / "pd",
                           "-path", build() / "pd", "-open", harness, "-send", setup],
@@ -65,7 +65,7 @@ def test_pd_streams_a_rendered_song_and_the_replies_land_in_the_array(server, tm
     for batch_id, batch in served.items():
         np.testing.assert_array_equal(batch.block, context_block(song, steps[batch_id], STEP))
     np.testing.assert_array_equal(out[:, 1:], song[:, 1:])
-    expected = expected_bass(song[:, 0], steps, served, STEP, SETTINGS.w, SETTINGS.fade_samples)
+    expected = expected_bass(song[:, 0], steps, served, STEP, SETTINGS.stream.w, SETTINGS.stream.fade_samples)
     np.testing.assert_allclose(out[:, 0], expected, rtol=0, atol=1e-6)
     assert not np.array_equal(out[:, 0], song[:, 0])
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from slakh_fixture import SR, slakh_root  # noqa: F401
 
-from jaxaccomp.codec.base import HOP
+from jaxaccomp.constants import HOP
 from jaxaccomp.data.pipeline import AudioWindows, WindowPlan, WindowSource, epoch_batches, epoch_dataset
 from jaxaccomp.data.slakh import load_split
 

@@ -30,7 +30,7 @@ def net(tiny_net):
     return model
 
 
-@pytest.mark.parametrize("mode, sigma_data", [("edm", 1.0), ("consistency", 1.0), ("edm", 0.5)])
+@pytest.mark.parametrize("mode, sigma_data", [("diffusion", 1.0), ("consistency", 1.0), ("diffusion", 0.5)])
 def test_denoiser_matches_float64_formulas(net, mode, sigma_data):
     diffusion = DiffusionConfig(sigma_data=sigma_data)
     denoiser = Denoiser(net, diffusion, mode)
@@ -42,7 +42,7 @@ def test_denoiser_matches_float64_formulas(net, mode, sigma_data):
     actual = np.asarray(jax.jit(lambda d, *a: d(*a))(denoiser, x.astype(np.float32), SIGMAS.astype(np.float32),
                                                      context.astype(np.float32), labels.astype(np.float32)))
 
-    scalings = edm64(SIGMAS, sigma_data) if mode == "edm" else consistency64(SIGMAS, sigma_data, diffusion.sigma_min)
+    scalings = edm64(SIGMAS, sigma_data) if mode == "diffusion" else consistency64(SIGMAS, sigma_data, diffusion.sigma_min)
     c_skip, c_out, c_in = (c[:, None, None] for c in scalings)
     # F sees the c_in-scaled target and the raw context; its noise label is ln(sigma) / 4.
     net_in = np.stack([c_in * x, context], axis=-1).astype(np.float32)
@@ -54,7 +54,7 @@ def test_denoiser_matches_float64_formulas(net, mode, sigma_data):
 
 def test_scalings_match_float64_over_the_sigma_range():
     sigma = jnp.asarray(SIGMAS, jnp.float32)
-    for mode, ref in (("edm", edm64(SIGMAS, 1.0)), ("consistency", consistency64(SIGMAS, 1.0, 1e-4))):
+    for mode, ref in (("diffusion", edm64(SIGMAS, 1.0)), ("consistency", consistency64(SIGMAS, 1.0, 1e-4))):
         for got, want in zip(scalings(sigma, DiffusionConfig(), mode), ref):
             np.testing.assert_allclose(np.asarray(got), want, rtol=2e-6, atol=1e-9)
 

@@ -22,7 +22,8 @@ from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Bundle, Hello, Hell
                                    PredictInstruments, Print, Reset, ServerPredicted, Stats, StatsReply, UpdateFade,
                                    UpdatePackageSize, UpdateR, W, audio_chunks, parse)
 from jaxaccomp.streaming.engine import StepResult
-from jaxaccomp.streaming.timeline import plan_step, validate
+from jaxaccomp.stream_settings import StreamSettings
+from jaxaccomp.streaming.timeline import plan_step
 from jaxaccomp.codec.embedded import EmbeddedCodec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,13 +35,13 @@ class FakeEngine:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.step_size = validate(settings.window, settings.r, settings.w, settings.fade_samples)
+        self.step_size = settings.stream.step
         self.calls: list[tuple[np.ndarray, int]] = []
 
     def step(self, audio: np.ndarray, end: int | None = None) -> StepResult:
         assert end is not None
         self.calls.append((audio.copy(), end))
-        plan = plan_step(end, self.step_size, self.settings.w, self.settings.fade_samples)
+        plan = plan_step(end, self.step_size, self.settings.stream.w, self.settings.stream.fade_samples)
         audio_out = np.full(plan.length, len(self.calls), np.float32)
         return StepResult(plan.write_start, {s: audio_out for s in self.settings.stems},
                           {"encode_ms": 1.0, "sample_ms": 2.0, "decode_ms": 3.0}, plan, 0)
@@ -198,7 +199,8 @@ def test_a_position_past_the_last_origin_is_dropped():
     assert all(isinstance(m, AudioChunk | ServerPredicted) for m in replies(h.session.run(job)[0]))
 
 
-@pytest.mark.parametrize("settings, message", [({}, UpdateR(1.0)), ({}, UpdateR(0.5)), ({"r": 0.4, "w": 0}, W(1))])
+@pytest.mark.parametrize("settings, message", [({}, UpdateR(1.0)), ({}, UpdateR(0.5)),
+                                               ({"stream": StreamSettings(r=0.4, w=0)}, W(1))])
 def test_an_impossible_setting_is_ignored(settings, message):
     h = Harness(**settings)  # every one breaks (w + 2) r <= 1
     before = h.session.settings
@@ -215,7 +217,7 @@ def test_controls_rebuild_the_engine_and_change_the_replies():
     h.send(UpdatePackageSize(1000))
     h.send(PredictInstruments((False, True, False, True)))
     settings = h.session.settings
-    assert (settings.r, settings.w, settings.fade, settings.package_size) == (0.125, 0, 0.0, 1000)
+    assert (settings.stream.r, settings.stream.w, settings.stream.fade, settings.package_size) == (0.125, 0, 0.0, 1000)
     assert settings.stems == ("drums", "piano") and h.engines[-1].settings == settings
     step = int(264600 * 0.125)
     _, (job,) = send_batch(h, 1, np.zeros(step, np.float32))
@@ -299,10 +301,10 @@ class Warmed:
 
 @pytest.fixture(scope="module")
 def warmed(tmp_path_factory, tiny_net) -> Warmed:
-    from jaxaccomp.accompany import load_model
+    from jaxaccomp.streaming.models import load_model
     from jaxaccomp.nn.precond import Denoiser
     from jaxaccomp.server.session import engine_factory, warm_up
-    from jaxaccomp.training.checkpoint import save_denoiser
+    from jaxaccomp.nn.checkpoint import save_denoiser
 
     model = tmp_path_factory.mktemp("serve") / "model"
     save_denoiser(model, Denoiser(tiny_net), codec=EmbeddedCodec.name)
@@ -501,7 +503,7 @@ def test_soak_a_thousand_steps_at_r_one_eighth(warmed):
     client.settimeout(30)
     rng = np.random.default_rng(4)
     blocks = [(0.1 * rng.standard_normal(step)).astype(np.float32) for _ in range(8)]
-    with running_server(warmed, client.getsockname(), Settings(r=0.125)) as (server, _), free_udp_socket() as sender:
+    with running_server(warmed, client.getsockname(), Settings(StreamSettings(r=0.125))) as (server, _), free_udp_socket() as sender:
         client.recv(65536)  # /ready
         for batch_id in range(1, SOAK_STEPS + 1):
             for data in audio_chunks("/context", batch_id, blocks[batch_id % 8], PACKAGE, sample_offsets=True):

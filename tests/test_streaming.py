@@ -8,10 +8,12 @@ from scipy.signal import correlate
 
 from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.diffusion.masks import frame_aligned_masks
-from jaxaccomp.streaming import Generator, StepPlan, StreamingEngine, plan_step, validate
+from jaxaccomp.stream_settings import StreamSettings
+from jaxaccomp.streaming import Generator, StepPlan, StreamingEngine, plan_step
 
 HOP = 4096
 FADE = 882
+FADE_S = FADE / 44100  # the same fade in seconds, as StreamSettings takes it
 PAD_COLUMNS = 64  # the click track's latents start this many columns before sample 0 (silence there)
 STEPS = 3
 CONFIGS = [(T, r, w) for T in (264600, 262144) for r in (1 / 8, 1 / 4, 1 / 2) for w in (-1, 0, 1) if (w + 2) * r <= 1]
@@ -23,7 +25,7 @@ CONFIGS = [(T, r, w) for T in (264600, 262144) for r in (1 / 8, 1 / 4, 1 / 2) fo
 
 def test_plan_of_the_reference_defaults():
     """T = 264600, r = 1/4, w = 1: steps of 66150 samples, not whole columns (numbers by hand)."""
-    assert validate(264600, 0.25, 1, FADE) == 66150
+    assert StreamSettings(264600, 0.25, 1, FADE_S).step == 66150
     # P = 66150: content [132300, 198450); window ends at ceil(198450 / 4096) = 49 columns.
     assert plan_step(66150, 66150, 1, FADE) == StepPlan(
         playback=66150, write_start=131418, content_start=132300, content_end=198450,
@@ -45,28 +47,28 @@ def test_plan_of_whole_column_steps_matches_the_reference_masks():
     assert (plan.decode_start_column, plan.decode_end_column, plan.cut) == (62, 80, 7310)
     for T, r, w in CONFIGS:
         if T == 262144:
-            step = validate(T, r, w, FADE)
+            step = StreamSettings(T, r, w, FADE_S).step
             for k in range(1, 4):
                 plan = plan_step(k * step, step, w, FADE)
                 assert (plan.first_masked, plan.first_generated) == frame_aligned_masks(r, w)
 
 
 @pytest.mark.parametrize("args, message", [
-    ((264600, 0.25, 2, FADE), "w must be -1, 0 or 1"),
-    ((264600, 0.5, 1, FADE), r"\(w\+2\)\*r must be at most 1"),
-    ((264600, 0.0, 0, FADE), r"r must be in \(0, 1\]"),
-    ((3, 0.25, 0, FADE), "step of 0 samples"),
-    ((264600, 0.25, 1, -1), "fade must not be negative"),
-    ((264600, 1.0, -1, FADE), "does not fit the model window"),  # 264600 samples > 64 columns
+    ((264600, 0.25, 2, FADE_S), "w must be -1, 0 or 1"),
+    ((264600, 0.5, 1, FADE_S), r"\(w\+2\)\*r must be at most 1"),
+    ((264600, 0.0, 0, FADE_S), r"r must be in \(0, 1\]"),
+    ((3, 0.25, 0, FADE_S), "step of 0 samples"),
+    ((264600, 0.25, 1, -1), "fade must be from 0 to 1 s"),
+    ((264600, 1.0, -1, FADE_S), "does not fit the model window"),  # 264600 samples > 64 columns
 ])
 def test_validate_refuses_impossible_settings(args, message):
     with pytest.raises(ValueError, match=message):
-        validate(*args)
+        StreamSettings(*args)
 
 
 def test_validate_accepts_every_possible_setting():
-    assert validate(262144, 1.0, -1, FADE) == 262144  # exactly the window, always grid-aligned
-    assert validate(264600, 1 / 3, 1, FADE) == 88200
+    assert StreamSettings(262144, 1.0, -1, FADE_S).step == 262144  # exactly the window, always grid-aligned
+    assert StreamSettings(264600, 1 / 3, 1, FADE_S).step == 88200
 
 
 def test_plan_refuses_impossible_steps():
@@ -137,7 +139,7 @@ def test_generated_audio_lands_at_its_absolute_position(codec, clicks, T, r, w):
     """
     track, latents = clicks
     stems = ("bass", "drums")
-    engine = StreamingEngine(codec, Oracle(latents), stems, T, r, w, FADE, seed=3)
+    engine = StreamingEngine(codec, Oracle(latents), stems, StreamSettings(T, r, w, FADE_S), seed=3)
     step = engine.step_size
     for k in range(1, STEPS + 1):
         playback = k * step
@@ -167,8 +169,8 @@ def test_generated_audio_lands_at_its_absolute_position(codec, clicks, T, r, w):
 
 def test_bad_steps_are_refused_and_leave_the_engine_unchanged(codec, clicks):
     track, latents = clicks
-    engine = StreamingEngine(codec, Oracle(latents), ("piano",), 264600, 0.25, 1, FADE)
-    twin = StreamingEngine(codec, Oracle(latents), ("piano",), 264600, 0.25, 1, FADE)
+    engine = StreamingEngine(codec, Oracle(latents), ("piano",))
+    twin = StreamingEngine(codec, Oracle(latents), ("piano",))
     step = engine.step_size
     for e in (engine, twin):
         e.step(track[:step])
@@ -205,14 +207,14 @@ def test_lead_in_ramp_reproduces_the_reference_server(codec, clicks):
 # The real, compiled generator
 
 
-@pytest.mark.parametrize("mode", ["edm", "consistency"])
+@pytest.mark.parametrize("mode", ["diffusion", "consistency"])
 def test_generator_serves_without_recompiling(codec, tiny_net, mode):
     from jaxaccomp.nn.precond import Denoiser
 
     generator = Generator(Denoiser(tiny_net, mode=mode), steps=2)
     generator.warm_up(2)
     assert generator.compilations == 1
-    engine = StreamingEngine(codec, generator, ("bass", "piano"), 264600, 0.25, 1, FADE, seed=7)
+    engine = StreamingEngine(codec, generator, ("bass", "piano"), seed=7)
     rng = np.random.default_rng(0)
     blocks = [0.1 * rng.standard_normal(engine.step_size).astype(np.float32) for _ in range(3)]
     first = [engine.step(block) for block in blocks]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from jaxaccomp.training import cli, config as train_config, edm, state as train_state
-from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser
+from jaxaccomp.nn.checkpoint import CheckpointError, load_denoiser
 from jaxaccomp.training.metrics import read as read_csv
 from jaxaccomp.training.sharding import global_batch, make_mesh, put_replicated
 from jaxaccomp.codec.embedded import EmbeddedCodec
@@ -131,7 +131,7 @@ def test_end_to_end_from_rendered_songs(tmp_path):
     assert [r["step"] for r in rows] == ["3", "6"]
     assert all(np.isfinite(float(r["loss"])) and np.isfinite(float(r["val_loss"])) for r in rows)
     denoiser, meta = load_denoiser(out / "model", expected_codec=EmbeddedCodec.name)
-    assert meta["unet"]["model_channels"] == 16 and meta["mode"] == "edm"
+    assert meta["unet"]["model_channels"] == 16 and meta["mode"] == "diffusion"
     x = np.zeros((1, 64, 16), np.float32)
     assert np.all(np.isfinite(np.asarray(denoiser(x, np.ones(1), x, np.eye(4, dtype=np.float32)[:1]))))
     # ... and distill.py distils that model on the same caches.

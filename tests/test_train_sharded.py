@@ -16,7 +16,7 @@ import json, sys, tempfile, jax, numpy as np
 from pathlib import Path
 from jaxaccomp.training import config as train_config, edm, sharding, state as train_state
 from jaxaccomp.codec.embedded import EmbeddedCodec
-from jaxaccomp.training.checkpoint import save_denoiser
+from jaxaccomp.nn.checkpoint import save_denoiser
 from jaxaccomp.training.config import DistillConfig
 from jaxaccomp.training.distillation import DistillProgram, resolve
 train_state.COMPILER_OPTIONS.update(xla_backend_optimization_level=0)

@@ -21,7 +21,7 @@ from jaxaccomp.data.latent_cache import LatentCache
 from jaxaccomp.data.pipeline import LatentWindows
 from jaxaccomp.streaming.generator import Generator
 from jaxaccomp.streaming.timeline import StepPlan
-from jaxaccomp.training.checkpoint import load_denoiser
+from jaxaccomp.nn.checkpoint import load_denoiser
 from jaxaccomp.training.loop import epoch_data
 
 GROUPS = {"blocks": slice(36, 44), "mel": slice(0, 36), "chroma": slice(44, 56), "pitch": slice(56, 60)}

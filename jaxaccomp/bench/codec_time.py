@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from jaxaccomp.bench.timing import machine, markdown_table, measure, write_json
-from jaxaccomp.codec.base import SAMPLE_RATE, decoded_length
+from jaxaccomp.codec.base import decoded_length
+from jaxaccomp.constants import SAMPLE_RATE
 
 ENCODE_SAMPLES = 264600  # 6 s, the model's window: 64 latent frames
 DECODE_FRAMES = 16  # 1.5 s: a quarter-window step

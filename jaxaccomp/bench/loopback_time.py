@@ -177,11 +177,11 @@ def transfer(args: argparse.Namespace) -> dict[str, Any]:
 
 def _models(tier: str, mode: str) -> tuple[Any, Any, str]:
     """(codec, generator, description) for a tier and sampler."""
-    from jaxaccomp.accompany import MODES, load_model
+    from jaxaccomp.streaming.models import DEMO_MODELS, load_model
 
     if tier == "embedded":
         codec, generator = load_model(None, mode, "embedded", None)
-        return codec, generator, f"shipped {MODES[mode][1]}, embedded codec"
+        return codec, generator, f"shipped {DEMO_MODELS[mode]}, embedded codec"
     from flax import nnx
 
     from jaxaccomp.codec.music2latent import Music2LatentCodec
@@ -190,7 +190,7 @@ def _models(tier: str, mode: str) -> tuple[Any, Any, str]:
     from jaxaccomp.nn.songunet import SongUNet
     from jaxaccomp.streaming.generator import Generator
 
-    denoiser = Denoiser(SongUNet(preset("paper"), rngs=nnx.Rngs(0)), mode=MODES[mode][0])
+    denoiser = Denoiser(SongUNet(preset("paper"), rngs=nnx.Rngs(0)), mode=mode)
     codec = Music2LatentCodec.random("full")
     return codec, Generator(denoiser), f"paper U-Net and Music2Latent ({codec.device}), random weights"
 
@@ -200,9 +200,11 @@ def _cycles(codec: Any, generator: Any, r: float, w: int, warmup: int, repeats: 
     from jaxaccomp.client.core import ClientCore, ClientSettings
     from jaxaccomp.client.player import Connection
     from jaxaccomp.server.session import Session, Settings, engine_factory, warm_up
+    from jaxaccomp.stream_settings import StreamSettings
     from jaxaccomp.server.udp import UdpServer
 
-    settings = Settings(r=r, w=w, max_stems=1, ramp_lead_in=False)
+    stream = StreamSettings(r=r, w=w)
+    settings = Settings(stream, max_stems=1, ramp_lead_in=False)
     make_engine = engine_factory(codec, generator)
     warm_up(generator, make_engine, settings, (1,))
     compiled = generator.compilations
@@ -213,16 +215,16 @@ def _cycles(codec: Any, generator: Any, r: float, w: int, warmup: int, repeats: 
     server = UdpServer(session, "127.0.0.1", 0, listen, log=lambda line: None)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    client_settings = ClientSettings(r=r, w=w, package_size=settings.package_size, blob=True, position=True)
+    client_settings = ClientSettings(stream, settings.package_size, blob=True, position=True)
     steps = warmup + repeats
-    core = ClientCore(client_settings, (steps + 3) * client_settings.step)
+    core = ClientCore(client_settings, (steps + 3) * stream.step)
     context = (0.1 * np.random.default_rng(0).standard_normal(core.tracks.shape[1])).astype(np.float32)
     connection = Connection(server.address, listen)
     try:
         for k in range(1, steps + 1):
             if k == warmup + 1:
                 session.telemetry.clear()  # forget the warm-up cycles
-            connection.send(core.predict(k * client_settings.step, context, time.monotonic()))
+            connection.send(core.predict(k * stream.step, context, time.monotonic()))
             deadline = time.monotonic() + REPLY_TIMEOUT
             while len(core.stats.round_trips_ms) + core.stats.dropped < k:
                 if time.monotonic() > deadline:

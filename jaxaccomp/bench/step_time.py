@@ -200,7 +200,7 @@ class Bench:
         width = self.config.img_resolution
         host["known"] = np.arange(width)[None, :].repeat(batch, 0) < width - width // 4
         data = {k: jax.device_put(v, self.jax_device) for k, v in host.items()}
-        mode = "edm" if sampler == "adpm2" else "consistency"
+        mode = "diffusion" if sampler == "adpm2" else "consistency"
         graphdef, params = nnx.split(Denoiser(self.jax_net(dtype), mode=mode))
         if sampler == "adpm2":
             sigmas = samplers.karras_sigmas(**samplers.SERVER_ADPM2)

@@ -12,7 +12,7 @@ import torch
 
 
 def denoise(net: torch.nn.Module, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor,
-            labels: torch.Tensor, mode: str = "edm", sigma_min: float = 1e-4) -> torch.Tensor:
+            labels: torch.Tensor, mode: str = "diffusion", sigma_min: float = 1e-4) -> torch.Tensor:
     """D(x; sigma) with sigma_data = 1 on [B, H, W] latents; sigma is [B]."""
     s = sigma[:, None, None]
     shifted = s - sigma_min if mode == "consistency" else s

@@ -20,8 +20,9 @@ import numpy as np
 
 from jaxaccomp.cli import run
 from jaxaccomp.client.core import ClientSettings
-from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.constants import STEMS
 from jaxaccomp.server.wire import PacketTest
+from jaxaccomp.stream_settings import StreamSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,10 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--stem", action="append", required=True, choices=STEMS, dest="stems",
                       help="instrument to generate; repeat for several")
     play.add_argument("--out", type=Path, required=True, help="output folder")
-    play.add_argument("--window", type=int, default=264600, help="T in samples (default: 264600)")
-    play.add_argument("--r", type=float, default=0.25, help="step ratio (default: 0.25)")
-    play.add_argument("--w", type=int, default=1, choices=(-1, 0, 1), help="write window (default: 1)")
-    play.add_argument("--fade", type=float, default=0.02, help="crossfade as a ratio of a second (default: 0.02)")
+    StreamSettings.add_arguments(play)
     play.add_argument("--tail", type=float, default=2.0,
                       help="seconds to keep listening after the song ends (default: 2)")
     play.add_argument("--reference", action="store_true",
@@ -60,7 +58,7 @@ def play(args: argparse.Namespace) -> int:
     from jaxaccomp.client.report import summary_lines, write_session
     from jaxaccomp.tracks import read_context, resample
 
-    settings = ClientSettings(args.window, args.r, args.w, args.fade, args.package_size, tuple(args.stems))
+    settings = ClientSettings(StreamSettings.from_args(args), args.package_size, tuple(args.stems))
     context, rate = read_context(args.song, settings.stems)
     context = resample(context, rate)
     if not np.all(np.isfinite(context)):

@@ -30,22 +30,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jaxaccomp.codec.base import SAMPLE_RATE
-from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.constants import STEMS
 from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Bundle, HelloReply, LoadModel, Message,
                                    PacketTestResponse, PredictInstruments, Ready, Reset, ServerPredicted, StatsReply,
                                    UpdateFade, UpdatePackageSize, UpdateR, W, audio_chunks)
+from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.tracks import crossfade_into
 
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """What the external is configured with; `fade` is a ratio of a second, as on the wire."""
+    """What the external is configured with: its stream settings and what only a client chooses."""
 
-    window: int = 264600
-    r: float = 0.25
-    w: int = 1
-    fade: float = 0.02
+    stream: StreamSettings = StreamSettings()
     package_size: int = 4410  # the RTAP patch's default
     stems: tuple[str, ...] = ("bass",)
     blob: bool = False  # extensions: only once the server's /hello_reply lists them
@@ -55,29 +52,19 @@ class ClientSettings:
     def __post_init__(self) -> None:
         if not self.stems or not set(self.stems) <= set(STEMS) or len(set(self.stems)) != len(self.stems):
             raise ValueError(f"stems must be distinct names from {', '.join(STEMS)}, got {', '.join(self.stems)}")
-        if self.w not in (-1, 0, 1) or not 0 < self.r <= 1 or (self.w + 2) * self.r > 1:
-            raise ValueError(f"(w+2)*r must be at most 1 with w in -1, 0, 1 and r in (0, 1], got r={self.r}, w={self.w}")
         UpdatePackageSize(self.package_size)  # its range, as a one-line error
-        UpdateFade(self.fade)
-
-    @property
-    def step(self) -> int:
-        return int(self.window * self.r)
-
-    @property
-    def fade_samples(self) -> int:
-        return int(self.fade * SAMPLE_RATE)
 
     @property
     def content_offset(self) -> int:
         """Where the content window starts relative to curr, computed as the external does."""
-        return int(self.w * self.r * self.window)
+        return int(self.stream.w * self.stream.r * self.stream.window)
 
     def setup_messages(self) -> list[bytes]:
         """What the external's `load_model` sends, in its order: settings, stems, then /load_model."""
         flags = tuple(stem in self.stems for stem in STEMS)
-        return [UpdatePackageSize(self.package_size).encode(), UpdateR(self.r).encode(), W(self.w).encode(),
-                UpdateFade(self.fade).encode(), PredictInstruments(flags).encode(), LoadModel().encode()]
+        stream = self.stream
+        return [UpdatePackageSize(self.package_size).encode(), UpdateR(stream.r).encode(), W(stream.w).encode(),
+                UpdateFade(stream.fade).encode(), PredictInstruments(flags).encode(), LoadModel().encode()]
 
 
 @dataclass
@@ -146,14 +133,15 @@ class ClientCore:
         """One step at playback position `curr`: the `/context` datagrams of [curr - step, curr)."""
         s = self.settings
         content = curr + s.content_offset
-        self.tracks[:, max(content, 0):max(content + s.step, 0)] = 0.0  # the reply replaces it
+        step = s.stream.step
+        self.tracks[:, max(content, 0):max(content + step, 0)] = 0.0  # the reply replaces it
         self.batch_id += 1
-        self._replies[self.batch_id] = _Reply(self.batch_id, content - s.fade_samples, now)
+        self._replies[self.batch_id] = _Reply(self.batch_id, content - s.stream.fade_samples, now)
         while len(self._replies) > self.keep:
             self._replies.popitem(last=False)
         self.stats.batches += 1
-        start = max(curr - s.step, 0)
-        block = np.zeros(s.step, np.float32)
+        start = max(curr - step, 0)
+        block = np.zeros(step, np.float32)
         piece = context[start:curr]
         block[:piece.shape[0]] = piece  # past the end of the file the context is silence
         return audio_chunks("/context", self.batch_id, block[:curr - start], s.package_size, sample_offsets=True,
@@ -199,7 +187,7 @@ class ClientCore:
             self.stats.late_samples += late
             if self.drop_late:
                 start, samples = start + late, samples[late:]
-        crossfade_into(self.tracks[s.stems.index(stem)], start, samples, s.fade_samples, origin=reply.write_start,
+        crossfade_into(self.tracks[s.stems.index(stem)], start, samples, s.stream.fade_samples, origin=reply.write_start,
                        pre_ramped=s.ramped)
         self.stats.written_samples += samples.shape[0]
         reply.chunks[stem] = reply.chunks.get(stem, 0) + 1

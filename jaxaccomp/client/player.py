@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 
 from jaxaccomp.client.core import ClientCore, ClientSettings
-from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.server.wire import Hello, HelloReply, Message, Ready, Stats, WireError, parse
 from jaxaccomp.tracks import steps_to_cover
 
@@ -95,7 +95,7 @@ def stream(connection: Connection, core: ClientCore, context: np.ndarray, steps:
     (and the server's `/stats`). Returns the wall time of the whole stream in seconds."""
     lock = threading.Lock()
     stop = threading.Event()
-    step = core.settings.step
+    step = core.settings.stream.step
     started = time.monotonic()
 
     def listen() -> None:
@@ -115,7 +115,7 @@ def stream(connection: Connection, core: ClientCore, context: np.ndarray, steps:
                 datagrams = core.due_setup() + core.predict(k * step, context, time.monotonic())
             connection.send(datagrams)
             on_step(k)
-        end = started + max(context.shape[0], (steps + 1 + core.settings.w) * step) / SAMPLE_RATE
+        end = started + max(context.shape[0], (steps + 1 + core.settings.stream.w) * step) / SAMPLE_RATE
         time.sleep(max(0.0, end - time.monotonic()) + tail)
         connection.send([Stats().encode()])
         time.sleep(0.2)
@@ -139,7 +139,7 @@ def play(context: np.ndarray, settings: ClientSettings, server: tuple[str, int],
         core = ClientCore(settings, context.shape[0], drop_late=drop_late)
         core.server = hello
         connection.send(settings.setup_messages() + [core.reset()])
-        steps = steps_to_cover(context.shape[0], settings.step, settings.w)
+        steps = steps_to_cover(context.shape[0], settings.stream.step, settings.stream.w)
         with tqdm(total=steps, desc="stream", unit="step", disable=not progress) as bar:
             wall = stream(connection, core, context, steps, tail, on_step=lambda k: bar.update())
     finally:

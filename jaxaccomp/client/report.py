@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from jaxaccomp.client.core import ClientCore
-from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.constants import SAMPLE_RATE
 
 
 def latency_report(core: ClientCore, wall_s: float) -> dict:
@@ -17,12 +18,12 @@ def latency_report(core: ClientCore, wall_s: float) -> dict:
     s = core.settings
     server = core.server
     return {
-        "settings": {"window": s.window, "r": s.r, "w": s.w, "fade": s.fade, "package_size": s.package_size,
+        "settings": {**asdict(s.stream), "package_size": s.package_size,
                      "stems": list(s.stems), "blob": s.blob, "position": s.position,
                      "server_ramps_lead_in": s.ramped},
         "server": ({"name": server.server, "protocol": server.protocol, "capabilities": list(server.capabilities)}
                    if server is not None else {"name": "reference (no /hello_reply)"}),
-        "step_budget_ms": 1e3 * s.step / SAMPLE_RATE,
+        "step_budget_ms": s.stream.step_budget_ms,
         "client": core.stats.summary(),
         "server_stats": core.server_stats,
         "wall_s": wall_s,

@@ -13,9 +13,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-SAMPLE_RATE = 44100
+from jaxaccomp.constants import HOP, SAMPLE_RATE
+
 LATENT_CHANNELS = 64
-HOP = 4096
 PAD = 1536
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import resample_poly
 
-from jaxaccomp.codec.base import SAMPLE_RATE, GridConstants, check_audio, check_latents, decoded_length
+from jaxaccomp.codec.base import GridConstants, check_audio, check_latents, decoded_length
+from jaxaccomp.constants import SAMPLE_RATE
 
 N_FFT = 2048  # STFT window of the band and chroma analysis
 STFT_HOP = 512  # STFT hop, also the length of an energy block

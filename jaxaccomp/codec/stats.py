@@ -89,8 +89,9 @@ class Standardised(GridConstants):
 def _song_clips(data: Path, split: str, songs: int, seconds: float) -> Iterator[np.ndarray]:
     """What a model sees of each song, its first `seconds`: the four stems (targets) and the four
     accompaniments (contexts), one [8, L] batch per song."""
-    from jaxaccomp.codec.base import SAMPLE_RATE
-    from jaxaccomp.data.slakh import STEMS, accompaniment, load_split
+    from jaxaccomp.constants import SAMPLE_RATE
+    from jaxaccomp.data.slakh import accompaniment, load_split
+    from jaxaccomp.constants import STEMS
 
     tracks = load_split(data, split).tracks[:songs]
     if not tracks:

@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="which network of the file: ldm (model.unet.*), CD student (net.model.unet.*, what the "
                           "reference server uses), CD EMA target, CD teacher, or a plain state_dict; "
                           "auto picks student, then ldm, then plain")
-    imp.add_argument("--mode", default=None, choices=["edm", "consistency"],
+    imp.add_argument("--mode", default=None, choices=["diffusion", "consistency"],
                      help="denoiser parameterisation recorded with the weights "
                           "(default: consistency for CD networks, edm otherwise)")
     imp.add_argument("--codec", default="music2latent",
@@ -45,11 +45,11 @@ def _import(args: argparse.Namespace) -> None:
     from jaxaccomp.convert.torch_files import read_unet_state_dict
     from jaxaccomp.convert.torch_weights import import_state_dict
     from jaxaccomp.nn.precond import Denoiser
-    from jaxaccomp.training.checkpoint import save_denoiser
+    from jaxaccomp.nn.checkpoint import save_denoiser
 
     weights, which = read_unet_state_dict(args.source, args.weights)
     net = import_state_dict(preset(args.preset), weights)
-    mode = args.mode or ("consistency" if which in ("student", "target") else "edm")
+    mode = args.mode or ("consistency" if which in ("student", "target") else "diffusion")
     source = f"{args.source} ({which} weights)"
     out = save_denoiser(args.output, Denoiser(net, mode=mode), codec=args.codec, source=source)
     print(f"wrote {out} ({which} weights, preset {args.preset}, {mode} denoiser, codec {args.codec})")
@@ -61,7 +61,7 @@ def _export(args: argparse.Namespace) -> None:
     import torch
 
     from jaxaccomp.convert.torch_weights import export_state_dict
-    from jaxaccomp.training.checkpoint import load_denoiser
+    from jaxaccomp.nn.checkpoint import load_denoiser
 
     output = Path(args.output)
     if output.exists():

@@ -39,8 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxaccomp.codec.base import HOP, LATENT_CHANNELS, PAD, Codec, decoded_length, num_frames
-from jaxaccomp.data.slakh import MIN_SECONDS, SPLITS, STEMS, Split, Track, accompaniment, load_split
+from jaxaccomp.codec.base import LATENT_CHANNELS, PAD, Codec, decoded_length, num_frames
+from jaxaccomp.constants import HOP
+from jaxaccomp.data.slakh import MIN_SECONDS, SPLITS, Split, Track, accompaniment, load_split
+from jaxaccomp.constants import STEMS
 
 log = logging.getLogger("jaxaccomp.data")
 

@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jaxaccomp.codec.base import HOP, num_frames
-from jaxaccomp.data.slakh import STEMS, Track, accompaniment
+from jaxaccomp.codec.base import num_frames
+from jaxaccomp.constants import HOP, STEMS, WINDOW_FRAMES
+from jaxaccomp.data.slakh import Track, accompaniment
+from jaxaccomp.stream_settings import DEFAULT_WINDOW
 
 if TYPE_CHECKING:
     import grain
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jaxaccomp.data")
 
-DEFAULT_WINDOW = 264600  # samples: 6 s at 44.1 kHz, 64 latent frames
-DEFAULT_LATENT_WINDOW = 64  # frames
 LABELS = np.eye(len(STEMS), dtype=np.float32)
 Item = dict[str, np.ndarray]
 
@@ -158,7 +158,7 @@ class LatentWindows(WindowSource):
     which measure the same samples as `AudioWindows(frame_aligned=True)`.
     """
 
-    def __init__(self, cache: LatentCache, window: int = DEFAULT_LATENT_WINDOW, *, shift: bool = True,
+    def __init__(self, cache: LatentCache, window: int = WINDOW_FRAMES, *, shift: bool = True,
                  min_rms: float | None = None, max_tries: int = 10) -> None:
         lengths = [track.frames for track in cache.tracks]
         self.indices = _keep_long(len(lengths), lengths, window, "cached tracks")

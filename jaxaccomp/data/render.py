@@ -43,11 +43,11 @@ import numpy as np
 import soundfile as sf
 import yaml
 
+from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.data.compose import COMPOSER_VERSION, DRUM_KITS, PROGRAM_FAMILIES, PROGRAM_NAMES, Song, Stem, compose_song
 
 log = logging.getLogger("jaxaccomp.data")
 
-SAMPLE_RATE = 44100
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 SPLITS = ("train", "validation", "test")
 # Track numbers are unique across splits, as in Slakh2100: train 1..80000, validation 80001..90000,

@@ -31,10 +31,9 @@ import numpy as np
 import soundfile as sf
 import yaml
 
+from jaxaccomp.constants import SAMPLE_RATE, STEMS
 log = logging.getLogger("jaxaccomp.data")
 
-SAMPLE_RATE = 44100
-STEMS = ("bass", "drums", "guitar", "piano")
 SPLITS = ("train", "validation", "test")
 MIN_SECONDS = 6.1  # the reference's minimum track duration
 # General MIDI program ranges of the pitched groups (0-based programs).

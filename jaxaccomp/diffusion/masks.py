@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
+from jaxaccomp.stream_settings import VALID_W, check_r_and_w, window_holds
+
 # The reference trains with r in {0, 0.125, 0.25} and window multiplier 2: {0, 16, 32} of 64 columns.
 TRAIN_MASK_RATIOS = (0.0, 0.125, 0.25)
 TRAIN_WINDOW_MULTS = (2,)
@@ -35,7 +37,6 @@ def sample_training_mask_starts(
     return width - jax.random.choice(key, zeroed, (batch,))
 
 
-VALID_W = (-1, 0, 1)
 # Networks that see the known target learn on the streaming masks themselves: g generated columns
 # (r = g / 64, the step ratios a server can use) with look-ahead w, drawn uniformly over the valid pairs.
 STREAM_GENERATED = (1, 2, 4, 8, 16, 32)
@@ -45,7 +46,7 @@ def stream_mask_pairs(width: int) -> tuple[tuple[int, int], ...]:
     """Every (first masked context column, first generated column) a stream can ask for."""
     pairs = []
     for frames in sorted({g * width // 64 for g in STREAM_GENERATED} - {0}):
-        pairs += [(width - (w + 1) * frames, width - frames) for w in VALID_W if (w + 2) * frames <= width]
+        pairs += [(width - (w + 1) * frames, width - frames) for w in VALID_W if window_holds(frames / width, w)]
     return tuple(pairs)
 
 
@@ -95,12 +96,10 @@ def frame_aligned_masks(r: float, w: int, width: int = 64) -> tuple[int, int]:
     The reference's inference masks: context zeroed from int(width (1 - (w+1) r)), the last
     int(width r) target columns generated and the rest kept from the previous step.
     """
+    check_r_and_w(r, w)
     frames = r * width
-    if w not in VALID_W or not float(frames).is_integer() or not 0 < r <= 1 or (w + 2) * r > 1:
-        raise ValueError(
-            f"invalid step (r={r}, w={w}) for a {width}-frame window: need w in {{-1, 0, 1}}, "
-            f"r*{width} a whole number of frames (r = k/{width}, 0 < r <= 1) and (w+2)*r <= 1"
-        )
+    if not float(frames).is_integer():
+        raise ValueError(f"r={r} of a {width}-frame window is not a whole number of frames (r = k/{width})")
     return int(width * (1 - (w + 1) * r)), width - int(frames)
 
 

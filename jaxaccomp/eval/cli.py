@@ -27,30 +27,21 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
-from fractions import Fraction
 from pathlib import Path
 
-from jaxaccomp.accompany import MODELS_DIR, MODES
-from jaxaccomp.codec.base import SAMPLE_RATE
-from jaxaccomp.data.slakh import SPLITS, STEMS, load_split
+from jaxaccomp.constants import SAMPLE_RATE, STEMS
+from jaxaccomp.data.slakh import SPLITS, load_split
 from jaxaccomp.eval import metrics, paper, plots, report, runner
 from jaxaccomp.eval.clips import ANCHORS, REFERENCES, Clip, Regime, check_source_name, grid, random_partners
+from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, sigma_schedule
-from jaxaccomp.streaming.timeline import DEFAULT_FADE, DEFAULT_WINDOW
+from jaxaccomp.streaming.models import DEMO_MODELS, MODELS_DIR
 
 DEFAULT_R = ("1/8", "1/4", "1/2", "1")
-DEFAULT_W = (-1, 0, 1)
 SETTINGS_FILE = "settings.json"
 QUICK = ("--data", "eval-quick/data", "--out", "eval-quick/results", "--render-songs", "6", "--render-seconds", "30",
          "--songs", "6", "--r", "1/4", "--w", "1", "--metrics", "beat_f1", "coherence_ours", "onset_corr",
          "chroma_corr", "--references", "ground_truth", "random_pairing", "codec_round_trip", "--workers", "2")
-
-
-def _fraction(text: str) -> float:
-    try:
-        return float(Fraction(text))
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"not a number or fraction: {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,25 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render-seed", type=int, default=0, help="dataset seed of rendered songs (default: 0)")
     p.add_argument("--checkpoint", type=Path, action="append", dest="checkpoints",
                    help="model directory to evaluate, named by its folder; repeat for several (default: the "
-                        f"shipped {MODELS_DIR}/{MODES['diffusion'][1]} and {MODES['consistency'][1]})")
+                        f"shipped {MODELS_DIR}/{DEMO_MODELS['diffusion']} and {DEMO_MODELS['consistency']})")
     p.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
                    help="codec for every model and the codec_round_trip row (default: each checkpoint's own; "
                         "the row's is the one the models share)")
-    p.add_argument("--diffusion-steps", type=int, help=f"ADPM2 noise levels (default: {DEFAULT_STEPS['edm']})")
+    p.add_argument("--diffusion-steps", type=int, help=f"ADPM2 noise levels (default: {DEFAULT_STEPS['diffusion']})")
     p.add_argument("--consistency-steps", type=int,
                    help=f"consistency sampling steps (default: {DEFAULT_STEPS['consistency']})")
-    p.add_argument("--r", type=_fraction, nargs="+", default=[_fraction(r) for r in DEFAULT_R],
+    p.add_argument("--r", type=ratio, nargs="+", default=[ratio(r) for r in DEFAULT_R],
                    help="step ratios, fractions allowed (default: 1/8 1/4 1/2 1)")
-    p.add_argument("--w", type=int, nargs="+", choices=(-1, 0, 1), default=list(DEFAULT_W),
+    p.add_argument("--w", type=int, nargs="+", choices=VALID_W, default=list(VALID_W),
                    help="write windows (default: -1 0 1); r x w combinations the engine refuses are skipped")
     p.add_argument("--stems", nargs="+", choices=STEMS, default=list(STEMS), help="stems (default: all four)")
     p.add_argument("--metrics", nargs="+", default=None,
                    help=f"metrics (default: {', '.join(metrics.available())}, plus the paper's metrics of each "
                         f"weights file given below: {', '.join(metrics.PAPER_METRICS)})")
-    p.add_argument("--window", type=int, default=DEFAULT_WINDOW,
-                   help=f"window T in samples (default: {DEFAULT_WINDOW})")
-    p.add_argument("--fade", type=int, default=DEFAULT_FADE,
-                   help=f"crossfade lead-in in samples (default: {DEFAULT_FADE})")
+    StreamSettings.add_arguments(p, r_and_w=False)
     p.add_argument("--skip", type=float, default=3.0,
                    help="seconds at the start of every song left out of every metric; at least the latest first "
                         "written sample of the grid, (1+w) r T (default: 3, enough for every default regime)")
@@ -107,10 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
-    from jaxaccomp.training.checkpoint import read_meta
+    from jaxaccomp.nn.checkpoint import read_meta
 
-    paths = args.checkpoints or [MODELS_DIR / MODES[mode][1] for mode in MODES]
-    steps = {"edm": args.diffusion_steps, "consistency": args.consistency_steps}
+    paths = args.checkpoints or [MODELS_DIR / name for name in DEMO_MODELS.values()]
+    steps = {"diffusion": args.diffusion_steps, "consistency": args.consistency_steps}
     specs = []
     for path in paths:
         meta = read_meta(path)
@@ -217,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = {"settings": json.loads((args.out / SETTINGS_FILE).read_text()), "tracks": tracks, "stems": stems,
             "regimes": [r.label for r in regimes], "skipped_regimes": {r.label: reason for r, reason in skipped},
             "metrics": {m.name: m.description for m in metrics.get(names)}}
-    written = _report(args.out, [task.clip for task in tasks], names, stems, args.window, info)
+    written = _report(args.out, [task.clip for task in tasks], names, stems, args.window, args.fade, info)
     print(f"{ran} clips evaluated, {len(tasks) - ran} already done; wrote {', '.join(str(p) for p in written)}",
           file=sys.stderr)
     print(f"wall time {(time.monotonic() - start) / 60:.1f} min", file=sys.stderr)
@@ -231,17 +219,18 @@ def _regimes(args: argparse.Namespace) -> tuple[list[Regime], list[tuple[Regime,
         print(f"skipping r={regime.r:g} w={regime.w}: {reason}", file=sys.stderr)
     if not regimes:
         raise ValueError("no valid (r, w) regime in the grid")
-    latest = max(regimes, key=lambda regime: regime.first_written(args.window))
-    if latest.first_written(args.window) > round(args.skip * SAMPLE_RATE):
+    latest = max(regimes, key=lambda regime: regime.settings(args.window, args.fade).first_written)
+    first = latest.settings(args.window, args.fade).first_written
+    if first > round(args.skip * SAMPLE_RATE):
         raise ValueError(f"--skip {args.skip:g} s is before the first sample r={latest.r:g} w={latest.w} writes "
-                         f"({latest.first_written(args.window) / SAMPLE_RATE:g} s); raise --skip")
+                         f"({first / SAMPLE_RATE:g} s); raise --skip")
     return regimes, skipped
 
 
-def _report(out: Path, clips: list[Clip], names: tuple[str, ...], stems: list[str], window: int,
+def _report(out: Path, clips: list[Clip], names: tuple[str, ...], stems: list[str], window: int, fade: float,
             info: dict) -> list[Path]:
     """Aggregate, write the tables and plots, print the all-stems summary; returns the files written."""
-    rows = report.clip_rows(out, clips, window)
+    rows = report.clip_rows(out, clips, window, fade)
     summary = report.summarize(out, clips, rows, names)
     written = report.write(out, rows, summary, info)
     written += plots.plot(summary, names, [*stems, report.ALL_STEMS], out / "plots")

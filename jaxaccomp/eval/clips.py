@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxaccomp.codec.base import SAMPLE_RATE, Codec
-from jaxaccomp.streaming.timeline import validate
+from jaxaccomp.codec.base import Codec
+from jaxaccomp.constants import SAMPLE_RATE
+from jaxaccomp.stream_settings import StreamSettings
 
 REFERENCES = ("ground_truth", "random_pairing", "silence", "half_beat_shift", "codec_round_trip")
 ANCHORS = ("ground_truth", "random_pairing")  # every run scores these: normalised scores and set metrics need them
@@ -31,7 +32,7 @@ REFERENCE_REGIME = "reference"
 
 @dataclass(frozen=True, order=True)
 class Regime:
-    """One streaming setting: step = int(window r), write window w (the engine's)."""
+    """One streaming setting of a sweep: step ratio r and write window w (the run gives window and fade)."""
 
     r: float
     w: int
@@ -40,22 +41,18 @@ class Regime:
     def label(self) -> str:
         return f"r{self.r:g}_w{self.w:+d}"
 
-    def lookahead(self, window: int) -> float:
-        """Net look-ahead r T w in seconds: how far ahead of playback the step's content window starts."""
-        return self.r * window * self.w / SAMPLE_RATE
-
-    def first_written(self, window: int) -> int:
-        """The first content sample the engine writes: the first step comes at playback = step."""
-        return (1 + self.w) * int(window * self.r)
+    def settings(self, window: int, fade: float) -> StreamSettings:
+        """The stream settings of this regime (a one-line ValueError if they are impossible)."""
+        return StreamSettings(window, self.r, self.w, fade)
 
 
-def grid(rs: list[float], ws: list[int], window: int, fade: int) -> tuple[list[Regime], list[tuple[Regime, str]]]:
+def grid(rs: list[float], ws: list[int], window: int, fade: float) -> tuple[list[Regime], list[tuple[Regime, str]]]:
     """(regimes the engine accepts, (regime, why not) for the others) of the r x w product."""
     valid, skipped = [], []
     for r in sorted(set(rs)):
         for w in sorted(set(ws)):
             try:
-                validate(window, r, w, fade)
+                Regime(r, w).settings(window, fade)
             except ValueError as exc:
                 skipped.append((Regime(r, w), str(exc)))
                 continue

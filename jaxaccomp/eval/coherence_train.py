@@ -28,7 +28,8 @@ import numpy as np
 import optax
 
 from jaxaccomp.data.render import DEFAULT_SOUNDFONT, render_dataset
-from jaxaccomp.data.slakh import SAMPLE_RATE, STEMS, load_split
+from jaxaccomp.data.slakh import load_split
+from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.eval.coherence import (
     FEATURE_RATE, HOP_LENGTH, WINDOW_FRAMES, ModelConfig, feature_settings, features_of_stft, info_nce,
     init_params, network, normalise, retrieval_accuracy, save_checkpoint, stft, to_feature_rate)

@@ -28,7 +28,7 @@ import functools
 
 import numpy as np
 
-from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.eval.clips import delay
 
 ONSET_HOP = 512

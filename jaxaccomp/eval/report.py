@@ -25,15 +25,15 @@ from jaxaccomp.eval.clips import Clip
 ALL_STEMS = "all"
 
 
-def clip_rows(out: Path, clips: list[Clip], window: int) -> list[dict]:
+def clip_rows(out: Path, clips: list[Clip], window: int, fade: float) -> list[dict]:
     """One flat row per clip: identity, look-ahead, generation time and metric values."""
     rows = []
     for clip in clips:
         record = json.loads(clip.path(out, ".json").read_text())
         values = {name: value for name, value in record["metrics"].items() if value is not None}
+        lookahead = None if clip.regime is None else clip.regime.settings(window, fade).lookahead_seconds
         rows.append({"source": clip.source, "regime": clip.regime_label,
-                     "r": record["r"], "w": record["w"],
-                     "lookahead_s": None if clip.regime is None else clip.regime.lookahead(window),
+                     "r": record["r"], "w": record["w"], "lookahead_s": lookahead,
                      "track": clip.track, "stem": clip.stem, "seconds": record["seconds"],
                      "song_seconds": record["song_seconds"],
                      "generation_s": record["generation_s"], **values})

@@ -24,8 +24,9 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from jaxaccomp.codec.base import SAMPLE_RATE
-from jaxaccomp.data.slakh import STEMS, Track, accompaniment, load_split
+from jaxaccomp.constants import SAMPLE_RATE
+from jaxaccomp.data.slakh import Track, accompaniment, load_split
+from jaxaccomp.constants import STEMS
 from jaxaccomp.eval import beats, loudness, metrics
 from jaxaccomp.eval.clips import Clip, beat_period, delay, fit_length, round_trip
 
@@ -36,7 +37,7 @@ class ModelSpec:
 
     name: str
     checkpoint: str
-    mode: str  # the checkpoint's Denoiser mode: "edm" (ADPM2) or "consistency"
+    mode: str  # the checkpoint's Denoiser mode: "diffusion" (ADPM2) or "consistency"
     codec: str
     steps: int
 
@@ -51,7 +52,7 @@ class Job:
     models: tuple[ModelSpec, ...]
     metrics: tuple[str, ...]
     window: int
-    fade: int
+    fade: float  # seconds
     skip: int  # samples at the start of every song that no metric sees
     seed: int
     keep_audio: bool = True
@@ -107,7 +108,7 @@ def _tracks(data: str, split: str) -> tuple[Path, dict[str, Track]]:
 
 @functools.cache
 def _model(spec: ModelSpec):
-    from jaxaccomp.accompany import load_model
+    from jaxaccomp.streaming.models import load_model
 
     return load_model(Path(spec.checkpoint), None, spec.codec, spec.steps)
 
@@ -166,8 +167,8 @@ def _generate(task: Task, song: Song) -> tuple[np.ndarray, float]:
     spec = next(model for model in job.models if model.name == clip.source)
     codec, generator = _model(spec)
     start = time.perf_counter()
-    out = accompany(song.full_context, SAMPLE_RATE, codec, generator, [clip.stem], window=job.window,
-                    r=clip.regime.r, w=clip.regime.w, fade=job.fade, seed=job.seed)[0]
+    out = accompany(song.full_context, SAMPLE_RATE, codec, generator, [clip.stem],
+                    settings=clip.regime.settings(job.window, job.fade), seed=job.seed)[0]
     return out[job.skip:], time.perf_counter() - start
 
 

@@ -18,7 +18,7 @@ from flax import nnx
 from jaxaccomp.config import DiffusionConfig
 from jaxaccomp.nn.networks import Network
 
-Mode = Literal["edm", "consistency"]
+Mode = Literal["diffusion", "consistency"]  # EDM preconditioning (ADPM2 sampling) or consistency
 
 
 def edm_scalings(sigma: jax.Array, sigma_data: float) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -37,7 +37,7 @@ def consistency_scalings(sigma: jax.Array, sigma_data: float, sigma_min: float) 
 
 def scalings(sigma: jax.Array, diffusion: DiffusionConfig, mode: Mode) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(c_skip, c_out, c_in) of the given parameterisation."""
-    if mode == "edm":
+    if mode == "diffusion":
         return edm_scalings(sigma, diffusion.sigma_data)
     return consistency_scalings(sigma, diffusion.sigma_data, diffusion.sigma_min)
 
@@ -45,12 +45,12 @@ def scalings(sigma: jax.Array, diffusion: DiffusionConfig, mode: Mode) -> tuple[
 class Denoiser(nnx.Module):
     """D(x_noisy; sigma, conditioning, labels) for a network with out_channels 1 and in_channels 2 or 4."""
 
-    def __init__(self, net: Network, diffusion: DiffusionConfig = DiffusionConfig(), mode: Mode = "edm"):
+    def __init__(self, net: Network, diffusion: DiffusionConfig = DiffusionConfig(), mode: Mode = "diffusion"):
         if net.config.in_channels not in (2, 4) or net.config.out_channels != 1:
             raise ValueError("the denoiser needs a network with in_channels 2 (target + context) or 4 "
                              "(+ known target and its mask) and out_channels 1")
-        if mode not in ("edm", "consistency"):
-            raise ValueError(f"unknown denoiser mode {mode!r}; choose 'edm' or 'consistency'")
+        if mode not in ("diffusion", "consistency"):
+            raise ValueError(f"unknown denoiser mode {mode!r}; choose 'diffusion' or 'consistency'")
         self.net = net
         self.diffusion = diffusion
         self.mode = mode

@@ -26,9 +26,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jaxaccomp.accompany import MODELS_DIR, MODES
-    from jaxaccomp.data.slakh import STEMS
-    from jaxaccomp.streaming.timeline import DEFAULT_WINDOW
+    from jaxaccomp.constants import STEMS
+    from jaxaccomp.stream_settings import StreamSettings
+    from jaxaccomp.streaming.models import MODELS_DIR, MODES
 
     parser = argparse.ArgumentParser(prog="serve.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,16 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                         f"{MODELS_DIR})")
     parser.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
                         help="codec (default: the one the checkpoint was trained with)")
-    parser.add_argument("--mode", choices=tuple(MODES), help="diffusion or consistency (default: the checkpoint's)")
+    parser.add_argument("--mode", choices=MODES, help="diffusion or consistency (default: the checkpoint's)")
     parser.add_argument("--steps", type=int, help="sampling steps (default: the reference server's)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7000, help="port to listen on (default: 7000)")
     parser.add_argument("--client-host", default="127.0.0.1", help="where replies go (default: 127.0.0.1)")
     parser.add_argument("--client-port", type=int, default=8000, help="the client's port (default: 8000)")
-    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW, help=f"T in samples (default: {DEFAULT_WINDOW})")
-    parser.add_argument("--r", type=float, default=0.25, help="step ratio (default: 0.25)")
-    parser.add_argument("--w", type=int, default=1, choices=(-1, 0, 1), help="write window (default: 1)")
-    parser.add_argument("--fade", type=float, default=0.02, help="crossfade as a ratio of a second (default: 0.02)")
+    StreamSettings.add_arguments(parser)
     parser.add_argument("--package-size", type=int, default=5120,
                         help="floats per reply chunk until the client sends /update_package_size (default: 5120)")
     parser.add_argument("--stems", default="bass", help="comma-separated stems to generate (default: bass)")
@@ -61,12 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from jaxaccomp.accompany import load_model
-    from jaxaccomp.data.slakh import STEMS
+    from jaxaccomp.constants import STEMS
     from jaxaccomp.server.session import Session, Settings, engine_factory, warm_up
     from jaxaccomp.server.udp import UdpServer
     from jaxaccomp.server.wire import UpdatePackageSize
-    from jaxaccomp.streaming.timeline import validate
+    from jaxaccomp.stream_settings import StreamSettings
+    from jaxaccomp.streaming.models import load_model
 
     args = build_parser().parse_args(argv)
     stems = tuple(args.stems.split(","))
@@ -77,9 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.record is not None and not args.record.is_dir():
         raise FileNotFoundError(f"--record folder {args.record} does not exist")
     UpdatePackageSize(args.package_size)  # its range, as a one-line error
-    settings = Settings(args.window, args.r, args.w, args.fade, args.package_size, stems, args.verbose,
+    settings = Settings(StreamSettings.from_args(args), args.package_size, stems, args.verbose,  # before the slow part
                         ramp_lead_in=not args.no_ramp, max_stems=args.max_stems)
-    validate(settings.window, settings.r, settings.w, settings.fade_samples)  # before the slow part
     codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
     make_engine = engine_factory(codec, generator)
     print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for 1-{args.max_stems} stems...",
@@ -96,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.serve_forever()
     if session.recorder is not None:
         session.recorder.close()
-    print(session.telemetry.summary(session.settings.step_budget_ms), file=sys.stderr)
+    print(session.telemetry.summary(session.settings.stream.step_budget_ms), file=sys.stderr)
     print(f"served {session.batches} batches ({session.dropped} dropped), "
           f"{generator.compilations - compiled} compilations while serving", file=sys.stderr)
     return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from jaxaccomp.codec.base import SAMPLE_RATE
+from jaxaccomp.constants import SAMPLE_RATE
 
 
 def _next_free(folder: Path, prefix: str) -> int:

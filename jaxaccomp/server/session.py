@@ -21,8 +21,8 @@ is decided here, so that it is testable without a network or a model:
             beginning again at 1) starts a fresh stream too, as `/reset` does: a reopened patch
             is heard at once instead of having its "older" batches dropped.
   replies   in the format the batch came in: a client that sent blobs or positions gets them back.
-  controls  r, w, fade, package size, stems and verbose are checked together with
-            `timeline.validate`; an impossible combination is logged in one line and ignored.
+  controls  r, w, fade, package size, stems and verbose are checked together (`StreamSettings`);
+            an impossible combination is logged in one line and ignored.
             A change of r, w, fade or stems builds a new engine (its compiled sampler is shared).
             More stems than `max_stems` (what was compiled at start-up) are refused.
   telemetry receive (first chunk to ready), encode, sample, decode, send and total per cycle, as
@@ -46,16 +46,16 @@ from typing import Protocol
 
 import numpy as np
 
-from jaxaccomp.codec.base import SAMPLE_RATE, Codec
-from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.codec.base import Codec
+from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.server.recorder import Recorder
 from jaxaccomp.server.wire import (CAPABILITIES, PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Hello,
                                    HelloReply, LoadModel, Message, PacketTest, PacketTestResponse, Predict,
                                    PredictInstruments, Print, Reset, ServerPredicted, Stats, StatsReply, UpdateFade,
                                    UpdatePackageSize, UpdateR, Verbose, W, audio_chunks)
 from jaxaccomp.streaming.engine import StepResult, StreamingEngine
+from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.generator import Generator
-from jaxaccomp.streaming.timeline import validate
 
 SERVER_NAME = "jaxaccomp"
 FIRST_CHUNK_TIMEOUT = 0.25  # seconds: the reference's watchdog after the first chunk (5 x its assumed 50 ms gap)
@@ -74,25 +74,14 @@ class Engine(Protocol):
 
 @dataclass(frozen=True)
 class Settings:
-    """The client-controlled state; `fade` is a ratio of a second, as on the wire."""
+    """The client-controlled state: the stream settings and what the server alone decides."""
 
-    window: int = 264600
-    r: float = 0.25
-    w: int = 1
-    fade: float = 0.02
+    stream: StreamSettings = StreamSettings()
     package_size: int = 5120
     stems: tuple[str, ...] = ("bass",)
     verbose: bool = False
     ramp_lead_in: bool = True  # pre-ramp the lead-in as the reference server does (Max expects it)
     max_stems: int = len(STEMS)  # stems per batch the sampler was compiled for
-
-    @property
-    def fade_samples(self) -> int:
-        return int(self.fade * SAMPLE_RATE)
-
-    @property
-    def step_budget_ms(self) -> float:
-        return 1e3 * int(self.window * self.r) / SAMPLE_RATE
 
 
 EngineFactory = Callable[[Settings], Engine]
@@ -101,8 +90,7 @@ EngineFactory = Callable[[Settings], Engine]
 def engine_factory(codec: Codec, generator: Generator) -> EngineFactory:
     """Engines for each setting, all sharing one compiled generator."""
     def make(settings: Settings) -> StreamingEngine:
-        return StreamingEngine(codec, generator, settings.stems, settings.window, settings.r, settings.w,
-                               settings.fade_samples, ramp_lead_in=settings.ramp_lead_in)
+        return StreamingEngine(codec, generator, settings.stems, settings.stream, ramp_lead_in=settings.ramp_lead_in)
     return make
 
 
@@ -191,12 +179,11 @@ class Session:
     def __init__(self, make_engine: EngineFactory, settings: Settings, log: Callable[[str], None] = print,
                  seed: int = 0, record: Path | None = None):
         self._make_engine, self._log = make_engine, log
-        self.recorder = Recorder(record, settings.window) if record is not None else None
+        self.recorder = Recorder(record, settings.stream.window) if record is not None else None
         self._rng = np.random.default_rng(seed)  # packet test payloads
         self._lock = threading.Lock()
         self.telemetry = Telemetry()
         self.settings = settings
-        validate(settings.window, settings.r, settings.w, settings.fade_samples)
         self._engine = make_engine(settings) if settings.stems else None
         self.position = 0  # playback position P of the latest ready batch
         self.busy = False
@@ -253,7 +240,7 @@ class Session:
             out.append(Bundle((PacketTestResponse(count, self._rng.random(count, dtype=np.float32)),)).encode())
         elif isinstance(message, Hello):
             ramped = ("ramped",) if self.settings.ramp_lead_in else ()  # the client must not ramp again
-            out.append(HelloReply(SERVER_NAME, PROTOCOL_VERSION, SAMPLE_RATE, self.settings.window,
+            out.append(HelloReply(SERVER_NAME, PROTOCOL_VERSION, SAMPLE_RATE, self.settings.stream.window,
                                   CAPABILITIES + ramped).encode())
         elif isinstance(message, Stats):
             out.append(self._stats().encode())
@@ -268,7 +255,7 @@ class Session:
     # --- batches ----------------------------------------------------------------------------
 
     def _chunk(self, chunk: AudioChunk, now: float, out: list[bytes]) -> Job | None:
-        step = int(self.settings.window * self.settings.r)
+        step = self.settings.stream.step
         n = chunk.samples.shape[0]
         if chunk.index + n > step:  # checked before it may start a batch: a bad chunk changes nothing
             self._log(f"dropped: batch {chunk.batch_id} chunk at offset {chunk.index} with {n} samples does not fit "
@@ -359,9 +346,9 @@ class Session:
                 self.busy = False
         s = job.settings
         if self.recorder is not None:
-            content = result.write_start + s.fade_samples
-            self.recorder.step(job.end, job.block, content, s.stems,
-                               [result.audio[stem][s.fade_samples:] for stem in s.stems])
+            fade = s.stream.fade_samples
+            self.recorder.step(job.end, job.block, result.write_start + fade, s.stems,
+                               [result.audio[stem][fade:] for stem in s.stems])
         position = result.write_start if job.reply_positions else None
         out = [data for stem in s.stems
                for data in audio_chunks(f"/{stem}", job.batch_id, result.audio[stem], s.package_size,
@@ -376,7 +363,7 @@ class Session:
         self.telemetry.record(**timings)
         if job.settings.verbose:
             line = ", ".join(f"{name.removesuffix('_ms')} {value:.0f}" for name, value in timings.items())
-            self._log(f"batch {job.batch_id}: {line} ms of a {job.settings.step_budget_ms:.0f} ms step; "
+            self._log(f"batch {job.batch_id}: {line} ms of a {job.settings.stream.step_budget_ms:.0f} ms step; "
                       f"{chunks} chunks")
 
     # --- controls ---------------------------------------------------------------------------
@@ -393,15 +380,16 @@ class Session:
         self._update(stems=stems)
 
     def _update(self, **changes: object) -> None:
-        new = replace(self.settings, **changes)
-        if new == self.settings:
-            return
+        """Apply a client's control message; stream settings (r, w, fade) are checked as a whole."""
+        stream_changes = {name: changes.pop(name) for name in ("r", "w", "fade") if name in changes}
         try:
-            validate(new.window, new.r, new.w, new.fade_samples)
-            rebuild = any(getattr(new, name) != getattr(self.settings, name) for name in ("r", "w", "fade", "stems"))
+            new = replace(self.settings, stream=replace(self.settings.stream, **stream_changes), **changes)
+            if new == self.settings:
+                return
+            rebuild = new.stream != self.settings.stream or new.stems != self.settings.stems
             engine = (self._make_engine(new) if new.stems else None) if rebuild else self._engine
         except ValueError as exc:
-            self._log(f"ignored {', '.join(f'{k}={v}' for k, v in changes.items())}: {exc}")
+            self._log(f"ignored {', '.join(f'{k}={v}' for k, v in {**stream_changes, **changes}.items())}: {exc}")
             return
         if rebuild:
             self._batch = None  # a block of the old step size cannot feed the new engine
@@ -430,6 +418,6 @@ class Session:
     def _stats(self) -> StatsReply:
         medians = self.telemetry.medians()
         values = {**{f"median_{name}": value for name, value in medians.items()},
-                  "step_budget_ms": self.settings.step_budget_ms, "batches": float(self.batches),
+                  "step_budget_ms": self.settings.stream.step_budget_ms, "batches": float(self.batches),
                   "batches_dropped": float(self.dropped)}
         return StatsReply(tuple(values.items()))

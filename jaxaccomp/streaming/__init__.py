@@ -2,6 +2,6 @@
 
 from jaxaccomp.streaming.engine import StepResult, StreamingEngine
 from jaxaccomp.streaming.generator import Generator, Predictor
-from jaxaccomp.streaming.timeline import StepPlan, plan_step, validate
+from jaxaccomp.streaming.timeline import StepPlan, plan_step
 
-__all__ = ["Generator", "Predictor", "StepPlan", "StepResult", "StreamingEngine", "plan_step", "validate"]
+__all__ = ["Generator", "Predictor", "StepPlan", "StepResult", "StreamingEngine", "plan_step"]

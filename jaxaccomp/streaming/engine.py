@@ -30,9 +30,10 @@ import jax
 import numpy as np
 
 from jaxaccomp.codec.base import Codec
-from jaxaccomp.data.slakh import STEMS
+from jaxaccomp.constants import STEMS
 from jaxaccomp.streaming.generator import Predictor
-from jaxaccomp.streaming.timeline import DEFAULT_FADE, DEFAULT_WINDOW, StepPlan, plan_step, validate
+from jaxaccomp.stream_settings import StreamSettings
+from jaxaccomp.streaming.timeline import StepPlan, plan_step
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,17 @@ def _overlay(dst: np.ndarray, dst_start: int, src: np.ndarray, src_start: int) -
 class StreamingEngine:
     """Rolling context and target latents on one sample-accurate timeline; see the module docstring."""
 
-    def __init__(self, codec: Codec, generator: Predictor, stems: Sequence[str], window: int = DEFAULT_WINDOW,
-                 r: float = 0.25, w: int = 1, fade: int = DEFAULT_FADE, seed: int = 0, ramp_lead_in: bool = False):
+    def __init__(self, codec: Codec, generator: Predictor, stems: Sequence[str],
+                 settings: StreamSettings = StreamSettings(), seed: int = 0, ramp_lead_in: bool = False):
         unknown = [s for s in stems if s not in STEMS]
         if not stems or unknown or len(set(stems)) != len(stems):
             raise ValueError(f"stems must be distinct names from {', '.join(STEMS)}, got {', '.join(stems) or 'none'}")
         self.codec, self.generator = codec, generator
         self.stems = tuple(stems)
         self.width = generator.width
-        self.step_size = validate(window, r, w, fade, self.width, codec.hop)
-        self.w, self.fade, self.seed, self.ramp_lead_in = w, fade, seed, ramp_lead_in
+        settings.check_fits(self.width, codec.hop)
+        self.settings, self.step_size = settings, settings.step
+        self.seed, self.ramp_lead_in = seed, ramp_lead_in
         self._labels = np.eye(len(STEMS), dtype=np.float32)[[STEMS.index(s) for s in stems]]
         self._key = jax.random.key(seed)
         middle = silence_latent(codec, self.width)
@@ -103,7 +105,7 @@ class StreamingEngine:
         end = self.position + self.step_size if end is None else int(end)
         if end < self.position:
             raise ValueError(f"the playback position cannot go back from {self.position} to {end}; reset() first")
-        plan = plan_step(end, self.step_size, self.w, self.fade, self.width, self.codec.hop)
+        plan = plan_step(end, self.step_size, self.settings.w, self.settings.fade_samples, self.width, self.codec.hop)
 
         start = time.perf_counter()
         context_audio = np.zeros(plan.playback - plan.window_start, np.float32)
@@ -127,7 +129,8 @@ class StreamingEngine:
                                     seed=decode_seed)
         out = decoded[:, plan.cut:plan.cut + plan.length].copy()
         if self.ramp_lead_in:
-            out[:, :self.fade] *= np.linspace(0.0, 1.0, self.fade, dtype=np.float32)
+            fade = self.settings.fade_samples
+            out[:, :fade] *= np.linspace(0.0, 1.0, fade, dtype=np.float32)
         decoded_at = time.perf_counter()
 
         self._audio, self._audio_start = context_audio, plan.window_start

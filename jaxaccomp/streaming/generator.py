@@ -28,7 +28,7 @@ from jaxaccomp.nn.precond import Denoiser, Mode
 from jaxaccomp.streaming.timeline import StepPlan
 
 # The reference servers' settings: 5 Karras levels for ADPM2 (server.py), 2 consistency steps (server_CD.py).
-DEFAULT_STEPS: dict[str, int] = {"edm": SERVER_ADPM2["num_steps"], "consistency": 2}
+DEFAULT_STEPS: dict[str, int] = {"diffusion": SERVER_ADPM2["num_steps"], "consistency": 2}
 
 
 class Predictor(Protocol):
@@ -45,7 +45,7 @@ class Predictor(Protocol):
 
 def sigma_schedule(mode: Mode, steps: int) -> np.ndarray:
     """The server's schedule with `steps` levels: Karras (ADPM2, `steps` - 1 iterations) or consistency."""
-    if mode == "edm":
+    if mode == "diffusion":
         if steps < 2:
             raise ValueError(f"diffusion sampling needs at least 2 steps (noise levels), got {steps}")
         return karras_sigmas(**{**SERVER_ADPM2, "num_steps": steps})
@@ -55,7 +55,7 @@ def sigma_schedule(mode: Mode, steps: int) -> np.ndarray:
 
 
 class Generator:
-    """A Denoiser behind one jitted sampler: ADPM2 inpainting for "edm", multistep consistency otherwise.
+    """A Denoiser behind one jitted sampler: ADPM2 inpainting for "diffusion", multistep consistency otherwise.
 
     `steps` counts noise levels for ADPM2 (the server's 5 give 4 iterations x 2 resamples x 2 network
     calls) and network calls for consistency sampling (the server's 2). A network that sees the known
@@ -72,7 +72,7 @@ class Generator:
         self.compilations = 0
         graphdef, self._state = nnx.split(denoiser)
         sees_target = denoiser.conditions_on_target
-        if self.mode == "edm":
+        if self.mode == "diffusion":
             resamples = 1 if sees_target else SERVER_RESAMPLES
             sampler = functools.partial(adpm2_inpaint, num_resamples=resamples)
         else:

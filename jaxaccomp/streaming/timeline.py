@@ -27,16 +27,13 @@ stored. Everything here is integer arithmetic; the engine does the audio.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from jaxaccomp.codec.base import HOP, SAMPLE_RATE
-from jaxaccomp.diffusion.masks import VALID_W, timeline_masks
+from jaxaccomp.constants import HOP, WINDOW_FRAMES
+from jaxaccomp.diffusion.masks import timeline_masks
+from jaxaccomp.stream_settings import VALID_W
 
-WIDTH = 64  # columns of the model's window
 DECODE_MARGIN = 1  # extra columns decoded before the first needed one (a column's synthesis reaches into the next)
-DEFAULT_WINDOW = 264600  # T of the Max external and the reference server (6 s)
-DEFAULT_FADE = int(0.02 * SAMPLE_RATE)  # the reference's 0.02 fade ratio: 882 samples
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ class StepPlan:
         return self.write_start - self.decode_start_column * self.hop
 
 
-def plan_step(playback: int, step: int, w: int, fade: int, width: int = WIDTH, hop: int = HOP,
+def plan_step(playback: int, step: int, w: int, fade: int, width: int = WINDOW_FRAMES, hop: int = HOP,
               margin: int = DECODE_MARGIN) -> StepPlan:
     """The plan of the step at playback position `playback`, or a one-line ValueError if impossible."""
     if w not in VALID_W:
@@ -106,33 +103,3 @@ def plan_step(playback: int, step: int, w: int, fade: int, width: int = WIDTH, h
         hop=hop,
     )
 
-
-def validate(window: int, r: float, w: int, fade: int, width: int = WIDTH, hop: int = HOP) -> int:
-    """The step size int(window r) of a client setting, or a one-line ValueError naming the rule broken.
-
-    Checked for every step of a client that advances the playback position by whole steps (as the
-    Max external does): the worst grid alignment such positions reach must still fit the window.
-    """
-    if w not in VALID_W:
-        raise ValueError(f"w must be -1, 0 or 1, got {w}")
-    if window < 1:
-        raise ValueError(f"the window must be at least one sample, got {window}")
-    if not 0 < r <= 1:
-        raise ValueError(f"r must be in (0, 1], got {r}")
-    if (w + 2) * r > 1:
-        raise ValueError(f"(w+2)*r must be at most 1 (the client's window holds the read block, the gap and "
-                         f"the write window), got w={w}, r={r}")
-    step = int(window * r)
-    if step < 1:
-        raise ValueError(f"r={r} of a {window}-sample window is a step of {step} samples; it must be at least 1")
-    if fade < 0:
-        raise ValueError(f"the fade must not be negative, got {fade} samples")
-    # Positions k*step put W1 at every multiple of gcd(step, hop) modulo hop: up to hop - gcd samples
-    # short of the next column boundary, where the window must end.
-    span = max(w + 1, 1) * step + hop - math.gcd(step, hop)
-    if span > width * hop:
-        raise ValueError(
-            f"a step of {step} samples (window {window}, r={r}) at w={w} does not fit the model window of "
-            f"{width} columns ({width * hop} samples) at every grid alignment: it needs {span}"
-        )
-    return step

@@ -21,7 +21,7 @@ from jaxaccomp.codec.factory import latent_space
 from jaxaccomp.config import DiffusionConfig, family_preset, from_dict
 from jaxaccomp.diffusion.consistency import consistency_distillation_loss, draw
 from jaxaccomp.training import state as st
-from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser, read_meta
+from jaxaccomp.nn.checkpoint import CheckpointError, load_denoiser, read_meta
 from jaxaccomp.training.config import DistillConfig
 from jaxaccomp.training.sharding import put_state, state_shardings
 from jaxaccomp.training.state import State
@@ -32,7 +32,7 @@ def resolve(cfg: DistillConfig) -> DistillConfig:
     if cfg.teacher is None:
         raise ValueError("distill.py needs --teacher DIR (a train.py model/ export or a converted reference checkpoint)")
     meta = read_meta(cfg.teacher)
-    if meta["mode"] != "edm":
+    if meta["mode"] != "diffusion":
         raise CheckpointError(f"the teacher {cfg.teacher} is a {meta['mode']!r} model; distillation needs an EDM model")
     return dataclasses.replace(cfg, preset=family_preset(meta.get("network", "songunet")), unet=dict(meta["unet"]))
 
@@ -58,7 +58,7 @@ def _loss(cfg: DistillConfig, diffusion: DiffusionConfig, teacher: dict, student
     return consistency_distillation_loss(
         student_fn if dropout else st.WithoutDropout(student_fn),
         st.denoiser(target, cfg, "consistency", diffusion),
-        st.WithoutDropout(st.denoiser(teacher, cfg, "edm", diffusion)),
+        st.WithoutDropout(st.denoiser(teacher, cfg, "diffusion", diffusion)),
         batch["target"], batch["context"], batch["label"], draws,
         target_dropout=dropout and cfg.target_dropout, sigma_data=diffusion.sigma_data, known_target=known_target)
 

@@ -69,7 +69,7 @@ class EDMProgram:
 
     name = "train.py"
     metrics = ("loss",)
-    mode = "edm"
+    mode = "diffusion"
 
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg

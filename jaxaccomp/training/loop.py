@@ -8,7 +8,7 @@ A run directory holds:
   tensorboard/         the same scalars as TensorBoard events
   checkpoints/last/    the newest full train states (orbax; `--resume` continues from the latest)
   checkpoints/best/    the full train state with the lowest validation loss
-  model/ best_model/   exported denoisers (training.checkpoint format: what serve/convert load)
+  model/ best_model/   exported denoisers (nn.checkpoint format: what serve/convert load)
 
 Latents are used raw, as the codec gives them (Music2Latent's are already divided by 0.06; the
 reference trains on them unnormalised with sigma_data = 1).
@@ -124,7 +124,7 @@ class Program(Protocol):
 
 def export_model(path: Path, program: Program, state: State, codec: str, source: str) -> None:
     """Replace the denoiser export at `path` (written beside it, then renamed)."""
-    from jaxaccomp.training.checkpoint import save_denoiser
+    from jaxaccomp.nn.checkpoint import save_denoiser
     from jaxaccomp.training.state import export_denoiser, exported_params
 
     partial, old = path.with_name(path.name + ".partial"), path.with_name(path.name + ".old")

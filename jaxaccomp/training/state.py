@@ -51,7 +51,7 @@ def init_params(net: NetConfig, seed: int) -> dict:
 
 def load_params(path: str, net: NetConfig) -> dict:
     """The float32 parameters (pure dict) of a model export, whose network must be `net`."""
-    from jaxaccomp.training.checkpoint import CheckpointError, load_denoiser
+    from jaxaccomp.nn.checkpoint import CheckpointError, load_denoiser
 
     model, _ = load_denoiser(path)
     if model.net.config != net:
@@ -59,7 +59,7 @@ def load_params(path: str, net: NetConfig) -> dict:
     return nnx.to_pure_dict(nnx.state(model.net, nnx.Param))
 
 
-def denoiser(params: dict, cfg: TrainConfig, mode: Mode = "edm", diffusion: DiffusionConfig = DiffusionConfig()) -> Denoiser:
+def denoiser(params: dict, cfg: TrainConfig, mode: Mode = "diffusion", diffusion: DiffusionConfig = DiffusionConfig()) -> Denoiser:
     """The denoiser of `params` computing in the config's dtype (inside a traced step; parameters stay
     float32 and are cast by the layers)."""
     return Denoiser(nnx.merge(graphdef_of(cfg.unet_config(), cfg.dtype), params), diffusion, mode)
@@ -198,8 +198,8 @@ class WithoutDropout:
         return self.denoiser(x, sigma, context, labels)
 
 
-def export_denoiser(params: dict, unet: NetConfig, mode: Mode = "edm",
+def export_denoiser(params: dict, unet: NetConfig, mode: Mode = "diffusion",
                     diffusion: DiffusionConfig = DiffusionConfig()) -> Denoiser:
-    """A float32 Denoiser holding `params` (host copies), for `training.checkpoint.save_denoiser`."""
+    """A float32 Denoiser holding `params` (host copies), for `nn.checkpoint.save_denoiser`."""
     host = jax.tree.map(lambda x: jnp.asarray(jax.device_get(x)), params)
     return Denoiser(nnx.merge(graphdef_of(unet, "float32"), host), diffusion, mode)
