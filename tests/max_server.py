@@ -21,7 +21,7 @@ import pytest
 from jaxaccomp.server.session import EngineFactory, Job, Session, Settings
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.server.udp import UdpServer
-from jaxaccomp.server.wire import AudioChunk, parse
+from jaxaccomp.protocol import AudioChunk, parse
 from jaxaccomp.codec.embedded import EmbeddedCodec
 
 # A 2 s context, so a step (r = 0.25) is 0.5 s of playback; the clients start from T = 264600

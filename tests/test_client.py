@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from jaxaccomp.client.core import ClientCore, ClientSettings
 from jaxaccomp.server.session import Session, Settings
-from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Hello, LoadModel, Message, PacketTest, Predict,
+from jaxaccomp.protocol import (AudioChunk, BatchDropped, Hello, LoadModel, Message, PacketTest, Predict,
                                    PredictInstruments, Print, Ready, Reset, ServerPredicted, Stats, UpdateFade,
                                    UpdatePackageSize, UpdateR, Verbose, W, audio_chunks, parse)
 from jaxaccomp.streaming.engine import StepResult

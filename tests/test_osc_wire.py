@@ -16,7 +16,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from jaxaccomp.bench.osc_time import benchmark
-from jaxaccomp.server.wire import (
+from jaxaccomp.protocol import (
     CAPABILITIES,
     MAX_BUNDLE_DEPTH,
     MAX_DATAGRAM,

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from jaxaccomp.server.session import LAST_ORIGIN, Session, Settings
-from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel, PacketTest,
+from jaxaccomp.protocol import (AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel, PacketTest,
                                    PredictInstruments, Print, Reset, ServerPredicted, Stats, StatsReply, UpdateFade,
                                    UpdatePackageSize, UpdateR, W, audio_chunks, parse)
 from jaxaccomp.streaming.engine import StepResult
@@ -281,7 +281,7 @@ def free_udp_socket() -> socket.socket:
 
 
 def osc(address: str, tags: str, *values: object) -> bytes:
-    """A datagram built by hand as Max's oscpack builds it (independent of wire.py's encoder)."""
+    """A datagram built by hand as Max's oscpack builds it (independent of jaxaccomp.protocol's encoder)."""
     def pad(raw: bytes) -> bytes:
         return raw + b"\0" * (4 - len(raw) % 4)
     body = b"".join(struct.pack(">" + {"i": "i", "d": "d", "f": "f"}[t], v) for t, v in zip(tags, values))

@@ -33,7 +33,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402 - after the BLAS setting, which numpy reads when it loads
 
 from jaxaccomp.bench.timing import machine, markdown_table, write_json
-from jaxaccomp.server.wire import AudioChunk, audio_chunks, parse
+from jaxaccomp.protocol import AudioChunk, audio_chunks, parse
 
 UP_SAMPLES, DOWN_SAMPLES = 66150, 66150 + 882  # one default step up; the step plus its lead-in down
 RECEIVE_BUFFER = 8 << 20

@@ -18,7 +18,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from jaxaccomp.bench.timing import machine, markdown_table, measure, write_json
-from jaxaccomp.server.wire import AudioChunk, parse
+from jaxaccomp.protocol import AudioChunk, parse
 
 HEADER = (1, 0, 15)  # batch id, start, total
 

@@ -21,7 +21,7 @@ import numpy as np
 from jaxaccomp.cli import run
 from jaxaccomp.client.core import ClientSettings
 from jaxaccomp.constants import STEMS
-from jaxaccomp.server.wire import PacketTest
+from jaxaccomp.protocol import PacketTest
 from jaxaccomp.stream_settings import StreamSettings
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jaxaccomp.constants import STEMS
-from jaxaccomp.server.wire import (AudioChunk, BatchDropped, Bundle, HelloReply, LoadModel, Message,
+from jaxaccomp.protocol import (AudioChunk, BatchDropped, Bundle, HelloReply, LoadModel, Message,
                                    PacketTestResponse, PredictInstruments, Ready, Reset, ServerPredicted, StatsReply,
                                    UpdateFade, UpdatePackageSize, UpdateR, W, audio_chunks)
 from jaxaccomp.stream_settings import StreamSettings

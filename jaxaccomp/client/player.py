@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxaccomp.client.core import ClientCore, ClientSettings
 from jaxaccomp.constants import SAMPLE_RATE
-from jaxaccomp.server.wire import Hello, HelloReply, Message, Ready, Stats, WireError, parse
+from jaxaccomp.protocol import Hello, HelloReply, Message, Ready, Stats, WireError, parse
 from jaxaccomp.tracks import steps_to_cover
 
 RECEIVE_BUFFER = 4 << 20  # a whole reply (tens of chunks) arrives back to back

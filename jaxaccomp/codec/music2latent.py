@@ -144,7 +144,7 @@ class Music2LatentCodec(GridConstants):
 
     @staticmethod
     def _read_weights(path: Path) -> dict:
-        from jaxaccomp.convert.torch_files import load_torch_file
+        from jaxaccomp.codec.torch_pickle import load_torch_file
 
         checkpoint = load_torch_file(path)
         if not isinstance(checkpoint, dict) or "gen_state_dict" not in checkpoint:

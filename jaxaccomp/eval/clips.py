@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from jaxaccomp.codec.base import Codec
-from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.stream_settings import StreamSettings
 
 REFERENCES = ("ground_truth", "random_pairing", "silence", "half_beat_shift", "codec_round_trip")

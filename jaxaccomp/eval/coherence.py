@@ -1,7 +1,7 @@
 """Our own COCOLA-style coherence score: does a stem fit a context (the mixture without that stem)?
 
 A substitute for the paper's COCOLA (whose checkpoint is not available offline), trained by
-`python -m jaxaccomp.eval.coherence train` on our rendered songs, so it is only meaningful on that
+`python -m jaxaccomp.eval.coherence_train` on our rendered songs, so it is only meaningful on that
 distribution and only relative to calibration rows (ground-truth stem, stem of another song):
 
   * features: audio at 16 kHz -> STFT (1024-point FFT, 40 ms Hann window, 20 ms hop) -> 64-band mel
@@ -26,8 +26,6 @@ import dataclasses
 import functools
 import json
 import math
-import sys
-from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -321,20 +319,3 @@ def load_coherence(path: str | Path | None = None) -> CoherenceModel:
         leaves.append(jnp.asarray(flat[name]))
     params = jax.tree.unflatten(jax.tree.structure(target), leaves)
     return CoherenceModel(params, config, meta)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m jaxaccomp.eval.coherence train ...` (see coherence_train for the options)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] != "train":
-        raise ValueError("usage: python -m jaxaccomp.eval.coherence train --out DIR [options]; "
-                         "see `train --help`")
-    from jaxaccomp.eval.coherence_train import main as train_main
-
-    return train_main(argv[1:])
-
-
-if __name__ == "__main__":
-    from jaxaccomp.cli import run
-
-    run(main)

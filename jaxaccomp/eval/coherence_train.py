@@ -1,6 +1,6 @@
 """Train the coherence model on our rendered songs; see `jaxaccomp.eval.coherence` for what it scores.
 
-    python -m jaxaccomp.eval.coherence train --out runs/coherence --data /tmp/coherence_songs
+    python -m jaxaccomp.eval.coherence_train --out runs/coherence --data /tmp/coherence_songs
 
 Songs come from `jaxaccomp.data.render` (train / validation / test splits of one dataset seed;
 finished tracks are reused). Each song's features are computed once, whole, and cached next to the
@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import shlex
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -165,7 +166,7 @@ def mean_metrics(evaluate, params: dict, batches: list[Batch]) -> dict[str, floa
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m jaxaccomp.eval.coherence train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m jaxaccomp.eval.coherence_train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="new folder for the checkpoint and log.csv")
     parser.add_argument("--data", required=True, type=Path, help="rendered dataset root (created or reused)")
@@ -190,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 def provenance(args: argparse.Namespace, argv: Sequence[str], **training: object) -> dict:
     """What a checkpoint records about how it was made (command, seed, data, training)."""
     return {
-        "command": "python -m jaxaccomp.eval.coherence train " + shlex.join(argv),
+        "command": "python -m jaxaccomp.eval.coherence_train " + shlex.join(argv),
         "seed": args.seed,
         "data": {"renderer": "jaxaccomp.data.render", "data_seed": args.data_seed, "seconds": args.seconds,
                  "soundfont": args.soundfont.name, "stems": list(STEMS),
@@ -218,7 +219,7 @@ def held_out_record(batch: int, eval_batches: int, results: dict[str, dict[str, 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train; every validation that improves the loss rewrites the checkpoint in --out (with its test
     metrics), so a run stopped early still leaves its best model."""
-    argv = list(argv) if argv is not None else []
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.out.exists():
@@ -265,3 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"saved (test accuracy {results['test']['accuracy']:.3f}, chance {1 / args.batch:.3f})", flush=True)
     print(f"done in {(time.perf_counter() - started) / 60:.1f} min; best checkpoint in {args.out}")
     return 0
+
+
+if __name__ == "__main__":
+    from jaxaccomp.cli import run
+
+    run(main)

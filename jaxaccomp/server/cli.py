@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jaxaccomp.constants import STEMS
     from jaxaccomp.server.session import Session, Settings, engine_factory, warm_up
     from jaxaccomp.server.udp import UdpServer
-    from jaxaccomp.server.wire import UpdatePackageSize
+    from jaxaccomp.protocol import UpdatePackageSize
     from jaxaccomp.stream_settings import StreamSettings
     from jaxaccomp.streaming.models import load_model
 

@@ -49,7 +49,7 @@ import numpy as np
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.server.recorder import Recorder
-from jaxaccomp.server.wire import (CAPABILITIES, PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Hello,
+from jaxaccomp.protocol import (CAPABILITIES, PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Hello,
                                    HelloReply, LoadModel, Message, PacketTest, PacketTestResponse, Predict,
                                    PredictInstruments, Print, Reset, ServerPredicted, Stats, StatsReply, UpdateFade,
                                    UpdatePackageSize, UpdateR, Verbose, W, audio_chunks)

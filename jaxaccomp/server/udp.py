@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from jaxaccomp.server.session import Job, Session
-from jaxaccomp.server.wire import Ready, WireError, parse
+from jaxaccomp.protocol import Ready, WireError, parse
 
 RECEIVE_BUFFER = 4 << 20  # the reference's SO_RCVBUF: a whole batch of chunks fits while the loop is busy
 RECEIVE_SIZE = 65536  # any UDP datagram; parse rejects what exceeds an IPv4 payload

@@ -1,7 +1,9 @@
-"""The server's OSC 1.0 wire format, byte-compatible with the multi_track Max external.
+"""The messages server and clients exchange, byte-compatible with the multi_track Max external.
 
 Bytes in, frozen dataclasses out, and back (`parse` and `Message.encode`); no sockets, threads or
-model. Everything is big-endian OSC 1.0. The reference protocol:
+model; the OSC encoding itself is in `protocol.osc`. Everything is big-endian OSC 1.0.
+
+The reference protocol:
 
 client -> server (UDP 7000)
     /context ,iii f...        AudioChunk: batch id, sample offset of the chunk in its plane,
@@ -47,16 +49,15 @@ into Bundle; time tags are kept but not acted on.
 from __future__ import annotations
 
 import math
-import struct
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
 
-MAX_DATAGRAM = 65_507  # the largest UDP payload over IPv4
+from jaxaccomp.protocol.osc import (MAX_DATAGRAM, INT32, UINT64, Arg, ArgReader, WireError, check_address, check_end, check_int,
+    check_samples, datagram, encode_args, encode_samples, read_args, read_samples, read_string, require, show_tags)
+
 MAX_PACKAGE_SIZE = 13_000  # 5 N + 36 bytes (float chunk, stem name up to 15 characters, int64 position) fit
 MIN_PACKAGE_SIZE = 128
 MAX_STEMS = 8  # the external's limit
@@ -64,31 +65,7 @@ MAX_BUNDLE_DEPTH = 4
 IMMEDIATELY = 1  # the OSC time tag "now"
 PROTOCOL_VERSION = 1
 CAPABILITIES = ("blob", "position", "stats")
-
-Arg = tuple[str, object]  # (type tag, value); T and F carry True and False
-
-_INT32 = struct.Struct(">i")
-_UINT64 = struct.Struct(">Q")
-_SCALARS = {"i": _INT32, "h": struct.Struct(">q"), "f": struct.Struct(">f"), "d": struct.Struct(">d")}
 _BUNDLE_TAG = b"#bundle\0"
-
-
-class WireError(ValueError):
-    """A datagram (or a message to build) that breaks the protocol; the message is one line."""
-
-
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise WireError(message)
-
-
-def _check_int(what: str, value: int, low: int = 0, bits: int = 32) -> None:
-    _require(low <= value < 2 ** (bits - 1), f"{what} must be an int{bits} >= {low}, got {value}")
-
-
-def _show(tags: str) -> str:
-    """Type tags quoted and cut short for a one-line error (audio has thousands; garbage has newlines)."""
-    return ascii(f",{tags}" if len(tags) <= 12 else f",{tags[:8]}...({len(tags)} tags)")
 
 
 class Message(ABC):
@@ -96,178 +73,6 @@ class Message(ABC):
 
     @abstractmethod
     def encode(self) -> bytes: ...
-
-
-# --- encoding ---------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=256)
-def _osc_string(text: str) -> bytes:
-    """NUL-terminated, NUL-padded to 4 bytes; cached because addresses and tags repeat."""
-    _require("\0" not in text, f"OSC strings cannot contain NUL: {text[:40]!r}")
-    raw = text.encode()
-    return raw + b"\0" * (4 - len(raw) % 4)
-
-
-@lru_cache(maxsize=32)
-def _float_tags(header: str, count: int) -> bytes:
-    """The type tags of a header plus `count` floats: one byte per float, so worth caching per N."""
-    return _osc_string("," + header + "f" * count)
-
-
-@lru_cache(maxsize=8)
-def _header_struct(header: str) -> struct.Struct:
-    return struct.Struct(">" + header.replace("h", "q"))
-
-
-def _datagram(parts: Sequence[bytes]) -> bytes:
-    data = b"".join(parts)
-    _require(len(data) <= MAX_DATAGRAM, f"{len(data)} bytes do not fit one UDP datagram ({MAX_DATAGRAM})")
-    return data
-
-
-def _encode_args(address: str, args: Sequence[Arg]) -> bytes:
-    """A control message; only the tags controls send (i, d, s, T) need writing."""
-    parts = [_osc_string(address), _osc_string("," + "".join(tag for tag, _ in args))]
-    for tag, value in args:
-        if tag == "s":
-            parts.append(_osc_string(value))
-        elif tag in _SCALARS:
-            parts.append(_SCALARS[tag].pack(value))
-    return _datagram(parts)
-
-
-def _encode_samples(address: str, header: str, values: tuple[int, ...], samples: np.ndarray, blob: bool) -> bytes:
-    """The fast path: header ints, then float32 samples as N `f` arguments or one blob."""
-    body = samples.astype(">f4").tobytes()
-    head = _header_struct(header).pack(*values)
-    if blob:
-        return _datagram((_osc_string(address), _osc_string("," + header + "b"), head, _INT32.pack(len(body)), body))
-    return _datagram((_osc_string(address), _float_tags(header, len(samples)), head, body))
-
-
-# --- decoding ---------------------------------------------------------------------------------
-
-
-def _read_string(data: bytes, pos: int, what: str) -> tuple[str, int]:
-    end = data.find(b"\0", pos)
-    _require(end >= 0, f"{what} is not NUL-terminated")
-    after = (end + 4) & ~3
-    _require(not data[end:after].strip(b"\0"), f"{what} is not padded with NULs")
-    try:
-        return data[pos:end].decode(), after
-    except UnicodeDecodeError:
-        raise WireError(f"{what} is not UTF-8") from None
-
-
-def _read_blob(data: bytes, pos: int, what: str) -> tuple[bytes, int]:
-    _require(pos + 4 <= len(data), f"{what}: truncated blob size")
-    (size,) = _INT32.unpack_from(data, pos)
-    end = pos + 4 + size
-    after = (end + 3) & ~3
-    _require(0 <= size and after <= len(data), f"{what}: blob of {size} bytes does not fit the datagram")
-    _require(not data[end:after].strip(b"\0"), f"{what}: blob is not padded with NULs")
-    return data[pos + 4 : end], after
-
-
-def _read_args(address: str, tags: str, data: bytes, pos: int) -> tuple[list[Arg], int]:
-    args: list[Arg] = []
-    for tag in tags:
-        value: object
-        if tag in _SCALARS:
-            scalar = _SCALARS[tag]
-            _require(pos + scalar.size <= len(data),
-                     f"{address} {_show(tags)}: truncated at argument {len(args) + 1}")
-            (value,) = scalar.unpack_from(data, pos)
-            pos += scalar.size
-            _require(tag in "ih" or math.isfinite(value), f"{address}: argument {len(args) + 1} is NaN or infinite")
-        elif tag == "s":
-            value, pos = _read_string(data, pos, f"{address}: argument {len(args) + 1}")
-        elif tag == "b":
-            value, pos = _read_blob(data, pos, f"{address}: argument {len(args) + 1}")
-        elif tag in "TF":
-            value = tag == "T"
-        else:
-            raise WireError(f"{address}: unsupported type tag {tag!r}")
-        args.append((tag, value))
-    return args, pos
-
-
-def _check_end(address: str, data: bytes, pos: int) -> None:
-    _require(pos == len(data), f"{address}: {len(data) - pos} bytes after the last argument")
-
-
-def _read_samples(address: str, tags: str, data: bytes, pos: int) -> tuple[np.ndarray, bool]:
-    """The float32 samples that end a message, as N `f` arguments or one blob; (samples, blob)."""
-    if tags == "b":
-        raw, pos = _read_blob(data, pos, address)
-        _check_end(address, data, pos)
-        _require(len(raw) % 4 == 0, f"{address}: an audio blob of {len(raw)} bytes is not whole float32 samples")
-        return np.frombuffer(raw, ">f4").astype(np.float32), True
-    _require(tags.count("f") == len(tags),
-             f"{address}: expected float samples or one blob, got type tags {_show(tags)}")
-    _require(pos + 4 * len(tags) == len(data),
-             f"{address}: {len(tags)} float samples need {4 * len(tags)} bytes, got {len(data) - pos}")
-    return np.frombuffer(data, ">f4", count=len(tags), offset=pos).astype(np.float32), False
-
-
-def _check_address(address: str) -> None:
-    """Printable ASCII without spaces, so that an address can be quoted in a one-line error."""
-    ok = address.startswith("/") and address.isascii() and address.isprintable() and " " not in address
-    _require(ok, f"bad OSC address {address[:40]!r}")
-
-
-def _check_samples(address: str, samples: np.ndarray) -> np.ndarray:
-    samples = np.asarray(samples, dtype=np.float32)
-    _require(samples.ndim == 1 and samples.size > 0,
-             f"{address}: samples must be a non-empty 1-D array, got shape {samples.shape}")
-    _require(bool(np.isfinite(samples).all()), f"{address}: audio contains NaN or infinite samples")
-    return samples
-
-
-class _Args:
-    """Typed, count-checked reading of a control message's arguments."""
-
-    def __init__(self, address: str, tags: str, args: list[Arg]):
-        self._where = f"{address} {_show(tags)}"
-        self._args = args
-        self._next = 0
-
-    @property
-    def remaining(self) -> int:
-        return len(self._args) - self._next
-
-    def _take(self, kind: str, tags: str) -> object:
-        _require(self.remaining > 0, f"{self._where}: missing {kind} argument")
-        tag, value = self._args[self._next]
-        _require(tag in tags, f"{self._where}: argument {self._next + 1} must be {kind}, got type tag {tag!r}")
-        self._next += 1
-        return value
-
-    def number(self) -> float:
-        return float(self._take("a number", "ifdh"))
-
-    def integer(self) -> int:
-        value = self._take("an integer", "ifdh")
-        _require(float(value).is_integer(), f"{self._where}: argument {self._next} must be an integer, got {value}")
-        return int(value)
-
-    def flag(self) -> bool:
-        value = self.integer()
-        _require(value in (0, 1), f"{self._where}: argument {self._next} must be 0 or 1, got {value}")
-        return bool(value)
-
-    def true(self) -> None:
-        self._take("T (true)", "T")
-
-    def string(self) -> str:
-        return str(self._take("a string", "s"))
-
-    def skip_rest(self) -> None:
-        self._next = len(self._args)
-
-    def finish(self) -> None:
-        _require(self.remaining == 0, f"{self._where}: {self.remaining} unexpected arguments")
 
 
 # --- messages ---------------------------------------------------------------------------------
@@ -291,27 +96,27 @@ class AudioChunk(Message):
     blob: bool = False
 
     def __post_init__(self) -> None:
-        _check_address(self.address)
-        _check_int(f"{self.address}: batch id", self.batch_id)
-        _check_int(f"{self.address}: index", self.index)
-        _check_int(f"{self.address}: total", self.total, low=1)
+        check_address(self.address)
+        check_int(f"{self.address}: batch id", self.batch_id)
+        check_int(f"{self.address}: index", self.index)
+        check_int(f"{self.address}: total", self.total, low=1)
         if self.position is not None:
-            _check_int(f"{self.address}: position", self.position, low=-(2**63), bits=64)
-        object.__setattr__(self, "samples", _check_samples(self.address, self.samples))
+            check_int(f"{self.address}: position", self.position, low=-(2**63), bits=64)
+        object.__setattr__(self, "samples", check_samples(self.address, self.samples))
 
     def encode(self) -> bytes:
         ints = (self.batch_id, self.index, self.total)
         if self.position is None:
-            return _encode_samples(self.address, "iii", ints, self.samples, self.blob)
-        return _encode_samples(self.address, "iiih", (*ints, self.position), self.samples, self.blob)
+            return encode_samples(self.address, "iii", ints, self.samples, self.blob)
+        return encode_samples(self.address, "iiih", (*ints, self.position), self.samples, self.blob)
 
     @classmethod
     def _decode(cls, address: str, tags: str, data: bytes, pos: int) -> AudioChunk:
-        _require(tags.startswith("iii"),
-                 f"unknown address {address} (type tags {_show(tags)} are not an audio chunk)")
+        require(tags.startswith("iii"),
+                 f"unknown address {address} (type tags {show_tags(tags)} are not an audio chunk)")
         header = "iiih" if tags.startswith("iiih") else "iii"
-        args, pos = _read_args(address, header, data, pos)
-        samples, blob = _read_samples(address, tags[len(header) :], data, pos)
+        args, pos = read_args(address, header, data, pos)
+        samples, blob = read_samples(address, tags[len(header) :], data, pos)
         values = [value for _, value in args]
         return cls(address, *values[:3], samples, values[3] if len(values) == 4 else None, blob)
 
@@ -326,17 +131,17 @@ class _CountedSamples(Message):
     blob: bool = False
 
     def __post_init__(self) -> None:
-        _check_int(f"{self.ADDRESS}: count", self.count)
-        object.__setattr__(self, "samples", _check_samples(self.ADDRESS, self.samples))
+        check_int(f"{self.ADDRESS}: count", self.count)
+        object.__setattr__(self, "samples", check_samples(self.ADDRESS, self.samples))
 
     def encode(self) -> bytes:
-        return _encode_samples(self.ADDRESS, "i", (self.count,), self.samples, self.blob)
+        return encode_samples(self.ADDRESS, "i", (self.count,), self.samples, self.blob)
 
     @classmethod
     def _decode(cls, address: str, tags: str, data: bytes, pos: int) -> _CountedSamples:
-        _require(tags.startswith("i"), f"{address} takes ,i then samples, got type tags {_show(tags)}")
-        ((_, count),), pos = _read_args(address, "i", data, pos)
-        samples, blob = _read_samples(address, tags[1:], data, pos)
+        require(tags.startswith("i"), f"{address} takes ,i then samples, got type tags {show_tags(tags)}")
+        ((_, count),), pos = read_args(address, "i", data, pos)
+        samples, blob = read_samples(address, tags[1:], data, pos)
         return cls(count, samples, blob)
 
 
@@ -362,17 +167,17 @@ class _Control(Message):
         return []
 
     @classmethod
-    def _from_args(cls, args: _Args) -> _Control:
+    def _from_args(cls, args: ArgReader) -> _Control:
         return cls()
 
     def encode(self) -> bytes:
-        return _encode_args(self.ADDRESS, self._args())
+        return encode_args(self.ADDRESS, self._args())
 
     @classmethod
     def _decode(cls, address: str, tags: str, data: bytes, pos: int) -> _Control:
-        args, pos = _read_args(address, tags, data, pos)
-        _check_end(address, data, pos)
-        reader = _Args(address, tags, args)
+        args, pos = read_args(address, tags, data, pos)
+        check_end(address, data, pos)
+        reader = ArgReader(address, tags, args)
         message = cls._from_args(reader)
         reader.finish()
         return message
@@ -386,7 +191,7 @@ class _True(_Control):
         return [("T", True)]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> _True:
+    def _from_args(cls, args: ArgReader) -> _True:
         args.true()
         return cls()
 
@@ -399,13 +204,13 @@ class UpdateR(_Control):
     r: float
 
     def __post_init__(self) -> None:
-        _require(0 < self.r <= 1, f"{self.ADDRESS}: r must be in (0, 1], got {self.r}")
+        require(0 < self.r <= 1, f"{self.ADDRESS}: r must be in (0, 1], got {self.r}")
 
     def _args(self) -> list[Arg]:
         return [("d", self.r)]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> UpdateR:
+    def _from_args(cls, args: ArgReader) -> UpdateR:
         return cls(args.number())
 
 
@@ -417,13 +222,13 @@ class W(_Control):
     w: int
 
     def __post_init__(self) -> None:
-        _require(self.w in (-1, 0, 1), f"{self.ADDRESS}: w must be -1, 0 or 1, got {self.w}")
+        require(self.w in (-1, 0, 1), f"{self.ADDRESS}: w must be -1, 0 or 1, got {self.w}")
 
     def _args(self) -> list[Arg]:
         return [("d", float(self.w))]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> W:
+    def _from_args(cls, args: ArgReader) -> W:
         return cls(args.integer())
 
 
@@ -435,13 +240,13 @@ class UpdateFade(_Control):
     fade: float
 
     def __post_init__(self) -> None:
-        _require(0 <= self.fade <= 1, f"{self.ADDRESS}: fade must be in [0, 1], got {self.fade}")
+        require(0 <= self.fade <= 1, f"{self.ADDRESS}: fade must be in [0, 1], got {self.fade}")
 
     def _args(self) -> list[Arg]:
         return [("d", self.fade)]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> UpdateFade:
+    def _from_args(cls, args: ArgReader) -> UpdateFade:
         return cls(args.number())
 
 
@@ -454,13 +259,13 @@ class UpdatePackageSize(_Control):
 
     def __post_init__(self) -> None:
         ok = MIN_PACKAGE_SIZE <= self.size <= MAX_PACKAGE_SIZE
-        _require(ok, f"{self.ADDRESS}: size must be in [{MIN_PACKAGE_SIZE}, {MAX_PACKAGE_SIZE}], got {self.size}")
+        require(ok, f"{self.ADDRESS}: size must be in [{MIN_PACKAGE_SIZE}, {MAX_PACKAGE_SIZE}], got {self.size}")
 
     def _args(self) -> list[Arg]:
         return [("i", self.size)]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> UpdatePackageSize:
+    def _from_args(cls, args: ArgReader) -> UpdatePackageSize:
         return cls(args.integer())
 
 
@@ -473,13 +278,13 @@ class PredictInstruments(_Control):
 
     def __post_init__(self) -> None:
         ok = 1 <= len(self.flags) <= MAX_STEMS
-        _require(ok, f"{self.ADDRESS}: needs 1 to {MAX_STEMS} flags, got {len(self.flags)}")
+        require(ok, f"{self.ADDRESS}: needs 1 to {MAX_STEMS} flags, got {len(self.flags)}")
 
     def _args(self) -> list[Arg]:
         return [("i", int(flag)) for flag in self.flags]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> PredictInstruments:
+    def _from_args(cls, args: ArgReader) -> PredictInstruments:
         return cls(tuple(args.flag() for _ in range(args.remaining)))
 
 
@@ -494,7 +299,7 @@ class Verbose(_Control):
         return [("i", int(self.on))]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> Verbose:
+    def _from_args(cls, args: ArgReader) -> Verbose:
         return cls(args.integer() != 0)
 
 
@@ -515,7 +320,7 @@ class Reset(_Control):
         return [("i", 1)]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> Reset:
+    def _from_args(cls, args: ArgReader) -> Reset:
         args.integer()
         return cls()
 
@@ -534,7 +339,7 @@ class Predict(_Control):
     ADDRESS = "/predict"
 
     @classmethod
-    def _from_args(cls, args: _Args) -> Predict:
+    def _from_args(cls, args: ArgReader) -> Predict:
         args.skip_rest()
         return cls()
 
@@ -575,13 +380,13 @@ class BatchDropped(_Control):
     batch_id: int
 
     def __post_init__(self) -> None:
-        _check_int(f"{self.ADDRESS}: batch id", self.batch_id)
+        check_int(f"{self.ADDRESS}: batch id", self.batch_id)
 
     def _args(self) -> list[Arg]:
         return [("i", self.batch_id)]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> BatchDropped:
+    def _from_args(cls, args: ArgReader) -> BatchDropped:
         return cls(args.integer())
 
 
@@ -599,14 +404,14 @@ class HelloReply(_Control):
     def __post_init__(self) -> None:
         for what, value in (("protocol", self.protocol), ("sample rate", self.sample_rate),
                             ("context samples", self.context_samples)):
-            _check_int(f"{self.ADDRESS}: {what}", value, low=1)
+            check_int(f"{self.ADDRESS}: {what}", value, low=1)
 
     def _args(self) -> list[Arg]:
         ints = [("i", self.protocol), ("i", self.sample_rate), ("i", self.context_samples)]
         return [("s", self.server), *ints, *(("s", name) for name in self.capabilities)]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> HelloReply:
+    def _from_args(cls, args: ArgReader) -> HelloReply:
         head = (args.string(), args.integer(), args.integer(), args.integer())
         return cls(*head, tuple(args.string() for _ in range(args.remaining)))
 
@@ -619,13 +424,13 @@ class StatsReply(_Control):
     values: tuple[tuple[str, float], ...]
 
     def __post_init__(self) -> None:
-        _require(all(math.isfinite(value) for _, value in self.values), f"{self.ADDRESS}: values must be finite")
+        require(all(math.isfinite(value) for _, value in self.values), f"{self.ADDRESS}: values must be finite")
 
     def _args(self) -> list[Arg]:
         return [arg for name, value in self.values for arg in (("s", name), ("d", value))]
 
     @classmethod
-    def _from_args(cls, args: _Args) -> StatsReply:
+    def _from_args(cls, args: ArgReader) -> StatsReply:
         return cls(tuple((args.string(), args.number()) for _ in range((args.remaining + 1) // 2)))
 
 
@@ -637,14 +442,14 @@ class Bundle(Message):
     timetag: int = IMMEDIATELY
 
     def __post_init__(self) -> None:
-        _require(0 <= self.timetag < 2**64, f"bundle time tag must be a uint64 NTP time, got {self.timetag}")
+        require(0 <= self.timetag < 2**64, f"bundle time tag must be a uint64 NTP time, got {self.timetag}")
 
     def encode(self) -> bytes:
-        parts = [_BUNDLE_TAG, _UINT64.pack(self.timetag)]
+        parts = [_BUNDLE_TAG, UINT64.pack(self.timetag)]
         for element in self.elements:
             data = element.encode()
-            parts += [_INT32.pack(len(data)), data]
-        return _datagram(parts)
+            parts += [INT32.pack(len(data)), data]
+        return datagram(parts)
 
 
 _DECODERS = {cls.ADDRESS: cls._decode for cls in (
@@ -653,31 +458,31 @@ _DECODERS = {cls.ADDRESS: cls._decode for cls in (
 
 
 def _parse_message(data: bytes) -> Message:
-    address, pos = _read_string(data, 0, "address")
-    _check_address(address)
+    address, pos = read_string(data, 0, "address")
+    check_address(address)
     tags = ""  # no type tag string at all: no arguments (old OSC; python-osc accepts it too)
     if pos < len(data):
-        tags, pos = _read_string(data, pos, f"{address}: type tag string")
-        _require(tags.startswith(",") and tags.isascii(), f"{address}: type tag string must be ',' then ASCII")
+        tags, pos = read_string(data, pos, f"{address}: type tag string")
+        require(tags.startswith(",") and tags.isascii(), f"{address}: type tag string must be ',' then ASCII")
         tags = tags[1:]
     return _DECODERS.get(address, AudioChunk._decode)(address, tags, data, pos)
 
 
 def _parse_bundle(data: bytes, depth: int) -> Bundle:
-    _require(depth < MAX_BUNDLE_DEPTH, f"bundles nested deeper than {MAX_BUNDLE_DEPTH} levels")
-    _require(data.startswith(_BUNDLE_TAG) and len(data) >= 16, "malformed bundle header")
+    require(depth < MAX_BUNDLE_DEPTH, f"bundles nested deeper than {MAX_BUNDLE_DEPTH} levels")
+    require(data.startswith(_BUNDLE_TAG) and len(data) >= 16, "malformed bundle header")
     elements: list[Message] = []
     pos = 16
     while pos < len(data):
-        (size,) = _INT32.unpack_from(data, pos)  # pos and len(data) are multiples of 4
-        _require(0 < size <= len(data) - pos - 4, f"bundle element {len(elements) + 1} has a bad size {size}")
+        (size,) = INT32.unpack_from(data, pos)  # pos and len(data) are multiples of 4
+        require(0 < size <= len(data) - pos - 4, f"bundle element {len(elements) + 1} has a bad size {size}")
         elements.append(_parse_packet(data[pos + 4 : pos + 4 + size], depth + 1))
         pos += 4 + size
-    return Bundle(tuple(elements), _UINT64.unpack_from(data, 8)[0])
+    return Bundle(tuple(elements), UINT64.unpack_from(data, 8)[0])
 
 
 def _parse_packet(data: bytes, depth: int) -> Message:
-    _require(len(data) % 4 == 0, f"packet of {len(data)} bytes is not a multiple of 4")
+    require(len(data) % 4 == 0, f"packet of {len(data)} bytes is not a multiple of 4")
     if data.startswith(b"/"):
         return _parse_message(data)
     if data.startswith(b"#"):
@@ -688,7 +493,7 @@ def _parse_packet(data: bytes, depth: int) -> Message:
 def parse(datagram: bytes) -> Message:
     """Decode one UDP datagram; any malformed or out-of-range input raises WireError, nothing else."""
     data = bytes(datagram)
-    _require(0 < len(data) <= MAX_DATAGRAM, f"datagram of {len(data)} bytes (must be 1 to {MAX_DATAGRAM})")
+    require(0 < len(data) <= MAX_DATAGRAM, f"datagram of {len(data)} bytes (must be 1 to {MAX_DATAGRAM})")
     return _parse_packet(data, 0)
 
 
@@ -700,8 +505,8 @@ def audio_chunks(address: str, batch_id: int, audio: np.ndarray, package_size: i
     the chunk's sample offset instead, as Max sends `/context`. `position` is the timeline sample of
     audio[0] (extension); each chunk then carries its own.
     """
-    audio = _check_samples(address, audio)
-    _require(package_size >= 1, f"package size must be positive, got {package_size}")
+    audio = check_samples(address, audio)
+    require(package_size >= 1, f"package size must be positive, got {package_size}")
     starts = range(0, len(audio), package_size)
     return [AudioChunk(address, batch_id, start if sample_offsets else k, len(starts),
                        audio[start : start + package_size], None if position is None else position + start,
