@@ -28,7 +28,7 @@ def target(x, sigma, context, labels, key, xp=jnp):
 
 
 def reference64(draws, clean, context, labels):
-    """The loss written from ldm_reference.md section 6.3, in float64 numpy."""
+    """The loss written from docs/model.md, "Losses", in float64 numpy."""
     f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
     scales = f64(distillation_scales())
     k, n = int(draws.k), np.asarray(draws.n)

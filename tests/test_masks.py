@@ -2,7 +2,7 @@ import pytest
 
 from jaxaccomp.diffusion.masks import frame_aligned_masks, timeline_masks
 
-# ldm_reference.md section 4.2: (r, w) -> (context zero-start column, first generated column).
+# docs/model.md, "Look-ahead masks": (r, w) -> (context zero-start column, first generated column).
 REFERENCE_TABLE = {
     (0.125, -1): (64, 56), (0.125, 0): (56, 56), (0.125, 1): (48, 56),
     (0.25, -1): (64, 48), (0.25, 0): (48, 48), (0.25, 1): (32, 48),

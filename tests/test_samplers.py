@@ -44,7 +44,7 @@ def f32(*arrays):
     return [jnp.asarray(a, jnp.float32) for a in arrays]
 
 
-# --- float64 references, written from ldm_reference.md sections 5.2, 5.3 and 6.5 ---
+# --- float64 references, written from docs/model.md, "Samplers" ---
 
 def adpm2_step64(x, sigma, sigma_next, z, denoise):
     sigma_up = np.sqrt(sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2)

@@ -1,6 +1,6 @@
 """The benchmark's torch side: the same EDM loss and samplers as plain eager torch loops.
 
-Written from the formulas (ldm_reference.md sections 2.4, 4.3, 5 and 6.5), independently of the
+Written from the formulas (docs/model.md: preconditioning, losses, samplers), independently of the
 JAX code, so the benchmark compares like with like: one network call in torch per call in JAX.
 """
 

@@ -1,4 +1,5 @@
-"""The reference client's logic, as the Max external behaves (multi_track_protocol.md §3.5-3.6): no sockets.
+"""The reference client's logic, as the Max external behaves (docs/protocol.md, "What the reference client
+does per step"): no sockets.
 
 `predict(curr)` is one tick of the step clock at playback position curr (a multiple of the step):
 it zeroes the content zone [curr + w step, +step) of every generated track, sends the context block

@@ -241,7 +241,7 @@ def iterate(dataset: grain.MapDataset, *, start: int = 0, num_workers: int = 0) 
     if num_workers:
         from absl import flags
 
-        if not flags.FLAGS.is_parsed():  # grain's workers read absl flags (see stack_notes 2.4)
+        if not flags.FLAGS.is_parsed():  # grain's worker processes read absl flags and fail on unparsed ones
             flags.FLAGS.mark_as_parsed()
         batches = batches.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
     return batches

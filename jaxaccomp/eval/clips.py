@@ -2,7 +2,7 @@
 
 A clip is one (source, regime, track, stem): the stem as a model generated it over the whole song in
 the given regime, or as one of five reference sources that calibrate every metric with the same
-pipeline (eval_and_data.md C):
+pipeline (docs/evaluation.md, "The protocol"):
   ground_truth      the song's own stem;
   random_pairing    the same instrument's stem of another song of the split (a seeded derangement per
                     stem; looped or cut to the song's length);

@@ -1,4 +1,4 @@
-"""Loudness handling of the reference evaluation protocol (StreamMusicGen, eval_and_data.md B0).
+"""Loudness handling of the reference evaluation protocol (StreamMusicGen; docs/evaluation.md, "The protocol").
 
 Context, ground truth and generated stem are each brought to -18 LUFS (ITU-R BS.1770 integrated
 loudness, pyloudnorm) and then scaled down if needed so the sample peak is at most 0.99. Metrics see

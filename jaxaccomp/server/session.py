@@ -1,6 +1,6 @@
 """The server's protocol state machine: parsed messages and a clock in, datagrams out; no sockets.
 
-Everything the reference server decides (multi_track_protocol.md §3.7, ldm_reference.md §7.3-7.5)
+Everything the reference server decides (docs/protocol.md, "What the reference server does per batch")
 is decided here, so that it is testable without a network or a model:
 
   batches   `/context` chunks are written at their sample offset into a step block of

@@ -5,7 +5,7 @@ that timeline: the grid is anchored to the stream, never to the step, so a step 
 number of columns (the Max external's default 66150 samples) is served exactly and only the number
 of generated columns varies from step to step. The reference server instead shifts its audio by
 66150 samples and its latents by 16 columns (65536 samples), which misplaces the known target by
-614 samples per step and writes its output about 41 ms late (reference study §7.7).
+614 samples per step and writes its output about 41 ms late (docs/reference.md, departure 1).
 
 One step, after the client has delivered audio up to the playback position P (exclusive):
   content   [W0, W1) = [P + w step, P + (w+1) step), the audio the step is for;

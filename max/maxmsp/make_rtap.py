@@ -1,4 +1,4 @@
-"""Writes RTAP.maxpat, the performance patch on jaxaccomp.multi_track (multi_track_protocol.md §6).
+"""Writes RTAP.maxpat, the performance patch on jaxaccomp.multi_track (docs/max-pd.md, "The RTAP patch").
 
     python max/maxmsp/make_rtap.py    # rewrites max/maxmsp/RTAP.maxpat; the output is deterministic
 
