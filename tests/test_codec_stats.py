@@ -53,7 +53,7 @@ def test_the_embedded_tier_codec_is_the_raw_codec_standardised_by_the_shipped_st
 
 
 def test_stats_command_measures_stems_and_accompaniments_and_never_overwrites(slakh_root, tmp_path, capsys):  # noqa: F811
-    from jaxaccomp.codec.stats import main
+    from jaxaccomp.data.latent_stats import main
 
     out = tmp_path / "stats.json"
     assert main(["--data", str(slakh_root), "--songs", "2", "--seconds", "4", "--out", str(out)]) == 0

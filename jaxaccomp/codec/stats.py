@@ -6,17 +6,16 @@ alike. The embedded codec's raw channels differ in mean (-0.9 to +1.8) and sprea
 unstandardised, its pitch channels would carry a few percent of the loss and drown first. So the
 embedded tier's latent space is the standardised one: `Standardised` wraps the raw codec with the
 statistics measured over rendered training stems and mixtures (shipped as `embedded_stats.json`,
-made by `python -m jaxaccomp.codec.stats`). Every consumer (latent caches, training, the engine, the
+made by `python -m jaxaccomp.data.latent_stats`). Every consumer (latent caches, training, the engine, the
 server) gets latents through the codec, so one definition standardises them all alike. Music2Latent's
 latents are used raw, as the reference does.
-""" 
+"""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -84,44 +83,3 @@ class Standardised(GridConstants):
 
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed)
-
-
-def _song_clips(data: Path, split: str, songs: int, seconds: float) -> Iterator[np.ndarray]:
-    """What a model sees of each song, its first `seconds`: the four stems (targets) and the four
-    accompaniments (contexts), one [8, L] batch per song."""
-    from jaxaccomp.constants import SAMPLE_RATE
-    from jaxaccomp.data.slakh import accompaniment, load_split
-    from jaxaccomp.constants import STEMS
-
-    tracks = load_split(data, split).tracks[:songs]
-    if not tracks:
-        raise ValueError(f"no tracks in the {split} split of {data}")
-    for track in tracks:
-        stems = track.read(0, min(track.length, int(seconds * SAMPLE_RATE)))
-        yield np.concatenate([stems, np.stack([accompaniment(stems, k) for k in range(len(STEMS))])])
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m jaxaccomp.codec.stats",
-        description="Measure the embedded codec's per-channel latent mean and std over rendered songs "
-                    "(stems and accompaniments) and write them as JSON: what standardises the embedded tier's latents.")
-    parser.add_argument("--data", type=Path, required=True, help="dataset root (python -m jaxaccomp.data.render)")
-    parser.add_argument("--split", default="train", help="split to measure (default: train)")
-    parser.add_argument("--songs", type=int, default=48, help="songs to measure (default: 48)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="seconds of each song (default: 30)")
-    parser.add_argument("--out", type=Path, required=True, help="JSON file to write (refused if it exists, unless --force)")
-    parser.add_argument("--force", action="store_true", help="replace an existing --out")
-    args = parser.parse_args(argv)
-    if args.out.exists() and not args.force:
-        parser.error(f"{args.out} exists; pass --force to replace it")
-    from jaxaccomp.codec.embedded import EmbeddedCodec
-
-    stats = compute_stats(EmbeddedCodec(), _song_clips(args.data, args.split, args.songs, args.seconds))
-    stats.save(args.out)
-    print(f"wrote {args.out}: {stats.frames} frames of codec {stats.codec}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
