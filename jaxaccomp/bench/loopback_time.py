@@ -238,7 +238,7 @@ def _cycles(codec: Any, generator: Any, r: float, w: int, warmup: int, repeats: 
         server.stop()
         thread.join()
     trips = core.stats.round_trips_ms[warmup:]
-    return {"stages_ms": medians, "round_trip_ms": statistics.median(trips), "step_budget_ms": settings.step_budget_ms,
+    return {"stages_ms": medians, "round_trip_ms": statistics.median(trips), "step_budget_ms": stream.step_budget_ms,
             "compilations_while_serving": generator.compilations - compiled}
 
 
