@@ -24,7 +24,9 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from jaxaccomp.cli import interruptible
 from jaxaccomp.codec.base import Codec
+from jaxaccomp.compile_cache import enable_compile_cache
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine
@@ -91,13 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if path is not None and not path.parent.is_dir():
             raise FileNotFoundError(f"the folder of {path} does not exist")
     context, rate = read_context(args.input, args.stems)
-    codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
-    print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for {len(args.stems)} stem(s)...",
-          file=sys.stderr)
-    generator.warm_up(len(args.stems))
-    context = resample(context, rate)
-    out = accompany(context, SAMPLE_RATE, codec, generator, args.stems, settings=settings, seed=args.seed,
-                    progress=True)
+    enable_compile_cache()
+    with interruptible("accompanying (nothing was written)"):
+        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
+        print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for {len(args.stems)} stem(s)...",
+              file=sys.stderr)
+        generator.warm_up(len(args.stems))
+        context = resample(context, rate)
+        out = accompany(context, SAMPLE_RATE, codec, generator, args.stems, settings=settings, seed=args.seed,
+                        progress=True)
     sf.write(str(args.out), out.T, SAMPLE_RATE, subtype="FLOAT")
     if args.mix is not None:
         sf.write(str(args.mix), context + out.sum(axis=0), SAMPLE_RATE, subtype="FLOAT")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 # Errors caused by input (paths, configs, checkpoints); anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
@@ -22,3 +26,35 @@ def run(main: Callable[[], object]) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+@contextlib.contextmanager
+def interruptible(what: str) -> Iterator[None]:
+    """Ctrl-C (or SIGTERM) inside this block ends the program at once with exit status 130.
+
+    Python runs signal handlers only between bytecodes, so a KeyboardInterrupt waits for a minutes-long
+    XLA compilation to finish, and interpreter shutdown with compiler threads still running can crash.
+    Here the signal only wakes a thread (Python's C-level handler writes to a wakeup pipe at once), which
+    says what was stopped and leaves with os._exit: nothing half-done is kept, so wrap only work that
+    writes no output."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    previous_fd = signal.set_wakeup_fd(write_end)
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: None)  # a Python handler, so it reaches the pipe
+
+    def watch() -> None:
+        while received := os.read(read_end, 1):  # one byte per signal: its number
+            if received[0] in (signal.SIGINT, signal.SIGTERM):
+                print(f"interrupted while {what}", file=sys.stderr, flush=True)
+                os._exit(130)
+
+    watcher = threading.Thread(target=watch, name="interrupt-watcher", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        signal.signal(signal.SIGTERM, previous_term)
+        os.close(write_end)  # the watcher reads end-of-file and returns
+        watcher.join()
+        os.close(read_end)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 # As serve.py does (jaxaccomp/server/cli.py): one BLAS thread beside XLA's pool, or on a busy 2-core
 # machine the in-process servers of the live tests decode 25x slower and drop real-time batches.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Compiled programs go to a throw-away cache shared by this run and its subprocesses, never the user's.
+_COMPILE_CACHE = tempfile.mkdtemp(prefix="jaxaccomp-test-xla-")
+os.environ["JAXACCOMP_COMPILE_CACHE"] = _COMPILE_CACHE
+atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
 
 import numpy as np  # noqa: E402 - after the BLAS setting, which numpy reads when it loads
 import pytest

@@ -108,8 +108,10 @@ def _tracks(data: str, split: str) -> tuple[Path, dict[str, Track]]:
 
 @functools.cache
 def _model(spec: ModelSpec):
+    from jaxaccomp.compile_cache import enable_compile_cache
     from jaxaccomp.streaming.models import load_model
 
+    enable_compile_cache()  # every worker process compiles the same programs: one of them does the work
     return load_model(Path(spec.checkpoint), None, spec.codec, spec.steps)
 
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from jaxaccomp.cli import run
+from jaxaccomp.cli import interruptible, run
 
 # The codec's numpy work runs beside XLA's own thread pool, and a multi-threaded BLAS then fights it
 # for the cores: on a busy 2-core machine a 35 ms embedded decode took 870 ms. Set before numpy loads
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from jaxaccomp.compile_cache import enable_compile_cache
     from jaxaccomp.constants import STEMS
     from jaxaccomp.server.session import Session, Settings, engine_factory, warm_up
     from jaxaccomp.server.udp import UdpServer
@@ -76,11 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     UpdatePackageSize(args.package_size)  # its range, as a one-line error
     settings = Settings(StreamSettings.from_args(args), args.package_size, stems, args.verbose,  # before the slow part
                         ramp_lead_in=not args.no_ramp, max_stems=args.max_stems)
-    codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
-    make_engine = engine_factory(codec, generator)
-    print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for 1-{args.max_stems} stems...",
-          file=sys.stderr)
-    seconds = warm_up(generator, make_engine, settings, range(1, args.max_stems + 1))
+    enable_compile_cache()
+    with interruptible("starting up"):
+        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
+        make_engine = engine_factory(codec, generator)
+        print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for 1-{args.max_stems} stems...",
+              file=sys.stderr)
+        seconds = warm_up(generator, make_engine, settings, range(1, args.max_stems + 1))
     compiled = generator.compilations
     print(f"warm-up took {seconds:.1f} s ({generator.compilations} compilations)", file=sys.stderr)
     session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record)

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
+from jaxaccomp.compile_cache import enable_compile_cache
 from jaxaccomp.config import PRESETS
 from jaxaccomp.training import config as train_config
 from jaxaccomp.training.config import HELP, DistillConfig, TrainConfig, config_names
@@ -86,6 +87,7 @@ def main(argv: Sequence[str] | None = None, config_type: type[TrainConfig] = Tra
 
         initialize_distributed()
     cfg = resolve(args, config_type)
+    enable_compile_cache()
     from jaxaccomp.training.loop import train
 
     if config_type is DistillConfig:

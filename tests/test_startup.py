@@ -1,0 +1,98 @@
+"""Start-up: the persistent compilation cache, and Ctrl-C while the server compiles."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from jaxaccomp.compile_cache import ENV, cache_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV, str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    for off in ("", "off", "OFF", "0"):
+        monkeypatch.setenv(ENV, off)
+        assert cache_dir() is None
+    monkeypatch.delenv(ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "jaxaccomp" / "xla"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_dir() == Path.home() / ".cache" / "jaxaccomp" / "xla"
+
+
+def _serve(cache: str, *args: str) -> subprocess.Popen:
+    env = {**os.environ, ENV: cache}
+    return subprocess.Popen([sys.executable, "serve.py", "--port", "0", "--max-stems", "1", *args], cwd=ROOT, env=env,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(process: subprocess.Popen, prefix: str) -> list[str]:
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if line.startswith(prefix):
+            return lines
+    raise AssertionError(f"serve.py ended (status {process.wait()}) before printing {prefix!r}: {''.join(lines)}")
+
+
+def test_server_start_fills_the_cache_and_a_restart_reads_it(tmp_path):
+    cache = tmp_path / "xla"
+    for start in range(2):
+        server = _serve(str(cache))
+        try:
+            _wait_for(server, "serving on")
+            if start == 0:
+                entries = set(os.listdir(cache))
+                assert entries, "the first start wrote no compiled program"
+        finally:
+            server.send_signal(signal.SIGINT)
+            assert server.wait(timeout=60) == 0
+    assert set(os.listdir(cache)) == entries  # the restart compiled nothing new: every program came from the cache
+
+
+def test_ctrl_c_while_compiling_ends_at_once_with_status_130():
+    server = _serve("off")  # no cache: the warm-up compiles for seconds
+    try:
+        _wait_for(server, "compiling")
+        time.sleep(0.5)
+        sent = time.monotonic()
+        server.send_signal(signal.SIGINT)
+        status = server.wait(timeout=30)
+        waited = time.monotonic() - sent
+        rest = server.stderr.read()
+    finally:
+        server.kill()
+    assert status == 130, rest
+    assert rest.strip().splitlines()[-1] == "interrupted while starting up"
+    assert "Traceback" not in rest and "serving on" not in rest
+    print(f"serve.py ended {waited:.2f} s after SIGINT")
+
+
+def test_sigterm_while_compiling_ends_with_status_130():
+    server = _serve("off")
+    try:
+        _wait_for(server, "compiling")
+        time.sleep(0.5)
+        server.send_signal(signal.SIGTERM)
+        status = server.wait(timeout=30)
+        rest = server.stderr.read()
+    finally:
+        server.kill()
+    assert status == 130 and "interrupted while starting up" in rest
+
+
+def test_startup_benchmark_reports_cold_warm_and_off_starts(tmp_path):
+    from jaxaccomp.bench.startup_time import main
+
+    out = tmp_path / "startup.json"
+    result = main(["--mode", "consistency", "--repeats", "1", "--json", str(out)])
+    assert out.is_file() and set(result["medians"]) == {"cold", "warm", "off"}
+    for kind, runs in result["runs"].items():
+        assert len(runs) == 1 and runs[0]["ready_s"] > runs[0]["warm_up_s"] > 0, kind
