@@ -1,4 +1,4 @@
-"""Frozen model configurations, the named presets and their YAML form.
+"""Frozen model configurations, the named presets, and their plain-data form (`to_dict` / `from_dict`).
 
 Every run writes its resolved config next to its outputs and every checkpoint carries one, so a
 config must round-trip through plain YAML/JSON data exactly.
@@ -7,10 +7,7 @@ config must round-trip through plain YAML/JSON data exactly.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any, ClassVar
-
-import yaml
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,17 +15,17 @@ class UNetConfig:
     """Hyper-parameters of the DDPM++ SongUNet (names follow EDM / physicsnemo)."""
 
     network: ClassVar[str] = "songunet"  # the family name checkpoints record
-    img_resolution: int = 64
-    in_channels: int = 2
-    out_channels: int = 1
-    label_dim: int = 4
-    model_channels: int = 256
-    channel_mult: tuple[int, ...] = (1, 2, 2, 2)
-    channel_mult_emb: int = 4
-    channel_mult_noise: int = 1
-    num_blocks: int = 4
-    attn_resolutions: tuple[int, ...] = (32, 16, 8)
-    dropout: float = 0.1
+    img_resolution: int = 64  # side of the square latent image: 64 codec channels x 64 frames
+    in_channels: int = 2  # input planes: the noisy target and the (masked) context latent
+    out_channels: int = 1  # the denoised target
+    label_dim: int = 4  # one-hot stem label (bass, drums, guitar, piano) as class conditioning
+    model_channels: int = 256  # channels at the first level; the others are multiples of it
+    channel_mult: tuple[int, ...] = (1, 2, 2, 2)  # per-level channel multipliers; each level below halves the image
+    channel_mult_emb: int = 4  # width of the noise + label embedding, in multiples of model_channels
+    channel_mult_noise: int = 1  # width of the positional noise-level encoding, in multiples of model_channels
+    num_blocks: int = 4  # residual blocks per level
+    attn_resolutions: tuple[int, ...] = (32, 16, 8)  # image sides at which blocks add self-attention
+    dropout: float = 0.1  # dropout probability inside residual blocks while training
 
     def __post_init__(self) -> None:
         # YAML gives lists; keep tuples so configs stay hashable (jit static arguments).
@@ -74,7 +71,7 @@ NETWORKS: dict[str, type] = {cls.network: cls for cls in (UNetConfig, FrameTrans
 class DiffusionConfig:
     """EDM preconditioning, training noise distribution and the consistency-model floor."""
 
-    sigma_data: float = 1.0
+    sigma_data: float = 1.0  # the expected spread of clean latents, EDM's sigma_data
     sigma_min: float = 1e-4  # consistency parameterisation: identity at sigma_min
     p_mean: float = -1.2  # log-normal training sigma distribution
     p_std: float = 1.2
@@ -126,16 +123,3 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
     return cls(**data)
-
-
-def save_yaml(path: str | Path, **sections: Any) -> None:
-    """Write named config sections (e.g. unet=..., diffusion=...) to one YAML file."""
-    data = {name: to_dict(cfg) for name, cfg in sections.items()}
-    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file into its sections, building UNetConfig/DiffusionConfig where present."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    builders = {"unet": UNetConfig, "diffusion": DiffusionConfig}
-    return {k: from_dict(builders[k], v) if k in builders else v for k, v in data.items()}

@@ -1,6 +1,6 @@
 import pytest
 
-from jaxaccomp.config import DiffusionConfig, PRESETS, UNetConfig, load_yaml, preset, save_yaml
+from jaxaccomp.config import UNetConfig, from_dict, preset
 from jaxaccomp.nn.songunet import abstract_unet, count_params
 
 
@@ -24,21 +24,11 @@ def test_paper_preset_is_the_reference_architecture():
     assert (set(p.attn_resolutions), p.dropout) == ({32, 16, 8}, 0.1)
 
 
-def test_yaml_round_trip(tmp_path):
-    path = tmp_path / "config.yaml"
-    save_yaml(path, unet=PRESETS["tiny"], diffusion=DiffusionConfig(sigma_data=0.5))
-    loaded = load_yaml(path)
-    assert loaded["unet"] == PRESETS["tiny"]
-    assert loaded["diffusion"] == DiffusionConfig(sigma_data=0.5)
-
-
-def test_unknown_preset_and_keys_are_clear_errors(tmp_path):
+def test_unknown_preset_and_keys_are_clear_errors():
     with pytest.raises(ValueError, match="unknown preset 'huge'; choose one of paper, small, tiny"):
         preset("huge")
-    path = tmp_path / "bad.yaml"
-    path.write_text("unet:\n  model_chanels: 8\n")
     with pytest.raises(ValueError, match="unknown UNetConfig keys: model_chanels"):
-        load_yaml(path)
+        from_dict(UNetConfig, {"model_chanels": 8})
 
 
 def test_resolution_must_fit_the_levels():

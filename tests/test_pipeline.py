@@ -8,7 +8,7 @@ import pytest
 from slakh_fixture import SR, slakh_root  # noqa: F401
 
 from jaxaccomp.constants import HOP
-from jaxaccomp.data.pipeline import AudioWindows, WindowPlan, WindowSource, epoch_batches, epoch_dataset
+from jaxaccomp.data.pipeline import AudioWindows, WindowPlan, WindowSource, epoch_dataset, iterate
 from jaxaccomp.data.slakh import load_split
 
 SMALL = 8 * HOP + 1536  # 8 latent frames: ~28 items per epoch of the fixture
@@ -78,7 +78,7 @@ def test_determinism_per_seed_and_epoch(tracks):
     run = lambda seed, epoch: as_list(epoch_dataset(source, epoch=epoch, batch_size=4, seed=seed))  # noqa: E731
     first = run(0, 0)
     assert_same_batches(first, run(0, 0))
-    assert_same_batches(first, list(epoch_batches(source, epoch=0, batch_size=4, seed=0)))
+    assert_same_batches(first, list(iterate(epoch_dataset(source, epoch=0, batch_size=4, seed=0))))
     for other in (run(0, 1), run(1, 0)):
         assert not all(np.array_equal(a["target"], b["target"]) for a, b in zip(first, other))
 
@@ -123,8 +123,8 @@ def test_items_do_not_depend_on_sharding(tracks):
 
 def test_workers_give_the_same_batches(tracks):
     source = AudioWindows(tracks, SMALL)
-    plain = list(epoch_batches(source, epoch=1, batch_size=4, seed=7))
-    batches = epoch_batches(source, epoch=1, batch_size=4, seed=7, num_workers=2)
+    plain = list(iterate(epoch_dataset(source, epoch=1, batch_size=4, seed=7)))
+    batches = iterate(epoch_dataset(source, epoch=1, batch_size=4, seed=7), num_workers=2)
     iterator = iter(batches)
     workers = list(iterator)
     del iterator

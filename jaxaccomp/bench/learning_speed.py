@@ -82,7 +82,7 @@ def run_preset(cfg, val_batches: list[dict], minutes: float, eval_every: float) 
     trained, examples, epoch, rates = 0.0, 0, 0, []
     compile_start = time.perf_counter()
     while trained < 60 * minutes:
-        for batch in epoch_data(source, cfg, epoch, cfg.batch_size, cfg.seed):
+        for batch in epoch_data(source, epoch, cfg.batch_size, cfg.seed):
             start = time.perf_counter()
             state, metrics = step_fn(state, sharding.global_batch(batch, mesh))
             jax.block_until_ready(metrics)
@@ -131,7 +131,7 @@ def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
     from jaxaccomp.training.loop import epoch_data
 
     val = LatentWindows(LatentCache(args.val_cache), 64, shift=False)
-    batches = list(epoch_data(val, None, 0, 16, 0))[: args.val_batches]
+    batches = list(epoch_data(val, 0, 16, 0))[: args.val_batches]
     rows = [run_preset(_train_config(preset, batch, args.lr, args.train_cache, args.val_cache), batches,
                        args.minutes, args.eval_every)
             for preset, batch in zip(args.presets, args.batch_sizes)]

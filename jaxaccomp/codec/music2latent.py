@@ -63,7 +63,7 @@ def resolve_checkpoint(explicit: str | Path | None = None) -> Path:
             return path
     looked = "; ".join(f"{label}: {path if path else f'no {HUB_REPO}/{HUB_FILE}'}" for label, path in candidates)
     raise CheckpointNotFound(f"no Music2Latent checkpoint found (looked in {looked}); "
-                             f"set {ENV_CHECKPOINT} or pass --codec-checkpoint")
+                             f"set {ENV_CHECKPOINT} to the file (latent_cache also takes --codec-checkpoint)")
 
 
 def default_device() -> str:

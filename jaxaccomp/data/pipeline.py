@@ -219,15 +219,6 @@ def epoch_dataset(source: WindowSource, *, epoch: int, batch_size: int, seed: in
     return shard.map(_MakeItem(source, seed, epoch)).batch(batch_size, drop_remainder=drop_remainder)
 
 
-def epoch_batches(source: WindowSource, *, epoch: int, batch_size: int, seed: int = 0,
-                  shard_index: int | None = None, shard_count: int | None = None,
-                  drop_remainder: bool = True, num_workers: int = 0) -> grain.IterDataset:
-    """`epoch_dataset` as an iterable (checkpointable grain iterator), read by `num_workers` processes."""
-    dataset = epoch_dataset(source, epoch=epoch, batch_size=batch_size, seed=seed, shard_index=shard_index,
-                            shard_count=shard_count, drop_remainder=drop_remainder)
-    return iterate(dataset, num_workers=num_workers)
-
-
 def iterate(dataset: grain.MapDataset, *, start: int = 0, num_workers: int = 0) -> grain.IterDataset:
     """Batches `start`, `start + 1`, ... of an epoch dataset, prefetched by `num_workers` processes.
 

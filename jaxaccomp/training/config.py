@@ -8,6 +8,7 @@ alters the training trajectory is refused (see `TRAJECTORY_KEYS`).
 from __future__ import annotations
 
 import dataclasses
+from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +19,7 @@ from jaxaccomp.config import NetConfig, UNetConfig, preset
 DTYPES = ("float32", "bfloat16")
 OPTIMIZERS = ("adam", "radam")
 PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = resources.files("jaxaccomp") / "configs"  # inside the package, so an installed wheel has them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,8 +211,9 @@ def from_data(data: dict[str, Any], base: TrainConfig | None = None) -> TrainCon
 
 
 def config_names() -> list[str]:
-    """The named configs shipped in configs/ (train_<name>.yaml)."""
-    return sorted(path.stem.removeprefix("train_") for path in CONFIG_DIR.glob("train_*.yaml"))
+    """The named configs shipped in jaxaccomp/configs/ (train_<name>.yaml)."""
+    return sorted(path.name.removeprefix("train_").removesuffix(".yaml") for path in CONFIG_DIR.iterdir()
+                  if path.name.startswith("train_") and path.name.endswith(".yaml"))
 
 
 def load(path_or_name: str, base: TrainConfig | None = None) -> TrainConfig:

@@ -39,7 +39,7 @@ def validation_losses(run: Path, step: int | None = None) -> tuple[dict[str, flo
     finally:
         ckpts.close()
     windows = LatentWindows(LatentCache(cfg.val_cache), cfg.window, shift=False)
-    data = loop.epoch_data(windows, cfg, 0, sharding.local_batch_size(cfg.batch_size, mesh), cfg.seed)
+    data = loop.epoch_data(windows, 0, sharding.local_batch_size(cfg.batch_size, mesh), cfg.seed)
     batches = [sharding.global_batch(data[i], mesh) for i in range(len(data))]
     evaluate, key = program.eval_step(mesh), jax.random.key(cfg.seed + 1)
     losses = {}

@@ -95,7 +95,7 @@ def open_data(cfg: TrainConfig):
     return train, val, train.codec
 
 
-def epoch_data(source, cfg: TrainConfig, epoch: int, local_batch: int, seed: int):
+def epoch_data(source, epoch: int, local_batch: int, seed: int):
     import jax
 
     return epoch_dataset(source, epoch=epoch, batch_size=local_batch, seed=seed,
@@ -216,7 +216,7 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
     # Validation: fixed windows (no shift), fixed noise per batch, no dropout.
     val_batches: list = []
     if val_source is not None:
-        val_data = epoch_data(val_source, cfg, 0, local_batch, cfg.seed)
+        val_data = epoch_data(val_source, 0, local_batch, cfg.seed)
         count = len(val_data) if cfg.val_batches == 0 else min(cfg.val_batches, len(val_data))
         if not count:
             raise ValueError(f"the validation cache {cfg.val_cache} holds fewer than {cfg.batch_size} windows of {cfg.window} frames")
@@ -242,7 +242,7 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
     steps_last, first_step_s, last_metrics, last_val, rates = step, None, {}, None, []
     try:
         while step < cfg.steps:
-            dataset = epoch_data(source, cfg, epoch, local_batch, cfg.seed)
+            dataset = epoch_data(source, epoch, local_batch, cfg.seed)
             if not len(dataset):
                 raise ValueError(f"the training cache {cfg.train_cache} holds fewer than {cfg.batch_size} windows "
                                  f"of {cfg.window} frames (per process)")
