@@ -49,7 +49,7 @@ demo: install
 	$(PY) -m jaxaccomp.demo --out demo
 
 # The C++ clients (core, driver, Pd external, the Max wrapper's shim check) and their unit tests;
-# `make test` builds them too (tests/max_build.py) and runs these tests in pytest.
+# `make test` builds them too (tests/support/max_build.py) and runs these tests in pytest.
 max: system-deps
 	cmake -S max -B max/build -DCMAKE_BUILD_TYPE=Release
 	cmake --build max/build -j2

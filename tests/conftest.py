@@ -1,4 +1,4 @@
-"""Shared test helpers: random torch reference networks and NCHW <-> NHWC plumbing."""
+"""Shared fixtures (the torch reference helpers are in tests/support/torch_reference.py)."""
 
 from __future__ import annotations
 
@@ -15,50 +15,11 @@ _COMPILE_CACHE = tempfile.mkdtemp(prefix="jaxaccomp-test-xla-")
 os.environ["JAXACCOMP_COMPILE_CACHE"] = _COMPILE_CACHE
 atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
 
-import numpy as np  # noqa: E402 - after the BLAS setting, which numpy reads when it loads
-import pytest
+import pytest  # noqa: E402 - after the settings above, which the imports below read
 
-from jaxaccomp.config import UNetConfig
-
-
-def randomized_reference(config: UNetConfig, seed: int = 0):
-    """A physicsnemo SongUNet whose every parameter carries signal.
-
-    The stock init scales conv1/proj/aux_conv by 1e-5; left that way a broken residual, attention
-    or skip path could still "match", so every weight is re-drawn at unit gain.
-    """
-    torch = pytest.importorskip("torch")
-    from jaxaccomp.convert.physicsnemo import build_physicsnemo_unet
-
-    net = build_physicsnemo_unet(config)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if p.ndim > 1:
-                fan_in = p[0].numel()
-                p.copy_(torch.randn(p.shape, generator=gen) / np.sqrt(fan_in))
-            elif name.endswith("weight"):  # GroupNorm scale
-                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
-            else:
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-    return net
-
-
-def reference_inputs(batch: int, seed: int = 0, resolution: int = 64):
-    """(x NCHW [B, 2, R, R], noise labels [B], one-hot labels [B, 4]) as float32 numpy."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, 2, resolution, resolution)).astype(np.float32)
-    noise = (np.log(rng.uniform(1e-3, 80.0, batch)) / 4).astype(np.float32)
-    labels = np.eye(4, dtype=np.float32)[rng.integers(0, 4, batch)]
-    return x, noise, labels
-
-
-def nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-
-
-def nhwc_to_nchw(x) -> np.ndarray:
-    return np.asarray(x).transpose(0, 3, 1, 2)
+# Fixtures every test module may ask for by name: `slakh_root` (a tiny Slakh2100 copy) and `server`
+# (a recording serve.py server for the C++ clients).
+pytest_plugins = ["tests.support.slakh", "tests.support.max_server"]
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """The reference client: its Max-like logic alone, then client and server over a faulty in-process network.
 
 The fault tests run a real `ClientCore` against a real `Session` whose engine "generates" each
-sample's own timeline position (RampEngine). Whatever the network loses, duplicates or reorders,
+sample's own timeline position (`timeline_positions`). Whatever the network loses, duplicates or reorders,
 every generated sample the client holds must then equal its position (or be silence where nothing
 came): audio in the wrong window would show up as a wrong number.
 """
@@ -20,9 +20,8 @@ from jaxaccomp.server.session import Session, Settings
 from jaxaccomp.protocol import (AudioChunk, BatchDropped, Hello, LoadModel, Message, PacketTest, Predict,
                                    PredictInstruments, Print, Ready, Reset, ServerPredicted, Stats, UpdateFade,
                                    UpdatePackageSize, UpdateR, Verbose, W, audio_chunks, parse)
-from jaxaccomp.streaming.engine import StepResult
 from jaxaccomp.stream_settings import StreamSettings
-from jaxaccomp.streaming.timeline import plan_step
+from tests.support.fake_engine import EngineRecorder, timeline_positions
 
 T, R = 264600, 0.125
 STEP = int(T * R)  # 33075 samples, not a whole number of latent columns
@@ -130,29 +129,14 @@ def test_impossible_client_settings_are_one_line_errors(bad):
 # Client and server over a faulty network, in process
 
 
-class RampEngine:
-    """Generates, for every stem, each sample's own timeline position (exact in float32 up to 2^24)."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.step_size = settings.stream.step
-        self.ends: list[int] = []
-
-    def step(self, audio: np.ndarray, end: int | None = None) -> StepResult:
-        assert audio.shape == (self.step_size,) and end is not None
-        self.ends.append(end)
-        plan = plan_step(end, self.step_size, self.settings.stream.w, self.settings.stream.fade_samples)
-        ramp = np.arange(plan.write_start, plan.write_start + plan.length, dtype=np.float32)
-        return StepResult(plan.write_start, {stem: ramp for stem in self.settings.stems}, {}, plan, 0)
-
-
 class Network:
     """One client, one server and what lies between: loss, duplicates, reordering, a held-back batch."""
 
     def __init__(self, core: ClientCore, seed: int = 0, stream: StreamSettings = StreamSettings(T, R)):
         self.core, self.rng = core, np.random.default_rng(seed)
         self.settings = Settings(stream, package_size=PACKAGE, ramp_lead_in=False)
-        self.engines: list[RampEngine] = []
+        self.make_engine = EngineRecorder(timeline_positions)
+        self.engines = self.make_engine.engines
         self.session = self.start_server()
         self.jobs: list = []
         self.loss = self.duplicates = self.batch_loss = 0.0
@@ -161,13 +145,9 @@ class Network:
 
     def start_server(self, settings: Settings | None = None) -> Session:
         """A server process starting (with `settings`, default this network's): it sends `/ready`."""
-        self.session = Session(self._make_engine, settings or self.settings, log=lambda line: None)
+        self.session = Session(self.make_engine, settings or self.settings, log=lambda line: None)
         self.core.receive(Ready(), 0.0)
         return self.session
-
-    def _make_engine(self, settings: Settings) -> RampEngine:
-        self.engines.append(RampEngine(settings))
-        return self.engines[-1]
 
     @property
     def ends(self) -> list[int]:

@@ -3,7 +3,6 @@ import pytest
 
 from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.codec.stats import LatentStats, compute_stats
-from slakh_fixture import slakh_root  # noqa: F401
 
 
 def _clips(seed):
@@ -52,7 +51,7 @@ def test_the_embedded_tier_codec_is_the_raw_codec_standardised_by_the_shipped_st
         Standardised(raw, LatentStats("music2latent", stats.mean, stats.std, stats.frames))
 
 
-def test_stats_command_measures_stems_and_accompaniments_and_never_overwrites(slakh_root, tmp_path, capsys):  # noqa: F811
+def test_stats_command_measures_stems_and_accompaniments_and_never_overwrites(slakh_root, tmp_path, capsys):
     from jaxaccomp.data.latent_stats import main
 
     out = tmp_path / "stats.json"

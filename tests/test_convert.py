@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import nchw_to_nhwc, nhwc_to_nchw, randomized_reference, reference_inputs
+from tests.support.torch_reference import nchw_to_nhwc, nhwc_to_nchw, randomized_reference, reference_inputs
 from jaxaccomp.config import preset
 from jaxaccomp.convert.torch_files import read_unet_state_dict
 from jaxaccomp.convert.torch_weights import WeightMismatchError, export_state_dict, import_state_dict

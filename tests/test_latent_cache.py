@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pytest
 from latent_fixture import assert_window_latents
-from slakh_fixture import slakh_root  # noqa: F401
 
 from jaxaccomp.codec.base import PAD, num_frames
 from jaxaccomp.constants import HOP
@@ -31,12 +30,12 @@ def codec():
 
 
 @pytest.fixture(scope="module")
-def split(slakh_root):  # noqa: F811
+def split(slakh_root):
     return load_split(slakh_root, "train")
 
 
 @pytest.fixture(scope="module")
-def cache_dir(slakh_root, tmp_path_factory):  # noqa: F811
+def cache_dir(slakh_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("cache") / "train"
     assert main(["--data", str(slakh_root), "--split", "train", "--out", str(out), "--codec", "embedded",
                  "--dtype", "float32", "--chunk", "24", "--overlap", "6"]) == 0
@@ -115,7 +114,7 @@ def test_silence_filter_agrees_between_audio_and_latents(cache_dir, split, codec
         assert_window_latents(lat["target"], codec.encode(a["target"][None])[0])
 
 
-def test_default_float16_cache_is_compact_and_close(slakh_root, tmp_path, codec):  # noqa: F811
+def test_default_float16_cache_is_compact_and_close(slakh_root, tmp_path, codec):
     split = load_split(slakh_root, "validation")
     cache = build_cache(split, codec, tmp_path / "val")
     assert cache.latents(0).dtype == np.float16
@@ -136,7 +135,7 @@ def test_codec_mismatch_is_one_line_error(cache_dir):
         LatentCache(cache_dir.parent, EmbeddedCodec.name)
 
 
-def test_resume_and_refusals(slakh_root, tmp_path, codec):  # noqa: F811
+def test_resume_and_refusals(slakh_root, tmp_path, codec):
     split = load_split(slakh_root, "validation")
     out = tmp_path / "cache"
     build_cache(split, codec, out, dtype="float32")

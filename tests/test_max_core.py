@@ -9,9 +9,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from max_build import build, require
-from max_server import SETTINGS, server  # noqa: F401 (the fixture)
-from max_song import context_block, expected_bass, synthetic_song
+from tests.support.max_build import build, require
+from tests.support.max_server import SETTINGS
+from tests.support.max_song import context_block, expected_bass, synthetic_song
 
 require("cmake", "c++")
 STEP = SETTINGS.stream.step

@@ -16,9 +16,9 @@ import subprocess
 import numpy as np
 import soundfile
 
-from max_build import ROOT, build, require
-from max_server import SETTINGS, server  # noqa: F401 (the fixture)
-from max_song import SAMPLE_RATE, context_block, expected_bass, rendered_song
+from tests.support.max_build import ROOT, build, require
+from tests.support.max_server import SETTINGS
+from tests.support.max_song import SAMPLE_RATE, context_block, expected_bass, rendered_song
 
 require("cmake", "c++", "pd")
 STEP = SETTINGS.stream.step

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from slakh_fixture import SR, slakh_root  # noqa: F401
+from tests.support.slakh import SR
 
 from jaxaccomp.constants import HOP
 from jaxaccomp.data.pipeline import AudioWindows, WindowPlan, WindowSource, epoch_dataset, iterate
@@ -15,7 +15,7 @@ SMALL = 8 * HOP + 1536  # 8 latent frames: ~28 items per epoch of the fixture
 
 
 @pytest.fixture(scope="module")
-def tracks(slakh_root):  # noqa: F811
+def tracks(slakh_root):
     return load_split(slakh_root, "train").tracks
 
 

@@ -7,10 +7,7 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,43 +18,22 @@ from jaxaccomp.server.session import LAST_ORIGIN, Session, Settings
 from jaxaccomp.protocol import (AudioChunk, BatchDropped, Bundle, Hello, HelloReply, LoadModel, PacketTest,
                                    PredictInstruments, Print, Reset, ServerPredicted, Stats, StatsReply, UpdateFade,
                                    UpdatePackageSize, UpdateR, W, audio_chunks, parse)
-from jaxaccomp.streaming.engine import StepResult
 from jaxaccomp.stream_settings import StreamSettings
-from jaxaccomp.streaming.timeline import plan_step
-from jaxaccomp.codec.embedded import EmbeddedCodec
+from tests.support.fake_engine import EngineRecorder, step_numbers
+from tests.support.servers import Warmed, free_address, free_udp_socket, running_server, warmed_model
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP, FADE, PACKAGE = 66150, 882, 4410
 
 
-class FakeEngine:
-    """Records each step; returns a ramp so a test can tell which step the audio came from."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.step_size = settings.stream.step
-        self.calls: list[tuple[np.ndarray, int]] = []
-
-    def step(self, audio: np.ndarray, end: int | None = None) -> StepResult:
-        assert end is not None
-        self.calls.append((audio.copy(), end))
-        plan = plan_step(end, self.step_size, self.settings.stream.w, self.settings.stream.fade_samples)
-        audio_out = np.full(plan.length, len(self.calls), np.float32)
-        return StepResult(plan.write_start, {s: audio_out for s in self.settings.stems},
-                          {"encode_ms": 1.0, "sample_ms": 2.0, "decode_ms": 3.0}, plan, 0)
-
-
 class Harness:
-    """A session over fake engines, collecting its log lines."""
+    """A session over scripted engines (each reply is its step's number), collecting its log lines."""
 
     def __init__(self, **settings: object):
-        self.engines: list[FakeEngine] = []
+        self.make_engine = EngineRecorder(step_numbers)
+        self.engines = self.make_engine.engines
         self.lines: list[str] = []
-        self.session = Session(self._make, Settings(package_size=PACKAGE, **settings), log=self.lines.append)
-
-    def _make(self, settings: Settings) -> FakeEngine:
-        self.engines.append(FakeEngine(settings))
-        return self.engines[-1]
+        self.session = Session(self.make_engine, Settings(package_size=PACKAGE, **settings), log=self.lines.append)
 
     def send(self, message, now: float = 0.0):
         return self.session.receive(message, now)
@@ -274,12 +250,6 @@ def test_audio_for_another_address_is_logged_and_ignored():
 # The UDP server, end to end on loopback
 
 
-def free_udp_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 def osc(address: str, tags: str, *values: object) -> bytes:
     """A datagram built by hand as Max's oscpack builds it (independent of jaxaccomp.protocol's encoder)."""
     def pad(raw: bytes) -> bytes:
@@ -288,48 +258,9 @@ def osc(address: str, tags: str, *values: object) -> bytes:
     return pad(address.encode()) + pad(("," + tags).encode()) + body
 
 
-@dataclass
-class Warmed:
-    """A tiny random model loaded and compiled once per module, as serve.py does at start-up."""
-
-    model: Path
-    codec: object
-    generator: object
-    make_engine: object
-    compiled: int
-
-
 @pytest.fixture(scope="module")
 def warmed(tmp_path_factory, tiny_net) -> Warmed:
-    from jaxaccomp.streaming.models import load_model
-    from jaxaccomp.nn.precond import Denoiser
-    from jaxaccomp.server.session import engine_factory, warm_up
-    from jaxaccomp.nn.checkpoint import save_denoiser
-
-    model = tmp_path_factory.mktemp("serve") / "model"
-    save_denoiser(model, Denoiser(tiny_net), codec=EmbeddedCodec.name)
-    codec, generator = load_model(model, None, None, 2)
-    make_engine = engine_factory(codec, generator)
-    warm_up(generator, make_engine, Settings(), stem_counts=(1,))  # 1 to 4 would cost a minute here
-    return Warmed(model, codec, generator, make_engine, generator.compilations)
-
-
-@contextmanager
-def running_server(warmed: Warmed, client: tuple[str, int], settings: Settings = Settings(), **session: object):
-    """A UdpServer on a free loopback port in a thread, replying to `client`; its log lines."""
-    from jaxaccomp.server.udp import UdpServer
-
-    lines: list[str] = []
-    server = UdpServer(Session(warmed.make_engine, settings, log=lines.append, **session), "127.0.0.1", 0, client,
-                       log=lines.append)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server, lines
-    finally:
-        server.stop()
-        thread.join(10)
-        assert not thread.is_alive()
+    return warmed_model(tiny_net, tmp_path_factory.mktemp("serve"))
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +269,7 @@ def live(warmed):
     client = free_udp_socket()
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # as Max's: a stem's chunks come back to back
     client.settimeout(30)
-    with running_server(warmed, client.getsockname()) as (server, lines):
+    with running_server(warmed.make_engine, client.getsockname()) as (server, lines):
         assert parse(client.recv(65536)) == parse(b"/ready\0\0,T\0\0")
         yield server, client, warmed.generator, warmed.compiled, lines
     client.close()
@@ -421,12 +352,6 @@ def test_cli_help_and_bad_settings_are_one_line():
     assert bad.returncode == 1 and "--stems" in bad.stderr
 
 
-def free_port() -> tuple[str, int]:
-    """A loopback address nobody listens on (the client binds it itself)."""
-    with free_udp_socket() as sock:
-        return sock.getsockname()
-
-
 @pytest.mark.parametrize("extensions", [True, False], ids=["extensions", "reference"])
 def test_the_reference_client_in_real_time_matches_offline_accompaniment(warmed, extensions):
     """The Python client streams 7.5 s over loopback in real time (3 steps): what it assembles equals
@@ -439,9 +364,9 @@ def test_the_reference_client_in_real_time_matches_offline_accompaniment(warmed,
     from jaxaccomp.client.player import play
 
     context = (0.1 * np.random.default_rng(3).standard_normal(5 * STEP)).astype(np.float32)
-    listen = free_port()
+    listen = free_address()
     settings = Settings(ramp_lead_in=not extensions, verbose=True)
-    with running_server(warmed, listen, settings) as (server, lines):
+    with running_server(warmed.make_engine, listen, settings) as (server, lines):
         core, wall = play(context, ClientSettings(package_size=PACKAGE), server.address, listen, tail=0.5,
                           extensions=extensions)
     summary = core.stats.summary()
@@ -462,7 +387,7 @@ def test_the_reference_client_in_real_time_matches_offline_accompaniment(warmed,
 
 def test_record_writes_session_files_and_print_dumps(tmp_path):
     h = Harness()
-    session = Session(h._make, Settings(package_size=PACKAGE, ramp_lead_in=False), log=h.lines.append, record=tmp_path)
+    session = Session(h.make_engine, Settings(package_size=PACKAGE, ramp_lead_in=False), log=h.lines.append, record=tmp_path)
     blocks = [np.full(STEP, k, np.float32) for k in (1, 2, 4)]
     for batch_id, audio in zip((1, 2, 4), blocks):  # batch 3 never arrives: a gap of one step
         (job,) = [j for c in context_chunks(batch_id, audio) if (j := session.receive(c, 0.0)[1]) is not None]
@@ -503,7 +428,7 @@ def test_soak_a_thousand_steps_at_r_one_eighth(warmed):
     client.settimeout(30)
     rng = np.random.default_rng(4)
     blocks = [(0.1 * rng.standard_normal(step)).astype(np.float32) for _ in range(8)]
-    with running_server(warmed, client.getsockname(), Settings(StreamSettings(r=0.125))) as (server, _), free_udp_socket() as sender:
+    with running_server(warmed.make_engine, client.getsockname(), Settings(StreamSettings(r=0.125))) as (server, _), free_udp_socket() as sender:
         client.recv(65536)  # /ready
         for batch_id in range(1, SOAK_STEPS + 1):
             for data in audio_chunks("/context", batch_id, blocks[batch_id % 8], PACKAGE, sample_offsets=True):
@@ -521,8 +446,8 @@ def test_soak_a_thousand_steps_at_r_one_eighth(warmed):
 
 def test_client_cli_ping_and_one_line_errors(warmed, tmp_path):
     client = [sys.executable, "-m", "jaxaccomp.client"]
-    listen = free_port()
-    with running_server(warmed, listen) as (server, _):
+    listen = free_address()
+    with running_server(warmed.make_engine, listen) as (server, _):
         ping = subprocess.run([*client, "ping", "--server-port", str(server.address[1]), "--port", str(listen[1])],
                               capture_output=True, text=True, timeout=120)
     assert ping.returncode == 0, ping.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
-from slakh_fixture import SKIPPED, SR, TRAIN_SECONDS, read_stem_file, slakh_root  # noqa: F401
+from tests.support.slakh import SKIPPED, SR, TRAIN_SECONDS, read_stem_file
 
 from jaxaccomp.data.slakh import load_split, read_metadata, stem_of
 
@@ -17,7 +17,7 @@ BASS, DRUMS, GUITAR, PIANO = range(4)
 
 
 @pytest.fixture(scope="module")
-def train(slakh_root):  # noqa: F811
+def train(slakh_root):
     return load_split(slakh_root, "train")
 
 
@@ -36,14 +36,14 @@ def test_tracks_ids_lengths_and_skips(train):
     assert train.layout == "slakh"
 
 
-def test_skips_are_logged(slakh_root, caplog):  # noqa: F811
+def test_skips_are_logged(slakh_root, caplog):
     with caplog.at_level(logging.WARNING, logger="jaxaccomp.data"):
         load_split(slakh_root, "train")
     assert sum("skipping" in r.message for r in caplog.records) == len(SKIPPED)
     assert any("2 tracks read, 2 skipped" in r.message for r in caplog.records)
 
 
-def test_class_summing_and_dropped_instruments(slakh_root, train):  # noqa: F811
+def test_class_summing_and_dropped_instruments(slakh_root, train):
     stems = train.tracks[0].stems
     assert stems.shape == (4, 12 * SR) and stems.dtype == np.float32
     files = {name: read_stem_file(slakh_root, "Track00001", name)[0] for name in ("S00", "S01", "S02", "S03")}
@@ -62,7 +62,7 @@ def test_missing_class_is_silence(train):
     assert train.tracks[1].sources[PIANO] == ()
 
 
-def test_resampled_stem(slakh_root, train):  # noqa: F811
+def test_resampled_stem(slakh_root, train):
     audio, sr = read_stem_file(slakh_root, "Track00001", "S04")
     assert sr == SR // 2
     piano = train.tracks[0].stems[PIANO]
@@ -81,7 +81,7 @@ def test_windowed_reads_equal_whole_reads(train):
         assert not window[:, inside.shape[1]:].any()  # zero past the end
 
 
-def test_stray_byte_metadata(slakh_root):  # noqa: F811
+def test_stray_byte_metadata(slakh_root):
     path = slakh_root / "train" / "Track00001" / "metadata.yaml"
     assert path.read_bytes()[:1] == b"\x01"
     assert set(read_metadata(path)["stems"]) == {f"S0{i}" for i in range(7)}
@@ -104,7 +104,7 @@ def test_prepared_layout(tmp_path):
     assert not stems[PIANO].any()
 
 
-def test_empty_dataset_is_one_line_error(slakh_root, tmp_path):  # noqa: F811
+def test_empty_dataset_is_one_line_error(slakh_root, tmp_path):
     (tmp_path / "test" / "Track02000").mkdir(parents=True)
     with pytest.raises(ValueError, match=r"^no usable tracks in .*test \(1 skipped; first: Track02000") as info:
         load_split(tmp_path, "test")

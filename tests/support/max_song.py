@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from max_server import Served
+from tests.support.max_server import Served
 
 STEMS = ("bass", "drums", "guitar", "piano")
 SAMPLE_RATE = 44100
