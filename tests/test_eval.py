@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import mido
@@ -51,37 +54,70 @@ def run_sweep(root: Path, *extra: str) -> int:
                      "--checkpoint", str(root / "cd"), *ARGS, *extra])
 
 
-def test_sweep_scores_every_clip_resumes_and_orders_the_references(sweep, capsys):
+def captured_sweep(root: Path, *extra: str) -> tuple[str, str]:
+    """run_sweep's (stdout, stderr); it must succeed."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert run_sweep(root, *extra) == 0
+    return out.getvalue(), err.getvalue()
+
+
+@dataclass
+class FinishedSweep:
+    """What three runs into one results folder printed and left behind (see `finished_sweep`)."""
+
+    root: Path
+    first_err: str
+    first_settings: dict
+    first_audio: list[Path]  # the r0.5_w-1 stems, as the first run wrote them
+    first_stamps: list[int]
+    first_mixes: list[Path]
+    second_err: str
+    second_stamps: list[int]
+    third_out: str
+    third_err: str
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(sweep) -> FinishedSweep:
+    """The sweep run three times into one folder, whichever test asks first: beat metrics only and no
+    codec round trip (as before those were added), then everything in 2 processes, then once more."""
     out = sweep / "out"
-    # First only the beat metrics and no codec round trip, as before those were added.
-    assert run_sweep(sweep, "--metrics", "beat_f1", "beat_f1_grid", "--mixes",
-                     "--references", "silence", "half_beat_shift") == 0
-    err = capsys.readouterr().err
+    _, first_err = captured_sweep(sweep, "--metrics", "beat_f1", "beat_f1_grid", "--mixes",
+                                  "--references", "silence", "half_beat_shift")
+    first_settings = json.loads((out / "settings.json").read_text())
+    audio = sorted(out.glob("clips/*/r0.5_w-1/*-drums.flac"))
+    stamps = [p.stat().st_mtime_ns for p in audio]
+    mixes = sorted(out.glob("clips/*/r0.5_w-1/*.mix.flac"))
+    _, second_err = captured_sweep(sweep, "--workers", "2")
+    second_stamps = [p.stat().st_mtime_ns for p in audio]
+    third_out, third_err = captured_sweep(sweep)
+    return FinishedSweep(sweep, first_err, first_settings, audio, stamps, mixes, second_err, second_stamps,
+                         third_out, third_err)
+
+
+def test_sweep_scores_every_clip_resumes_and_orders_the_references(finished_sweep):
+    run, out = finished_sweep, finished_sweep.root / "out"
+    err = run.first_err
     assert "skipping r=0.5 w=1: (w+2)*r must be at most 1" in err
     assert "skipping r=1 w=-1: a step of 264600 samples" in err  # a 6-s step cannot fit 64 columns
     assert "12 clips evaluated, 0 already done" in err  # 2 songs x 1 stem x (4 references + 2 models x 1 regime)
-    assert "round_trip_codec" not in json.loads((out / "settings.json").read_text())
-    audio = sorted(out.glob("clips/*/r0.5_w-1/*-drums.flac"))
-    assert len(audio) == 4
-    stamps = [p.stat().st_mtime_ns for p in audio]
-    mixes = sorted(out.glob("clips/*/r0.5_w-1/*.mix.flac"))
-    assert len(mixes) == 4
-    assert loudness.loudness(sf.read(mixes[0], dtype="float32")[0], SR) == pytest.approx(-18, abs=0.1)
+    assert "round_trip_codec" not in run.first_settings
+    assert len(run.first_audio) == 4
+    assert len(run.first_mixes) == 4
+    assert loudness.loudness(sf.read(run.first_mixes[0], dtype="float32")[0], SR) == pytest.approx(-18, abs=0.1)
 
     # A metric added later is computed from the kept audio: nothing is generated again (in 2 processes);
     # the codec round trip joins the folder, its codec recorded.
-    assert run_sweep(sweep, "--workers", "2") == 0
-    assert "14 clips evaluated, 0 already done" in capsys.readouterr().err
-    assert [p.stat().st_mtime_ns for p in audio] == stamps
+    assert "14 clips evaluated, 0 already done" in run.second_err
+    assert run.second_stamps == run.first_stamps
     settings = json.loads((out / "settings.json").read_text())
     assert settings["round_trip_codec"] == settings["models"]["edm"]["codec"]  # the models' own
 
     # Everything done: a third run only reports.
-    assert run_sweep(sweep) == 0
-    printed = capsys.readouterr()
-    assert "0 clips evaluated, 14 already done" in printed.err
-    assert "wall time" in printed.err
-    assert printed.out.splitlines()[0].startswith("source\tregime\tlookahead_s\tbeat_f1_mean")
+    assert "0 clips evaluated, 14 already done" in run.third_err
+    assert "wall time" in run.third_err
+    assert run.third_out.splitlines()[0].startswith("source\tregime\tlookahead_s\tbeat_f1_mean")
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["regimes"] == ["r0.5_w-1"] and set(summary["skipped_regimes"]) == {"r0.5_w+1", "r1_w-1", "r1_w+1"}
@@ -137,9 +173,8 @@ def paper_weights(tmp_path_factory) -> dict[str, Path]:
     return files
 
 
-def test_paper_metrics_join_a_finished_sweep(sweep, paper_weights, capsys):
-    if not (sweep / "out" / "settings.json").is_file():
-        pytest.skip("needs the sweep's results")
+def test_paper_metrics_join_a_finished_sweep(finished_sweep, paper_weights, capsys):
+    sweep = finished_sweep.root
     flags = [arg for name, path in paper_weights.items() for arg in (f"--{name.replace('_', '-')}", str(path))]
     stamps = [p.stat().st_mtime_ns for p in sorted((sweep / "out").glob("clips/*/*/*-drums.flac"))]
     assert run_sweep(sweep, *flags) == 0
@@ -163,9 +198,8 @@ def test_paper_metrics_join_a_finished_sweep(sweep, paper_weights, capsys):
         run_sweep(sweep, "--vggish", str(other))
 
 
-def test_a_results_folder_keeps_its_settings(sweep):
-    if not (sweep / "out" / "settings.json").is_file():
-        pytest.skip("needs the sweep's results")
+def test_a_results_folder_keeps_its_settings(finished_sweep):
+    sweep = finished_sweep.root
     with pytest.raises(ValueError, match=r"holds results made with other settings \(seed\)"):
         run_sweep(sweep, "--seed", "1")
     with pytest.raises(ValueError, match=r"--skip 1 s is before the first sample r=0.5 w=0 writes \(3 s\)"):
