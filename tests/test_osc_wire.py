@@ -125,10 +125,13 @@ def test_audio_chunks_split_a_stem_like_the_reference_server():
 
 
 def test_audio_chunks_upstream_offsets_positions_and_blobs():
-    chunks = [parse(d) for d in audio_chunks("/context", 2, audio(66_150), 4410, position=10**6,
+    block = audio(66_150)
+    chunks = [parse(d) for d in audio_chunks("/context", 2, block, 4410, position=10**6,
                                               sample_offsets=True, blob=True)]
-    assert [(c.index, c.total, c.position, c.blob) for c in chunks] == [
-        (4410 * k, 15, 10**6 + 4410 * k, True) for k in range(15)]
+    assert [(c.address, c.batch_id, c.index, c.total, c.position, c.blob) for c in chunks] == [
+        ("/context", 2, 4410 * k, 15, 10**6 + 4410 * k, True) for k in range(15)]
+    for k, chunk in enumerate(chunks):  # each chunk holds its own slice of the block, bit for bit
+        np.testing.assert_array_equal(chunk.samples, block[4410 * k:4410 * (k + 1)])
 
 
 def test_the_largest_package_fits_one_datagram_and_larger_chunks_are_refused():
