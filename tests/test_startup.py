@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from jaxaccomp.compile_cache import ENV, cache_dir
+from tests.support.servers import free_udp_socket
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,3 +97,21 @@ def test_startup_benchmark_reports_cold_warm_and_off_starts(tmp_path):
     assert out.is_file() and set(result["medians"]) == {"cold", "warm", "off"}
     for kind, runs in result["runs"].items():
         assert len(runs) == 1 and runs[0]["ready_s"] > runs[0]["warm_up_s"] > 0, kind
+
+
+def test_network_mistakes_are_one_line_errors_before_anything_compiles():
+    with free_udp_socket() as busy:
+        taken = str(busy.getsockname()[1])
+        for args, status, message in [
+            (["--port", "70000"], 2, "a port is 0 to 65535, got 70000"),
+            (["--client-port", "-1"], 2, "a port is 0 to 65535, got -1"),
+            (["--port", taken], 1, f"error: cannot listen on 127.0.0.1:{taken}: "),
+            (["--host", "203.0.113.9"], 1, "error: cannot listen on 203.0.113.9:"),  # an address this host lacks
+            (["--client-host", "no.such.host.invalid"], 1, "is not a usable address"),
+        ]:
+            done = subprocess.run([sys.executable, "serve.py", *args], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=60)
+            assert done.returncode == status and message in done.stderr, (args, done.stderr)
+            assert "compiling" not in done.stderr and "Traceback" not in done.stderr
+            lines = done.stderr.strip().splitlines()
+            assert message in lines[-1] and (status == 2 or len(lines) == 1)  # argparse prints its usage first

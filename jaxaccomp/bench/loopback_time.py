@@ -201,6 +201,7 @@ def _cycles(codec: Any, generator: Any, r: float, w: int, warmup: int, repeats: 
     from jaxaccomp.client.player import Connection
     from jaxaccomp.server.session import Session, Settings, engine_factory, warm_up
     from jaxaccomp.stream_settings import StreamSettings
+    from jaxaccomp.server import udp
     from jaxaccomp.server.udp import UdpServer
 
     stream = StreamSettings(r=r, w=w)
@@ -212,7 +213,7 @@ def _cycles(codec: Any, generator: Any, r: float, w: int, warmup: int, repeats: 
         probe.bind(("127.0.0.1", 0))
         listen = probe.getsockname()
     session = Session(make_engine, settings, log=lambda line: None)
-    server = UdpServer(session, "127.0.0.1", 0, listen, log=lambda line: None)
+    server = UdpServer(session, udp.listen("127.0.0.1", 0), listen, log=lambda line: None)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     client_settings = ClientSettings(stream, settings.package_size, blob=True, position=True)

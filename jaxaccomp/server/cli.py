@@ -25,6 +25,17 @@ from jaxaccomp.cli import interruptible, run
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+def port_number(text: str) -> int:
+    """argparse type: a UDP port, 0 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     from jaxaccomp.constants import STEMS
     from jaxaccomp.stream_settings import StreamSettings
@@ -39,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=MODES, help="diffusion or consistency (default: the checkpoint's)")
     parser.add_argument("--steps", type=int, help="sampling steps (default: the reference server's)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7000, help="port to listen on (default: 7000)")
+    parser.add_argument("--port", type=port_number, default=7000, help="port to listen on (default: 7000; 0: any free one)")
     parser.add_argument("--client-host", default="127.0.0.1", help="where replies go (default: 127.0.0.1)")
-    parser.add_argument("--client-port", type=int, default=8000, help="the client's port (default: 8000)")
+    parser.add_argument("--client-port", type=port_number, default=8000, help="the client's port (default: 8000)")
     StreamSettings.add_arguments(parser)
     parser.add_argument("--package-size", type=int, default=5120,
                         help="floats per reply chunk until the client sends /update_package_size (default: 5120)")
@@ -61,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jaxaccomp.compile_cache import enable_compile_cache
     from jaxaccomp.constants import STEMS
     from jaxaccomp.server.session import Session, Settings, engine_factory, warm_up
-    from jaxaccomp.server.udp import UdpServer
+    from jaxaccomp.server.udp import UdpServer, check_address, listen
     from jaxaccomp.protocol import UpdatePackageSize
     from jaxaccomp.stream_settings import StreamSettings
     from jaxaccomp.streaming.models import load_model
@@ -75,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.record is not None and not args.record.is_dir():
         raise FileNotFoundError(f"--record folder {args.record} does not exist")
     UpdatePackageSize(args.package_size)  # its range, as a one-line error
+    check_address(args.client_host, args.client_port, "--client-host/--client-port")
+    sock = listen(args.host, args.port)  # a busy port or a wrong address is said now, not after the warm-up
     settings = Settings(StreamSettings.from_args(args), args.package_size, stems, args.verbose,  # before the slow part
                         ramp_lead_in=not args.no_ramp, max_stems=args.max_stems)
     enable_compile_cache()
@@ -87,11 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     compiled = generator.compilations
     print(f"warm-up took {seconds:.1f} s ({generator.compilations} compilations)", file=sys.stderr)
     session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record)
-    server = UdpServer(session, args.host, args.port, (args.client_host, args.client_port),
+    server = UdpServer(session, sock, (args.client_host, args.client_port),
                        log=lambda line: print(line, file=sys.stderr))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: server.stop())
-    print(f"serving on {args.host}:{args.port}, replying to {args.client_host}:{args.client_port}", file=sys.stderr)
+    host, port = server.address
+    print(f"serving on {host}:{port}, replying to {args.client_host}:{args.client_port}", file=sys.stderr)
     server.serve_forever()
     if session.recorder is not None:
         session.recorder.close()

@@ -24,15 +24,37 @@ RECEIVE_SIZE = 65536  # any UDP datagram; parse rejects what exceeds an IPv4 pay
 POLL_INTERVAL = 0.02  # seconds between watchdog checks when no datagram arrives
 
 
-class UdpServer:
-    """Serve `session` on (host, port), replying to `client`; `serve_forever` until `stop`."""
+def listen(host: str, port: int) -> socket.socket:
+    """The server's receiving socket, bound to (host, port); a one-line ValueError if it cannot be.
 
-    def __init__(self, session: Session, host: str, port: int, client: tuple[str, int],
+    serve.py binds it before loading and compiling the model, so a busy port or a wrong address is
+    reported in a second, not after the warm-up."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        sock.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        sock.close()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
+def check_address(host: str, port: int, what: str) -> None:
+    """A one-line ValueError unless (host, port) is an IPv4 address replies can be sent to."""
+    try:
+        socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+    except (OSError, UnicodeError) as exc:
+        raise ValueError(f"{what} {host}:{port} is not a usable address: {exc}") from None
+
+
+class UdpServer:
+    """Serve `session` on a socket from `listen`, replying to `client`; `serve_forever` until `stop`."""
+
+    def __init__(self, session: Session, sock: socket.socket, client: tuple[str, int],
                  log: Callable[[str], None] = print):
         self.session, self.client, self._log = session, client, log
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-        self._sock.bind((host, port))
+        self._sock = sock
         self._sock.settimeout(POLL_INTERVAL)
         self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._out.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, RECEIVE_BUFFER)

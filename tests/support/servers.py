@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jaxaccomp.server.session import EngineFactory, Session, Settings
-from jaxaccomp.server.udp import UdpServer
+from jaxaccomp.server.udp import UdpServer, listen
 
 
 def free_udp_socket() -> socket.socket:
@@ -66,8 +66,8 @@ def running_server(make_engine: EngineFactory, client: tuple[str, int], settings
                    session_type: type[Session] = Session, **session: object) -> Iterator[tuple[UdpServer, list[str]]]:
     """A UdpServer on a free loopback port in a thread, replying to `client`, and its log lines."""
     lines: list[str] = []
-    server = UdpServer(session_type(make_engine, settings, log=lines.append, **session), "127.0.0.1", 0, client,
-                       log=lines.append)
+    server = UdpServer(session_type(make_engine, settings, log=lines.append, **session), listen("127.0.0.1", 0),
+                       client, log=lines.append)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
