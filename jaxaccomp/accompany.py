@@ -32,7 +32,9 @@ from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, Predictor
 from jaxaccomp.streaming.models import DEMO_MODELS, MODELS_DIR, MODES, load_model
-from jaxaccomp.tracks import crossfade_into, read_context, resample, steps_to_cover
+from jaxaccomp.tracks import check_output, crossfade_into, read_context, resample, steps_to_cover
+
+MIX_PEAK = 0.99  # the loudest sample a --mix may hold
 
 
 def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Predictor, stems: Sequence[str], *,
@@ -67,8 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stem", action="append", required=True, choices=STEMS, dest="stems",
                         help="instrument to generate; repeat for several (each is one batch item)")
     parser.add_argument("--out", type=Path, required=True,
-                        help="output WAV (float, 44.1 kHz), one channel per --stem in the order given")
-    parser.add_argument("--mix", type=Path, help="also write the context plus every generated stem (mono WAV)")
+                        help="output audio file at 44.1 kHz, one channel per --stem in the order given; the "
+                             "extension picks the format (.wav: float)")
+    parser.add_argument("--mix", type=Path, help="also write the context plus every generated stem (mono), scaled "
+                                                 "down if it would clip")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out or --mix")
     parser.add_argument("--checkpoint", type=Path,
                         help=f"model directory (default: the demo model {MODELS_DIR}/{DEMO_MODELS['diffusion']} or "
                              f"{DEMO_MODELS['consistency']} by --mode)")
@@ -89,9 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = StreamSettings.from_args(args)  # refused before the slow part (loading and compiling)
     if len(set(args.stems)) != len(args.stems):
         raise ValueError(f"each --stem may be given once, got {', '.join(args.stems)}")
-    for path in (args.out, args.mix):
-        if path is not None and not path.parent.is_dir():
-            raise FileNotFoundError(f"the folder of {path} does not exist")
+    out_format = check_output(args.out, [args.input], args.force)
+    mix_format = None if args.mix is None else check_output(args.mix, [args.input, args.out], args.force)
     context, rate = read_context(args.input, args.stems)
     enable_compile_cache()
     with interruptible("accompanying (nothing was written)"):
@@ -102,9 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         context = resample(context, rate)
         out = accompany(context, SAMPLE_RATE, codec, generator, args.stems, settings=settings, seed=args.seed,
                         progress=True)
-    sf.write(str(args.out), out.T, SAMPLE_RATE, subtype="FLOAT")
-    if args.mix is not None:
-        sf.write(str(args.mix), context + out.sum(axis=0), SAMPLE_RATE, subtype="FLOAT")
+    sf.write(str(args.out), out.T, SAMPLE_RATE, format=out_format[0], subtype=out_format[1])
+    if mix_format is not None:
+        mix = context + out.sum(axis=0)
+        peak = float(np.abs(mix).max(initial=0.0))
+        if peak > MIX_PEAK:  # a mix must not clip: scaled down as a whole, and said so
+            mix *= MIX_PEAK / peak
+            print(f"{args.mix}: scaled by {20 * np.log10(MIX_PEAK / peak):.1f} dB so that it does not clip",
+                  file=sys.stderr)
+        sf.write(str(args.mix), mix, SAMPLE_RATE, format=mix_format[0], subtype=mix_format[1])
     print(f"{args.out}: {', '.join(args.stems)}, {out.shape[1] / SAMPLE_RATE:.1f} s", file=sys.stderr)
     return 0
 

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 # Errors caused by input (paths, configs, checkpoints); anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
 
 
 def run(main: Callable[[], object]) -> None:

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from jaxaccomp.constants import SAMPLE_RATE
-from jaxaccomp.constants import STEMS
+from jaxaccomp.constants import SAMPLE_RATE, STEMS
 
 
 def resample(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -70,3 +69,23 @@ def read_context(path: Path, stems: Sequence[str]) -> tuple[np.ndarray, int]:
         return audio[:, others].sum(axis=1), rate
     raise ValueError(f"{path} has {channels} channels: expected 1 or 2 (a mixture) or {len(STEMS)} "
                      f"(one per stem: {', '.join(STEMS)})")
+
+
+def check_output(path: Path, inputs: Sequence[Path] = (), force: bool = False) -> tuple[str, str]:
+    """Check an audio file to write before any work is done; returns the (format, subtype) to write it with.
+
+    Refused: a folder that does not exist, an extension that names no format soundfile writes, an
+    existing file without `force`, and one of `inputs` (never overwritten, `force` or not). Float
+    samples where the format holds them, else the format's default (e.g. 16-bit FLAC)."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder of {path} does not exist")
+    extension = path.suffix[1:].upper()
+    kind = {"AIF": "AIFF", "OGA": "OGG"}.get(extension, extension)
+    if kind not in sf.available_formats():
+        raise ValueError(f"{path}: name the output with an audio extension soundfile writes "
+                         f"(.wav, .flac, .ogg, .aiff, .mp3, ...), got {path.suffix or 'none'}")
+    if any(path.resolve() == Path(other).resolve() for other in inputs):
+        raise ValueError(f"{path} is an input: write the output to another file")
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; pass --force to replace it")
+    return kind, "FLOAT" if sf.check_format(kind, "FLOAT") else sf.default_subtype(kind)

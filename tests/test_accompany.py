@@ -15,7 +15,7 @@ from jaxaccomp import accompany as acc
 from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming import models
-from jaxaccomp.tracks import crossfade_into, read_context, resample
+from jaxaccomp.tracks import check_output, crossfade_into, read_context, resample
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 44100
@@ -66,7 +66,7 @@ def test_cli_accompanies_a_resampled_mixture(files):
 
 
 def test_cli_takes_one_channel_per_stem(files):
-    out = files / "drums.wav"
+    out = files / "drums.flac"  # the extension picks the format
     run = cli(files / "stems.wav", "--stem", "drums", "--w", "0", "--out", out, "--checkpoint", files / "model",
               "--steps", "2")
     assert run.returncode == 0, run.stderr
@@ -154,3 +154,31 @@ def test_assembled_output_lands_on_the_input():
     ref, got = energy(clicks), energy(out)[inside]
     corr = correlate(ref[inside.start - 2048:inside.stop + 2048], got, mode="valid", method="fft")
     assert abs(2048 - int(np.argmax(corr))) < 512
+
+
+def test_outputs_are_checked_before_any_work_and_nothing_is_overwritten(files):
+    existing = files / "existing.wav"
+    sf.write(existing, np.zeros(10, np.float32), SR)
+    before = existing.read_bytes()
+    model = ["--checkpoint", files / "model", "--stem", "bass"]
+    for args, message in [
+        (["--out", existing], f"error: {existing} exists; pass --force to replace it"),
+        (["--out", files / "stems.wav", "--force"], f"error: {files}/stems.wav is an input"),
+        (["--out", files / "a.wav", "--mix", files / "a.wav"], f"error: {files}/a.wav is an input"),
+        (["--out", files / "noextension"], "error: " + str(files / "noextension") + ": name the output"),
+        (["--out", files / "x.xyz"], "error: " + str(files / "x.xyz") + ": name the output"),
+        (["--out", files / "no" / "x.wav"], "error: the folder of"),
+    ]:
+        run = cli(files / "stems.wav", *model, *args)
+        assert run.returncode == 1 and run.stderr.startswith(message) and run.stderr.count("\n") == 1, run.stderr
+        assert "compiling" not in run.stderr  # refused before loading anything
+    assert existing.read_bytes() == before and not (files / "a.wav").exists()
+    assert read_context(files / "stems.wav", ["bass"])[0].shape == (8 * SR,)  # the input is intact
+
+
+def test_output_formats_follow_the_extension(tmp_path):
+    assert check_output(tmp_path / "a.wav") == ("WAV", "FLOAT")
+    assert check_output(tmp_path / "a.flac") == ("FLAC", "PCM_16")  # FLAC holds no float samples
+    assert check_output(tmp_path / "a.AIF") == ("AIFF", "FLOAT")
+    (tmp_path / "a.wav").write_bytes(b"")
+    assert check_output(tmp_path / "a.wav", force=True) == ("WAV", "FLOAT")

@@ -317,3 +317,17 @@ def test_fuzz_hostile_message_sequences_leave_the_session_serving(sequence):
         session.receive(parse(data), now)
     stream(network, range(1, 6), context)
     assert_in_place(network.core, range(1, 6))
+
+
+def test_play_refuses_a_folder_it_would_overwrite_before_streaming(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "mix.wav").write_bytes(b"earlier session")
+    for out, message in ((tmp_path, "is not empty; choose a new folder or pass --force"),
+                         (tmp_path / "mix.wav", "is a file, not a folder")):
+        run = subprocess.run([sys.executable, "-m", "jaxaccomp.client", "play", str(tmp_path / "song.wav"), "--stem",
+                              "bass", "--out", str(out), "--connect-timeout", "0.3"],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 1 and message in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert (tmp_path / "mix.wav").read_bytes() == b"earlier session"

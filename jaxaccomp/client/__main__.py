@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("song", type=Path, help="audio file: a mixture (1-2 channels) or 4 channels, one per stem")
     play.add_argument("--stem", action="append", required=True, choices=STEMS, dest="stems",
                       help="instrument to generate; repeat for several")
-    play.add_argument("--out", type=Path, required=True, help="output folder")
+    play.add_argument("--out", type=Path, required=True, help="output folder (new, or empty)")
+    play.add_argument("--force", action="store_true", help="write into --out even if it holds files (replacing ours)")
     StreamSettings.add_arguments(play)
     play.add_argument("--tail", type=float, default=2.0,
                       help="seconds to keep listening after the song ends (default: 2)")
@@ -53,12 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_output_folder(out: Path, force: bool) -> None:
+    """Refuse, before streaming, a folder whose files a session would replace (unless `force`)."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"--out {out} is not empty; choose a new folder or pass --force")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"the folder of --out {out} does not exist")
+
+
 def play(args: argparse.Namespace) -> int:
     from jaxaccomp.client.player import play as stream_song
     from jaxaccomp.client.report import summary_lines, write_session
     from jaxaccomp.tracks import read_context, resample
 
     settings = ClientSettings(StreamSettings.from_args(args), args.package_size, tuple(args.stems))
+    check_output_folder(args.out, args.force)
     context, rate = read_context(args.song, settings.stems)
     context = resample(context, rate)
     if not np.all(np.isfinite(context)):
