@@ -62,6 +62,17 @@ def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Pr
     return out
 
 
+def seed_number(text: str) -> int:
+    """argparse type: a seed, 0 to 2^32 - 1 (what JAX keys and numpy seed sequences take alike)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= seed < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is 0 to 2^32 - 1, got {seed}")
+    return seed
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m jaxaccomp.accompany", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, help=f"sampling steps (default: {DEFAULT_STEPS['diffusion']} noise levels "
                                                   f"for diffusion, {DEFAULT_STEPS['consistency']} for consistency)")
     StreamSettings.add_arguments(parser)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sampler and the decoder (default: 0)")
+    parser.add_argument("--seed", type=seed_number, default=0, help="seed of the sampler and the decoder (default: 0)")
     return parser
 
 

@@ -182,3 +182,15 @@ def test_output_formats_follow_the_extension(tmp_path):
     assert check_output(tmp_path / "a.AIF") == ("AIFF", "FLOAT")
     (tmp_path / "a.wav").write_bytes(b"")
     assert check_output(tmp_path / "a.wav", force=True) == ("WAV", "FLOAT")
+
+
+def test_bad_input_and_seed_are_refused_before_loading_anything(files):
+    audio = song(2, SR)
+    audio[int(1.25 * SR), 2] = np.nan
+    sf.write(files / "nan.wav", audio, SR, subtype="FLOAT")
+    run = cli(files / "nan.wav", "--stem", "bass", "--out", files / "never.wav", "--checkpoint", files / "model")
+    assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith(f"error: {files}/nan.wav: the sample at 1.250 s (frame 55125) is NaN or infinite")
+    run = cli(files / "stems.wav", "--stem", "bass", "--out", files / "never.wav", "--seed", "-5")
+    assert run.returncode == 2 and "a seed is 0 to 2^32 - 1, got -5" in run.stderr
+    assert "compiling" not in run.stderr and not (files / "never.wav").exists()

@@ -73,8 +73,6 @@ def play(args: argparse.Namespace) -> int:
     check_output_folder(args.out, args.force)
     context, rate = read_context(args.song, settings.stems)
     context = resample(context, rate)
-    if not np.all(np.isfinite(context)):
-        raise ValueError(f"{args.song} contains NaN or infinite samples")
     core, wall = stream_song(context, settings, (args.server_host, args.server_port), (args.host, args.port),
                              connect_timeout=args.connect_timeout, tail=args.tail, extensions=not args.reference,
                              drop_late=args.drop_late, progress=True)
