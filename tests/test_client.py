@@ -331,3 +331,25 @@ def test_play_refuses_a_folder_it_would_overwrite_before_streaming(tmp_path):
                              capture_output=True, text=True, timeout=60)
         assert run.returncode == 1 and message in run.stderr and run.stderr.count("\n") == 1, run.stderr
     assert (tmp_path / "mix.wav").read_bytes() == b"earlier session"
+
+
+def test_play_fails_loudly_when_no_server_answers(tmp_path):
+    """A dead port: a short song ends with a failed-session error, a long one stops early; both exit 1."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    from tests.support.servers import free_address
+
+    dead = free_address()
+    for seconds, message in ((4, "no reply at all: is the server running?"),
+                             (30, "no answer from the server in")):
+        song = tmp_path / f"song{seconds}.wav"
+        sf.write(song, np.zeros((seconds * 44100, 4), np.float32), 44100)
+        run = subprocess.run([sys.executable, "-m", "jaxaccomp.client", "play", str(song), "--stem", "bass", "--out",
+                              str(tmp_path / f"out{seconds}"), "--server-port", str(dead[1]), "--port", "0",
+                              "--connect-timeout", "0.5"], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 1 and message in run.stderr.splitlines()[-1], run.stderr
+    assert f"{dead[0]}:{dead[1]}: is serve.py running there" in run.stderr
+    assert not (tmp_path / "out30").exists()  # stopped before writing a silent session

@@ -79,6 +79,18 @@ def play(args: argparse.Namespace) -> int:
     report = write_session(args.out, context, core, wall)
     print("\n".join(summary_lines(report)), file=sys.stderr)
     print(f"wrote accompaniment.wav, mix.wav and latency.json to {args.out}/", file=sys.stderr)
+    return session_status(report["client"])
+
+
+def session_status(counts: dict) -> int:
+    """0 when most batches came back whole; else say what went wrong and return 1 (a failed session)."""
+    batches, complete = counts["batches"], counts["complete"]
+    if batches and complete * 2 <= batches:
+        print(f"error: only {complete} of {batches} batches came back complete ({counts['dropped']} dropped by a "
+              f"busy server, {counts['incomplete']} incomplete or missing): "
+              + ("no reply at all: is the server running?" if complete == 0 and not counts["dropped"] else
+                 "the server cannot keep up: try a larger --r, fewer stems or --mode consistency"), file=sys.stderr)
+        return 1
     return 0
 
 

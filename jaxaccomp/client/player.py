@@ -40,6 +40,7 @@ class Connection:
             self.close()
             raise ValueError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror}") from None
         self._in.settimeout(POLL)
+        self.listening = self._in.getsockname()  # where replies must go (the port, if `listen` asked for any)
 
     def send(self, datagrams: list[bytes]) -> None:
         for data in datagrams:
@@ -89,12 +90,18 @@ def negotiate(settings: ClientSettings, server: HelloReply | None) -> ClientSett
     return replace(settings, blob="blob" in offers, position="position" in offers, ramped="ramped" in offers)
 
 
+class NoAnswer(ValueError):
+    """Nothing came back from the server: no point in streaming the rest of the song into silence."""
+
+
 def stream(connection: Connection, core: ClientCore, context: np.ndarray, steps: int, tail: float,
-           on_step: Callable[[int], None] = lambda k: None) -> float:
+           on_step: Callable[[int], None] = lambda k: None, give_up_after: float | None = None) -> float:
     """Play `steps` steps of `context` in real time, then listen `tail` more seconds for late replies
-    (and the server's `/stats`). Returns the wall time of the whole stream in seconds."""
+    (and the server's `/stats`). Returns the wall time of the whole stream in seconds. With
+    `give_up_after`, raise NoAnswer if no datagram at all arrived that many seconds after the first batch."""
     lock = threading.Lock()
     stop = threading.Event()
+    heard = threading.Event()
     step = core.settings.stream.step
     started = time.monotonic()
 
@@ -102,6 +109,7 @@ def stream(connection: Connection, core: ClientCore, context: np.ndarray, steps:
         while not stop.is_set():
             message = connection.receive()
             if message is not None:
+                heard.set()
                 now = time.monotonic()
                 with lock:
                     core.receive(message, now, playhead=int((now - started) * SAMPLE_RATE))
@@ -111,6 +119,9 @@ def stream(connection: Connection, core: ClientCore, context: np.ndarray, steps:
     try:
         for k in range(1, steps + 1):
             time.sleep(max(0.0, started + k * step / SAMPLE_RATE - time.monotonic()))
+            waited = time.monotonic() - started - step / SAMPLE_RATE  # since the first batch went out
+            if give_up_after is not None and k > 1 and not heard.is_set() and waited > give_up_after:
+                raise NoAnswer(f"no answer from the server in {waited:.1f} s of streaming")
             with lock:
                 datagrams = core.due_setup() + core.predict(k * step, context, time.monotonic())
             connection.send(datagrams)
@@ -141,7 +152,12 @@ def play(context: np.ndarray, settings: ClientSettings, server: tuple[str, int],
         connection.send(settings.setup_messages() + [core.reset()])
         steps = steps_to_cover(context.shape[0], settings.stream.step, settings.stream.w)
         with tqdm(total=steps, desc="stream", unit="step", disable=not progress) as bar:
-            wall = stream(connection, core, context, steps, tail, on_step=lambda k: bar.update())
+            try:
+                wall = stream(connection, core, context, steps, tail, on_step=lambda k: bar.update(),
+                              give_up_after=connect_timeout + 2 * settings.stream.step / SAMPLE_RATE)
+            except NoAnswer as exc:
+                raise NoAnswer(f"{exc} at {server[0]}:{server[1]}: is serve.py running there, "
+                               f"replying to port {connection.listening[1]}?") from None
     finally:
         connection.close()
     return core, wall
