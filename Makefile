@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps nvidia-physicsnemo==1.3.0
-	$(PIP) install -q -c constraints.txt -e '.[reference,test,paper]'
+	$(PIP) install -q -c constraints.txt -e '.[torch,reference,test,paper]'
 	$(PIP) install -q --no-deps beat-this==1.1.0 torchvggish==0.2
 	touch $(STAMP)
 

@@ -27,3 +27,24 @@ def test_wheel_holds_every_module_config_model_and_statistics_file(tmp_path):
               or path.is_file() and "models" in path.relative_to(source).parts}
     assert any(name.startswith("jaxaccomp/configs/train_") for name in wanted)  # what the check is for
     assert sorted(wanted - packed) == []
+
+
+def _jaxaccomp(*args: str) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).parent / "jaxaccomp"  # the console script pip installed
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "jaxaccomp"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_one_command_runs_every_program():
+    listing = _jaxaccomp("--help")
+    assert listing.returncode == 0
+    for name in ("serve", "accompany", "play", "ping", "demo", "render", "train", "distill", "eval", "convert"):
+        assert f"  {name} " in listing.stdout
+    unknown = _jaxaccomp("fly")
+    assert unknown.returncode == 2 and "unknown command 'fly'" in unknown.stderr
+    serve = _jaxaccomp("serve", "--port", "99999")  # the server's own parser, before anything loads
+    assert serve.returncode == 2 and "a port is 0 to 65535, got 99999" in serve.stderr
+    play = _jaxaccomp("play", "--help")
+    assert play.returncode == 0 and "--stem" in play.stdout and "--connect-timeout" in play.stdout
+    train = _jaxaccomp("distill", "--help")
+    assert train.returncode == 0 and "--teacher" in train.stdout
