@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,7 +49,9 @@ def test_server_start_fills_the_cache_and_a_restart_reads_it(tmp_path):
     for start in range(2):
         server = _serve(str(cache))
         try:
-            _wait_for(server, "serving on")
+            lines = _wait_for(server, "serving on")
+            assert any(re.fullmatch(r"one cycle of 1 stem\(s\) takes \d+ ms of the 1500 ms a step allows\n", line)
+                       for line in lines), lines  # timed before serving, against the budget of r = 1/4
             if start == 0:
                 entries = set(os.listdir(cache))
                 assert entries, "the first start wrote no compiled program"

@@ -25,6 +25,10 @@ from jaxaccomp.cli import interruptible, run
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+# Above this share of the step budget a cycle leaves too little room for the network and for jitter.
+CYCLE_SHARE = 0.8
+
+
 def port_number(text: str) -> int:
     """argparse type: a UDP port, 0 to 65535."""
     try:
@@ -71,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from jaxaccomp.compile_cache import enable_compile_cache
     from jaxaccomp.constants import STEMS
-    from jaxaccomp.server.session import Session, Settings, engine_factory, warm_up
+    from jaxaccomp.server.session import Session, Settings, cycle_ms, engine_factory, warm_up
     from jaxaccomp.server.udp import UdpServer, check_address, listen
     from jaxaccomp.protocol import UpdatePackageSize
     from jaxaccomp.stream_settings import StreamSettings
@@ -97,8 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for 1-{args.max_stems} stems...",
               file=sys.stderr)
         seconds = warm_up(generator, make_engine, settings, range(1, args.max_stems + 1))
+        cycle = cycle_ms(make_engine, settings, len(stems))
     compiled = generator.compilations
     print(f"warm-up took {seconds:.1f} s ({generator.compilations} compilations)", file=sys.stderr)
+    budget = settings.stream.step_budget_ms
+    print(f"one cycle of {len(stems)} stem(s) takes {cycle:.0f} ms of the {budget:.0f} ms a step allows", file=sys.stderr)
+    if cycle > CYCLE_SHARE * budget:
+        print(f"warning: at r = {settings.stream.r:g} this machine may not keep up and batches will be dropped; "
+              "a larger --r, fewer --stems or --mode consistency needs less", file=sys.stderr)
     session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record)
     server = UdpServer(session, sock, (args.client_host, args.client_port),
                        log=lambda line: print(line, file=sys.stderr))

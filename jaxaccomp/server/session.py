@@ -108,6 +108,17 @@ def warm_up(generator: Generator, make_engine: EngineFactory, settings: Settings
     return time.perf_counter() - start
 
 
+def cycle_ms(make_engine: EngineFactory, settings: Settings, stem_count: int) -> float:
+    """Milliseconds of one warm step of `stem_count` stems (encode, sample, decode), to compare with the
+    step budget before serving. Run after `warm_up`: the second of two steps is timed."""
+    engine = make_engine(replace(settings, stems=STEMS[:stem_count]))
+    silence = np.zeros(engine.step_size, np.float32)
+    engine.step(silence)
+    start = time.perf_counter()
+    engine.step(silence)
+    return 1e3 * (time.perf_counter() - start)
+
+
 @dataclass(frozen=True)
 class Job:
     """One ready batch for the worker: the engine it runs on, its block, where it ends, how to reply."""
