@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mix", type=Path, help="also write the context plus every generated stem (mono), scaled "
                                                  "down if it would clip")
     parser.add_argument("--force", action="store_true", help="replace an existing --out or --mix")
+    parser.add_argument("--model-rate", action="store_true",
+                        help="write at 44.1 kHz, the rate the model hears, instead of the input's rate")
     parser.add_argument("--checkpoint", type=Path,
                         help=f"model directory (default: the demo model {MODELS_DIR}/{DEMO_MODELS['diffusion']} or "
                              f"{DEMO_MODELS['consistency']} by --mode)")
@@ -108,25 +110,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_format = check_output(args.out, [args.input], args.force)
     mix_format = None if args.mix is None else check_output(args.mix, [args.input, args.out], args.force)
     context, rate = read_context(args.input, args.stems)
+    if sf.info(str(args.input)).channels == 2:
+        print(f"{args.input}: stereo, averaged to mono (the model hears one channel)", file=sys.stderr)
+    out_rate = SAMPLE_RATE if args.model_rate else rate
     enable_compile_cache()
     with interruptible("accompanying (nothing was written)"):
         codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
         print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for {len(args.stems)} stem(s)...",
               file=sys.stderr)
         generator.warm_up(len(args.stems))
-        context = resample(context, rate)
-        out = accompany(context, SAMPLE_RATE, codec, generator, args.stems, settings=settings, seed=args.seed,
+        out = accompany(context, rate, codec, generator, args.stems, settings=settings, seed=args.seed,
                         progress=True)
-    sf.write(str(args.out), out.T, SAMPLE_RATE, format=out_format[0], subtype=out_format[1])
+    if out_rate != SAMPLE_RATE:  # back to the input's rate, sample for sample as long as the input
+        out = np.ascontiguousarray(resample(out.T, SAMPLE_RATE, to=out_rate)[:context.shape[0]].T)
+    sf.write(str(args.out), out.T, out_rate, format=out_format[0], subtype=out_format[1])
     if mix_format is not None:
-        mix = context + out.sum(axis=0)
+        mix = resample(context, rate, to=out_rate) + out.sum(axis=0)
         peak = float(np.abs(mix).max(initial=0.0))
         if peak > MIX_PEAK:  # a mix must not clip: scaled down as a whole, and said so
             mix *= MIX_PEAK / peak
             print(f"{args.mix}: scaled by {20 * np.log10(MIX_PEAK / peak):.1f} dB so that it does not clip",
                   file=sys.stderr)
-        sf.write(str(args.mix), mix, SAMPLE_RATE, format=mix_format[0], subtype=mix_format[1])
-    print(f"{args.out}: {', '.join(args.stems)}, {out.shape[1] / SAMPLE_RATE:.1f} s", file=sys.stderr)
+        sf.write(str(args.mix), mix, out_rate, format=mix_format[0], subtype=mix_format[1])
+    print(f"{args.out}: {', '.join(args.stems)}, {out.shape[1] / out_rate:.1f} s at {out_rate} Hz; the first "
+          f"{settings.first_written / SAMPLE_RATE:.2f} s are silent (the first step's reply starts there)",
+          file=sys.stderr)
+    if not np.any(out):
+        print(f"warning: {args.out} is silent: the song is shorter than the first step's reply, or the model "
+              "generated silence", file=sys.stderr)
     return 0
 
 

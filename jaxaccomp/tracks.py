@@ -19,13 +19,13 @@ import soundfile as sf
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 
 
-def resample(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """`audio` ([L] or [L, C]) at 44.1 kHz: an exact rational-ratio polyphase resampling."""
-    if sample_rate == SAMPLE_RATE:
+def resample(audio: np.ndarray, sample_rate: int, to: int = SAMPLE_RATE) -> np.ndarray:
+    """`audio` ([L] or [L, C]) at `to` Hz (default 44.1 kHz): an exact rational-ratio polyphase resampling."""
+    if sample_rate == to:
         return audio
     from scipy.signal import resample_poly
 
-    ratio = Fraction(SAMPLE_RATE, sample_rate)
+    ratio = Fraction(to, sample_rate)
     return resample_poly(audio, ratio.numerator, ratio.denominator, axis=0).astype(np.float32)
 
 

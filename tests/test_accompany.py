@@ -55,7 +55,7 @@ def cli(*args: object) -> subprocess.CompletedProcess:
 def test_cli_accompanies_a_resampled_mixture(files):
     out, mix = files / "out.wav", files / "mix.wav"
     run = cli(files / "mix22k.wav", "--stem", "bass", "--stem", "piano", "--out", out, "--mix", mix,
-              "--checkpoint", files / "model", "--steps", "2")
+              "--checkpoint", files / "model", "--steps", "2", "--model-rate")
     assert run.returncode == 0, run.stderr
     audio, rate = sf.read(out, dtype="float32")
     assert rate == SR and audio.shape == (8 * SR, 2) and np.all(np.isfinite(audio))
@@ -194,3 +194,21 @@ def test_bad_input_and_seed_are_refused_before_loading_anything(files):
     run = cli(files / "stems.wav", "--stem", "bass", "--out", files / "never.wav", "--seed", "-5")
     assert run.returncode == 2 and "a seed is 0 to 2^32 - 1, got -5" in run.stderr
     assert "compiling" not in run.stderr and not (files / "never.wav").exists()
+
+
+def test_output_comes_back_at_the_input_rate(files):
+    out, mix = files / "out22k.wav", files / "mix22k_out.wav"
+    run = cli(files / "mix22k.wav", "--stem", "bass", "--out", out, "--mix", mix, "--checkpoint", files / "model",
+              "--steps", "2")
+    assert run.returncode == 0, run.stderr
+    audio, rate = sf.read(out, dtype="float32")
+    assert rate == 22050 and audio.shape == (8 * 22050,) and np.abs(audio[2 * STEP // 2:]).max() > 0
+    assert "the first 3.00 s are silent (the first step's reply starts there)" in run.stderr  # w = 1: 2 steps
+    mixed, mix_rate = sf.read(mix, dtype="float32")
+    context = sf.read(files / "mix22k.wav", dtype="float32")[0]
+    assert mix_rate == 22050 and np.abs(mixed).max() <= 0.99 + 1e-6  # never clips
+    expected = context + audio
+    if np.abs(expected).max() > 0.99:  # scaled down as a whole, and said so
+        expected *= 0.99 / np.abs(expected).max()
+        assert "so that it does not clip" in run.stderr
+    np.testing.assert_allclose(mixed, expected, atol=1e-6)
