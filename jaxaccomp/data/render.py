@@ -469,7 +469,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     import time
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.hours is not None:
         if not args.hours > 0:
             raise ValueError(f"--hours must be positive, not {args.hours}")
