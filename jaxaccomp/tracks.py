@@ -61,6 +61,8 @@ def read_context(path: Path, stems: Sequence[str]) -> tuple[np.ndarray, int]:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
         raise ValueError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    if not audio.shape[0]:
+        raise ValueError(f"{path} holds no audio (0 samples)")
     bad = np.flatnonzero(~np.isfinite(audio).all(axis=1))
     if bad.size:
         raise ValueError(f"{path}: the sample at {bad[0] / rate:.3f} s (frame {bad[0]}) is NaN or infinite")

@@ -44,6 +44,7 @@ def files(tmp_path_factory, tiny_net):
     sf.write(root / "mix22k.wav", song(8, 22050).sum(axis=1), 22050)
     sf.write(root / "stems.wav", song(8, SR), SR)
     sf.write(root / "three.wav", song(1, SR)[:, :3], SR)
+    sf.write(root / "empty.wav", np.zeros((0, 1), np.float32), SR)
     return root
 
 
@@ -88,6 +89,7 @@ def test_context_layouts(files):
 @pytest.mark.parametrize("args, message", [
     (["{root}/missing.wav"], "error: no such audio file"),
     (["{root}/three.wav"], "error: {root}/three.wav has 3 channels"),
+    (["{root}/empty.wav"], "error: {root}/empty.wav holds no audio (0 samples)"),
     (["{root}/stems.wav", "--r", "0.5"], r"error: (w+2)*r must be at most 1"),
     (["{root}/stems.wav", "--mode", "consistency"], "error: {root}/model holds a 'diffusion' model"),
     (["{root}/stems.wav", "--steps", "1"], "error: diffusion sampling needs at least 2 steps"),

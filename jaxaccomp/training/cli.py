@@ -109,3 +109,9 @@ def main(argv: Sequence[str] | None = None, config_type: type[TrainConfig] = Tra
 
 def distill_main(argv: Sequence[str] | None = None) -> int:
     return main(argv, DistillConfig)
+
+
+if __name__ == "__main__":
+    from jaxaccomp.cli import run
+
+    run(main)
