@@ -90,10 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.record is not None and not args.record.is_dir():
         raise FileNotFoundError(f"--record folder {args.record} does not exist")
     UpdatePackageSize(args.package_size)  # its range, as a one-line error
-    check_address(args.client_host, args.client_port, "--client-host/--client-port")
-    sock = listen(args.host, args.port)  # a busy port or a wrong address is said now, not after the warm-up
     settings = Settings(StreamSettings.from_args(args), args.package_size, stems, args.verbose,  # before the slow part
                         ramp_lead_in=not args.no_ramp, max_stems=args.max_stems)
+    check_address(args.client_host, args.client_port, "--client-host/--client-port")
+    sock = listen(args.host, args.port)  # a busy port or a wrong address is said now, not after the warm-up
     enable_compile_cache()
     with interruptible("starting up"):
         codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
