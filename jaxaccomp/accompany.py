@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +29,12 @@ from jaxaccomp.cli import interruptible
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.compile_cache import enable_compile_cache
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
+from jaxaccomp.provenance import provenance
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, Predictor
-from jaxaccomp.streaming.models import DEMO_MODELS, MODELS_DIR, MODES, load_model
-from jaxaccomp.tracks import check_output, crossfade_into, read_context, resample, steps_to_cover
+from jaxaccomp.streaming.models import DEMO_MODELS, MODELS_DIR, MODES, default_checkpoint, load_model
+from jaxaccomp.tracks import check_output, crossfade_into, read_context, resample, steps_to_cover, write_audio
 
 MIX_PEAK = 0.99  # the loudest sample a --mix may hold
 
@@ -123,7 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         progress=True)
     if out_rate != SAMPLE_RATE:  # back to the input's rate, sample for sample as long as the input
         out = np.ascontiguousarray(resample(out.T, SAMPLE_RATE, to=out_rate)[:context.shape[0]].T)
-    sf.write(str(args.out), out.T, out_rate, format=out_format[0], subtype=out_format[1])
+    checkpoint = args.checkpoint or default_checkpoint(args.mode)
+    note = {"input": str(args.input), "stems": args.stems, "checkpoint": str(checkpoint), "mode": generator.mode, "steps": generator.steps, "codec": codec.name, "seed": args.seed,
+            "stream": asdict(settings), **provenance()}
+    write_audio(args.out, out.T, out_rate, out_format, note)
     if mix_format is not None:
         mix = resample(context, rate, to=out_rate) + out.sum(axis=0)
         peak = float(np.abs(mix).max(initial=0.0))
@@ -131,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             mix *= MIX_PEAK / peak
             print(f"{args.mix}: scaled by {20 * np.log10(MIX_PEAK / peak):.1f} dB so that it does not clip",
                   file=sys.stderr)
-        sf.write(str(args.mix), mix, out_rate, format=mix_format[0], subtype=mix_format[1])
+        write_audio(args.mix, mix, out_rate, mix_format, note)
     print(f"{args.out}: {', '.join(args.stems)}, {out.shape[1] / out_rate:.1f} s at {out_rate} Hz; the first "
           f"{settings.first_written / SAMPLE_RATE:.2f} s are silent (the first step's reply starts there)",
           file=sys.stderr)

@@ -8,6 +8,7 @@ resampled to 44.1 kHz.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from fractions import Fraction
@@ -94,3 +95,17 @@ def check_output(path: Path, inputs: Sequence[Path] = (), force: bool = False) -
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; pass --force to replace it")
     return kind, "FLOAT" if sf.check_format(kind, "FLOAT") else sf.default_subtype(kind)
+
+
+def write_audio(path: Path, audio: np.ndarray, rate: int, kind: tuple[str, str], note: dict) -> None:
+    """Write `audio` ([L] or [L, C]) as `kind` (format, subtype from `check_output`), with `note` as JSON
+    in the file's comment where the format holds text (WAV, FLAC, OGG, AIFF, MP3, ...): the settings
+    that produced it travel with the audio."""
+    channels = 1 if audio.ndim == 1 else audio.shape[1]
+    with sf.SoundFile(str(path), "w", rate, channels, subtype=kind[1], format=kind[0]) as out:
+        try:
+            out.comment = json.dumps(note)
+            out.software = f"jaxaccomp {note.get('jaxaccomp') or ''}".strip()
+        except sf.LibsndfileError:  # e.g. W64 and RAW carry no text
+            pass
+        out.write(audio)

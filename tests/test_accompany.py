@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -214,3 +215,17 @@ def test_output_comes_back_at_the_input_rate(files):
         expected *= 0.99 / np.abs(expected).max()
         assert "so that it does not clip" in run.stderr
     np.testing.assert_allclose(mixed, expected, atol=1e-6)
+
+
+def test_outputs_record_what_produced_them(files):
+    out = files / "recorded.wav"
+    run = cli(files / "stems.wav", "--stem", "guitar", "--out", out, "--checkpoint", files / "model", "--steps", "2",
+              "--seed", "7", "--r", "0.125")
+    assert run.returncode == 0, run.stderr
+    with sf.SoundFile(out) as recorded:
+        note = json.loads(recorded.comment)
+        assert recorded.software.startswith("jaxaccomp ")
+    assert note["stream"] == {"window": 264600, "r": 0.125, "w": 1, "fade": 0.02}
+    assert (note["stems"], note["seed"], note["steps"], note["mode"]) == (["guitar"], 7, 2, "diffusion")
+    assert note["checkpoint"] == str(files / "model") and note["input"] == str(files / "stems.wav")
+    assert note["jax"] and "--seed 7" in note["command"]

@@ -31,6 +31,7 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
     assert report["server"]["name"] == "jaxaccomp" and report["settings"]["position"]
     assert report["client"]["batches"] >= 3 and report["client"]["stale_chunks"] == 0
     assert report["server_stats"]["batches"] == report["client"]["batches"]
+    assert report["produced_by"]["jaxaccomp"] and report["produced_by"]["jax"]  # what made this session
     out = capsys.readouterr().out
     assert "0 compilations while serving" in out and "server exit status 0" in out
     # how closely the accompaniment follows the composer's bass: computed, not judged (the models are retrained)

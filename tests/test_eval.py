@@ -121,6 +121,7 @@ def test_sweep_scores_every_clip_resumes_and_orders_the_references(finished_swee
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["regimes"] == ["r0.5_w-1"] and set(summary["skipped_regimes"]) == {"r0.5_w+1", "r1_w-1", "r1_w+1"}
+    assert summary["produced_by"]["jaxaccomp"] and "command" in summary["produced_by"]
     rows = {(row["source"], row["stem"]): row for row in summary["rows"]}
     assert len(rows) == 2 * 7  # (5 references + 2 models) x (drums, all)
     columns = [m.name if isinstance(m, metrics.SetMetric) else f"{m.name}_mean"

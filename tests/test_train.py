@@ -16,6 +16,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+import yaml
 
 from jaxaccomp.training import cli, config as train_config, edm, state as train_state
 from jaxaccomp.nn.checkpoint import CheckpointError, load_denoiser
@@ -96,6 +97,7 @@ def test_resume_continues_bit_for_bit(latent_caches, tmp_path):
     assert (tmp_path / "a" / "best_model" / "meta.json").is_file()
     saved = train_config.load(str(tmp_path / "a" / "config.yaml"))
     assert saved.codec == EmbeddedCodec.name and saved.steps == 8
+    assert yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())["produced_by"]["jax"]  # what ran it
 
     # One-line user errors: an existing run without --resume, a changed trajectory, another codec, no data.
     with pytest.raises(ValueError, match="pass --resume"):

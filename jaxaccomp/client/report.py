@@ -11,6 +11,7 @@ import soundfile as sf
 
 from jaxaccomp.client.core import ClientCore
 from jaxaccomp.constants import SAMPLE_RATE
+from jaxaccomp.provenance import provenance
 
 
 def latency_report(core: ClientCore, wall_s: float) -> dict:
@@ -27,6 +28,7 @@ def latency_report(core: ClientCore, wall_s: float) -> dict:
         "client": core.stats.summary(),
         "server_stats": core.server_stats,
         "wall_s": wall_s,
+        "produced_by": provenance(),
     }
 
 

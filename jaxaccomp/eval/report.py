@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxaccomp.eval import metrics
 from jaxaccomp.eval.clips import Clip
+from jaxaccomp.provenance import provenance
 
 ALL_STEMS = "all"
 
@@ -105,7 +106,7 @@ def write(out: Path, rows: list[dict], summary: list[dict], info: dict) -> list[
             writer = csv.DictWriter(f, columns)
             writer.writeheader()
             writer.writerows(table)
-        payload = {**info, "rows": table} if name == "summary" else table
+        payload = {**info, "produced_by": provenance(), "rows": table} if name == "summary" else table
         (out / f"{name}.json").write_text(json.dumps(payload, indent=1) + "\n")
         written += [out / f"{name}.csv", out / f"{name}.json"]
     return written

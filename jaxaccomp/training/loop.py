@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from jaxaccomp.config import DiffusionConfig
-
 from jaxaccomp.data.pipeline import epoch_dataset, iterate
+from jaxaccomp.provenance import provenance
 from jaxaccomp.training import config as train_config
 from jaxaccomp.training.config import TrainConfig
 
@@ -196,7 +196,7 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
     if lead:
         out.mkdir(parents=True, exist_ok=True)
         train_config.save(out / "config.yaml", cfg, codec=codec, devices=mesh.size, processes=jax.process_count(),
-                          diffusion=dataclasses.asdict(program.diffusion))
+                          diffusion=dataclasses.asdict(program.diffusion), produced_by=provenance())
     log.info("%s: %s on %d device(s), codec %s, %d training windows", program.name, cfg.preset, mesh.size, codec, len(source))
 
     # State: fresh, or restored from the latest checkpoint.
