@@ -32,10 +32,12 @@ def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
 def _serve(cache: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, ENV: cache}
     # A shell running the tests in the background starts them with SIGINT ignored, and Python keeps a
-    # signal ignored at start-up (as a terminal's Ctrl-C should not reach background jobs): restore it.
-    return subprocess.Popen([sys.executable, "serve.py", "--port", "0", "--max-stems", "1", *args], cwd=ROOT, env=env,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # signal ignored at start-up (as a terminal's Ctrl-C should not reach background jobs): serve.py
+    # runs with Python's own SIGINT handler back, as from a terminal.
+    argv = ["serve.py", "--port", "0", "--max-stems", "1", *args]
+    launch = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+              f"sys.argv = {argv!r}; runpy.run_path('serve.py', run_name='__main__')")
+    return subprocess.Popen([sys.executable, "-c", launch], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
 
 
 def _wait_for(process: subprocess.Popen, prefix: str) -> list[str]:
