@@ -9,14 +9,15 @@ STAMP  := $(VENV)/.installed
 
 # Debian packages: FluidSynth and the FluidR3 General MIDI soundfont (MIT) for the offline renderer;
 # CMake, g++ and Pure Data (with its headers) for the C++ clients in max/ and their tests in real Pd;
-# Node.js to test the RTAP patch's server start/stop script (Max runs it in node.script).
+# Node.js to test the RTAP patch's server start/stop script (Max runs it in node.script); Chromium
+# for the browser page's tests (headless, driven by Playwright).
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
 system-deps:
 	@if [ ! -f $(SOUNDFONT) ] || ! ldconfig -p | grep -q libfluidsynth || ! command -v cmake >/dev/null \
 		|| ! command -v g++ >/dev/null || ! command -v pd >/dev/null || [ ! -f /usr/include/pd/m_pd.h ] \
-		|| ! command -v node >/dev/null; then \
+		|| ! command -v node >/dev/null || ! command -v chromium >/dev/null; then \
 		apt-get update -q && apt-get install -y -q fluidsynth fluid-soundfont-gm cmake g++ puredata-core \
-		puredata-dev nodejs; fi
+		puredata-dev nodejs chromium; fi
 
 install: system-deps $(STAMP)
 

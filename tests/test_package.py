@@ -23,7 +23,7 @@ def test_wheel_holds_every_module_config_model_and_statistics_file(tmp_path):
     (wheel,) = (tmp_path / "wheel").glob("jaxaccomp-*.whl")
     packed = set(zipfile.ZipFile(wheel).namelist())
     wanted = {path.relative_to(source).as_posix() for path in (source / "jaxaccomp").rglob("*")
-              if path.is_file() and path.suffix in (".py", ".yaml", ".json")
+              if path.is_file() and path.suffix in (".py", ".yaml", ".json", ".html", ".js", ".css")
               or path.is_file() and "models" in path.relative_to(source).parts}
     assert any(name.startswith("jaxaccomp/configs/train_") for name in wanted)  # what the check is for
     assert sorted(wanted - packed) == []

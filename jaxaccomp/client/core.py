@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jaxaccomp.constants import STEMS
-from jaxaccomp.protocol import (AudioChunk, BatchDropped, Bundle, HelloReply, LoadModel, Message,
+from jaxaccomp.protocol import (AudioChunk, BatchDropped, Bundle, Busy, HelloReply, LoadModel, Message,
                                    PacketTestResponse, PredictInstruments, Ready, Reset, ServerPredicted, StatsReply,
                                    UpdateFade, UpdatePackageSize, UpdateR, W, audio_chunks)
 from jaxaccomp.stream_settings import StreamSettings
@@ -115,6 +115,7 @@ class ClientCore:
         self.server: HelloReply | None = None
         self.server_stats: dict[str, float] = {}
         self.ready = False
+        self.busy: str | None = None  # why the server refused this client (it streams with another one)
         self._setup_due = False
         self.packet_test_at: float | None = None
         self.packet_round_trip_ms: float | None = None
@@ -164,6 +165,8 @@ class ClientCore:
                 self.stats.dropped += 1
         elif isinstance(message, HelloReply):
             self.server = message
+        elif isinstance(message, Busy):
+            self.busy = message.reason
         elif isinstance(message, StatsReply):
             self.server_stats = dict(message.values)
         elif isinstance(message, Ready):

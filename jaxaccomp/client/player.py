@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxaccomp.client.core import ClientCore, ClientSettings
 from jaxaccomp.constants import SAMPLE_RATE
-from jaxaccomp.protocol import Hello, HelloReply, Message, Ready, Stats, WireError, parse
+from jaxaccomp.protocol import Busy, Hello, HelloReply, Message, Ready, Stats, WireError, parse
 from jaxaccomp.tracks import steps_to_cover
 
 RECEIVE_BUFFER = 4 << 20  # a whole reply (tens of chunks) arrives back to back
@@ -74,6 +74,8 @@ def handshake(connection: Connection, timeout: float) -> HelloReply | None:
         message = connection.receive()
         if isinstance(message, HelloReply):
             return message
+        if isinstance(message, Busy):
+            raise ServerBusy(f"the server at {connection.server[0]}:{connection.server[1]} is busy: {message.reason}")
         if isinstance(message, Ready):
             deadline = min(deadline, now + 0.5)
     return None
@@ -92,6 +94,10 @@ def negotiate(settings: ClientSettings, server: HelloReply | None) -> ClientSett
 
 class NoAnswer(ValueError):
     """Nothing came back from the server: no point in streaming the rest of the song into silence."""
+
+
+class ServerBusy(ValueError):
+    """The server streams with another client (`/busy`) and ignores this one."""
 
 
 def stream(connection: Connection, core: ClientCore, context: np.ndarray, steps: int, tail: float,
@@ -123,6 +129,8 @@ def stream(connection: Connection, core: ClientCore, context: np.ndarray, steps:
             if give_up_after is not None and k > 1 and not heard.is_set() and waited > give_up_after:
                 raise NoAnswer(f"no answer from the server in {waited:.1f} s of streaming")
             with lock:
+                if core.busy is not None:
+                    raise ServerBusy(f"the server is busy: {core.busy}")
                 datagrams = core.due_setup() + core.predict(k * step, context, time.monotonic())
             connection.send(datagrams)
             on_step(k)

@@ -5,7 +5,7 @@ against it alone.
 """
 
 from jaxaccomp.protocol.messages import (CAPABILITIES, IMMEDIATELY, MAX_BUNDLE_DEPTH, MAX_PACKAGE_SIZE, MAX_STEMS,
-                                         MIN_PACKAGE_SIZE, PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Hello,
+                                         MIN_PACKAGE_SIZE, PROTOCOL_VERSION, AudioChunk, BatchDropped, Bundle, Busy, Hello,
                                          HelloReply, LoadModel, Message, PacketTest, PacketTestResponse, Predict,
                                          PredictInstruments, Print, Ready, Reset, ServerPredicted, Stats, StatsReply,
                                          UpdateFade, UpdatePackageSize, UpdateR, Verbose, W, audio_chunks, parse)
@@ -13,7 +13,7 @@ from jaxaccomp.protocol.osc import MAX_DATAGRAM, WireError
 
 __all__ = [
     "CAPABILITIES", "IMMEDIATELY", "MAX_BUNDLE_DEPTH", "MAX_DATAGRAM", "MAX_PACKAGE_SIZE", "MAX_STEMS",
-    "MIN_PACKAGE_SIZE", "PROTOCOL_VERSION", "AudioChunk", "BatchDropped", "Bundle", "Hello", "HelloReply",
+    "MIN_PACKAGE_SIZE", "PROTOCOL_VERSION", "AudioChunk", "BatchDropped", "Bundle", "Busy", "Hello", "HelloReply",
     "LoadModel", "Message", "PacketTest", "PacketTestResponse", "Predict", "PredictInstruments", "Print", "Ready",
     "Reset", "ServerPredicted", "Stats", "StatsReply", "UpdateFade", "UpdatePackageSize", "UpdateR", "Verbose", "W",
     "WireError", "audio_chunks", "parse",

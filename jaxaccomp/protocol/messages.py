@@ -391,6 +391,21 @@ class BatchDropped(_Control):
 
 
 @dataclass(frozen=True)
+class Busy(_Control):
+    """Extension: the server streams with another client, so this one's messages are ignored for now."""
+
+    ADDRESS = "/busy"
+    reason: str
+
+    def _args(self) -> list[Arg]:
+        return [("s", self.reason)]
+
+    @classmethod
+    def _from_args(cls, args: ArgReader) -> Busy:
+        return cls(args.string())
+
+
+@dataclass(frozen=True)
 class HelloReply(_Control):
     """Extension: what the server is and supports, since the reference protocol carries neither."""
 
@@ -454,7 +469,7 @@ class Bundle(Message):
 
 _DECODERS = {cls.ADDRESS: cls._decode for cls in (
     UpdateR, W, UpdateFade, UpdatePackageSize, PredictInstruments, Verbose, LoadModel, Reset, Print, Predict,
-    Hello, Stats, Ready, ServerPredicted, BatchDropped, HelloReply, StatsReply, PacketTest, PacketTestResponse)}
+    Hello, Stats, Ready, ServerPredicted, BatchDropped, Busy, HelloReply, StatsReply, PacketTest, PacketTestResponse)}
 
 
 def _parse_message(data: bytes) -> Message:

@@ -1,5 +1,6 @@
 """`python serve.py` (or `python -m jaxaccomp.server.cli`): the jit-warmed real-time OSC server for
-the multi_track Max external, our Max and Pure Data externals and `python -m jaxaccomp.client`.
+the multi_track Max external, our Max and Pure Data externals and `python -m jaxaccomp.client`, and
+with --web for the browser page (docs/web.md), one client at a time.
 
 Loads the model, compiles the sampler for 1 to --max-stems stems (so `/predict_instruments` never
 triggers a compilation while serving) and runs one silent step (compiling the codec), then sends
@@ -24,6 +25,8 @@ from jaxaccomp.cli import interruptible, run
 # (the imports below are lazy); an OPENBLAS_NUM_THREADS in the environment wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+
+WEB_PORT = 8080  # the page's port when --web names none
 
 # Above this share of the step budget a cycle leaves too little room for the network and for jitter.
 CYCLE_SHARE = 0.8
@@ -55,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, help="sampling steps (default: the reference server's)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=7000, help="port to listen on (default: 7000; 0: any free one)")
+    parser.add_argument("--web", type=port_number, nargs="?", const=WEB_PORT, metavar="PORT",
+                        help=f"also serve the browser page on --host:PORT (default port {WEB_PORT}) and bridge its "
+                             "WebSocket to the same session")
     parser.add_argument("--client-host", default="127.0.0.1", help="where replies go (default: 127.0.0.1)")
     parser.add_argument("--client-port", type=port_number, default=8000, help="the client's port (default: 8000)")
     StreamSettings.add_arguments(parser)
@@ -75,11 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from jaxaccomp.compile_cache import enable_compile_cache
     from jaxaccomp.constants import STEMS
-    from jaxaccomp.server.session import Session, Settings, cycle_ms, engine_factory, warm_up
+    from jaxaccomp.server.session import SERVER_NAME, Session, Settings, cycle_ms, engine_factory, warm_up
     from jaxaccomp.server.udp import UdpServer, check_address, listen
     from jaxaccomp.protocol import UpdatePackageSize
     from jaxaccomp.stream_settings import StreamSettings
-    from jaxaccomp.streaming.models import load_model
+    from jaxaccomp.streaming.models import default_checkpoint, load_model
 
     args = build_parser().parse_args(argv)
     stems = tuple(args.stems.split(","))
@@ -94,6 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ramp_lead_in=not args.no_ramp, max_stems=args.max_stems)
     check_address(args.client_host, args.client_port, "--client-host/--client-port")
     sock = listen(args.host, args.port)  # a busy port or a wrong address is said now, not after the warm-up
+    web_sock = None
+    if args.web is not None:
+        from jaxaccomp.server.web import listen_tcp
+        try:
+            web_sock = listen_tcp(args.host, args.web)
+        except ValueError:
+            sock.close()
+            raise
     enable_compile_cache()
     with interruptible("starting up"):
         codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
@@ -109,14 +123,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cycle > CYCLE_SHARE * budget:
         print(f"warning: at r = {settings.stream.r:g} this machine may not keep up and batches will be dropped; "
               "a larger --r, fewer --stems or --mode consistency needs less", file=sys.stderr)
-    session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record)
+    model = (args.checkpoint or default_checkpoint(args.mode)).resolve().name
+    name = f"{SERVER_NAME} ({generator.mode}, {generator.steps} steps, model {model})"
+    session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record,
+                      name=name)
     server = UdpServer(session, sock, (args.client_host, args.client_port),
                        log=lambda line: print(line, file=sys.stderr))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: server.stop())
     host, port = server.address
     print(f"serving on {host}:{port}, replying to {args.client_host}:{args.client_port}", file=sys.stderr)
-    server.serve_forever()
+    bridge = None
+    if web_sock is not None:
+        from jaxaccomp.server.web import WebBridge
+        bridge = WebBridge(server.hub, web_sock, log=lambda line: print(line, file=sys.stderr))
+        bridge.start()
+        print(f"play in the browser: open {bridge.url}", file=sys.stderr)
+    try:
+        server.serve_forever()
+    finally:
+        if bridge is not None:
+            bridge.stop()
     if session.recorder is not None:
         session.recorder.close()
     print(session.telemetry.summary(session.settings.stream.step_budget_ms), file=sys.stderr)

@@ -188,8 +188,9 @@ class Session:
     """One client's protocol state; see the module docstring. `log` takes one line per event."""
 
     def __init__(self, make_engine: EngineFactory, settings: Settings, log: Callable[[str], None] = print,
-                 seed: int = 0, record: Path | None = None):
+                 seed: int = 0, record: Path | None = None, name: str = SERVER_NAME):
         self._make_engine, self._log = make_engine, log
+        self.name = name  # /hello_reply's server field: what serves, for a client to show
         self.recorder = Recorder(record, settings.stream.window) if record is not None else None
         self._rng = np.random.default_rng(seed)  # packet test payloads
         self._lock = threading.Lock()
@@ -251,7 +252,7 @@ class Session:
             out.append(Bundle((PacketTestResponse(count, self._rng.random(count, dtype=np.float32)),)).encode())
         elif isinstance(message, Hello):
             ramped = ("ramped",) if self.settings.ramp_lead_in else ()  # the client must not ramp again
-            out.append(HelloReply(SERVER_NAME, PROTOCOL_VERSION, SAMPLE_RATE, self.settings.stream.window,
+            out.append(HelloReply(self.name, PROTOCOL_VERSION, SAMPLE_RATE, self.settings.stream.window,
                                   CAPABILITIES + ramped).encode())
         elif isinstance(message, Stats):
             out.append(self._stats().encode())

@@ -1,8 +1,8 @@
 """The UDP transport around a `Session`: one receive loop, one inference worker, one send socket.
 
-The receive loop only parses and hands over, so a chunk is never lost while the model runs: the
-worker runs one job at a time and a batch completed meanwhile is answered `/batch_dropped` by the
-session. Replies go to the configured client address, never to a packet's source (Max opens a fresh
+The receive loop only parses and hands over to the `Hub`, so a chunk is never lost while the model
+runs: the hub's worker runs one job at a time and a batch completed meanwhile is answered
+`/batch_dropped` by the session. Replies go to the configured client address, never to a packet's source (Max opens a fresh
 socket per message, and answering a source would let anyone on the network aim the server's
 traffic at a third party). A malformed datagram is one log line; nothing from the network is ever
 executed or used as a path.
@@ -10,13 +10,13 @@ executed or used as a path.
 
 from __future__ import annotations
 
-import queue
 import socket
 import threading
 import time
 from collections.abc import Callable
 
-from jaxaccomp.server.session import Job, Session
+from jaxaccomp.server.hub import Hub
+from jaxaccomp.server.session import Session
 from jaxaccomp.protocol import Ready, WireError, parse
 
 RECEIVE_BUFFER = 4 << 20  # the reference's SO_RCVBUF: a whole batch of chunks fits while the loop is busy
@@ -48,26 +48,16 @@ def check_address(host: str, port: int, what: str) -> None:
         raise ValueError(f"{what} {host}:{port} is not a usable address: {exc}") from None
 
 
-class UdpServer:
-    """Serve `session` on a socket from `listen`, replying to `client`; `serve_forever` until `stop`."""
+class UdpPeer:
+    """The UDP client: every reply goes to its configured address."""
 
-    def __init__(self, session: Session, sock: socket.socket, client: tuple[str, int],
-                 log: Callable[[str], None] = print):
-        self.session, self.client, self._log = session, client, log
-        self._sock = sock
-        self._sock.settimeout(POLL_INTERVAL)
+    def __init__(self, client: tuple[str, int], log: Callable[[str], None]):
+        self.client, self._log = client, log
+        self.name = f"the UDP client at {client[0]}:{client[1]}"
         self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._out.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, RECEIVE_BUFFER)
-        self._jobs: queue.Queue[Job | None] = queue.Queue()
-        self._stopping = threading.Event()
-        self._worker = threading.Thread(target=self._work, name="inference", daemon=True)
-        self.malformed = 0
 
-    @property
-    def address(self) -> tuple[str, int]:
-        return self._sock.getsockname()
-
-    def _send(self, datagrams: list[bytes]) -> None:
+    def send(self, datagrams: list[bytes]) -> None:
         for data in datagrams:
             try:
                 self._out.sendto(data, self.client)
@@ -75,24 +65,33 @@ class UdpServer:
                 self._log(f"send to {self.client[0]}:{self.client[1]} failed: {exc}")
                 return
 
-    def _dispatch(self, replies: tuple[list[bytes], Job | None]) -> None:
-        datagrams, job = replies
-        self._send(datagrams)
-        if job is not None:
-            self._jobs.put(job)
+    def close(self) -> None:
+        self._out.close()
 
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            datagrams, stages = self.session.run(job)
-            sent_at = time.monotonic()
-            self._send(datagrams)
-            if datagrams:
-                self.session.cycle_done(job, stages, sent_at, time.monotonic(), len(datagrams) - 1)
+
+class UdpServer:
+    """Serve `session` on a socket from `listen`, replying to `client`; `serve_forever` until `stop`.
+
+    Its `hub` is where other ways in (the web bridge) deliver their messages too."""
+
+    def __init__(self, session: Session, sock: socket.socket, client: tuple[str, int],
+                 log: Callable[[str], None] = print):
+        self.session, self.client, self._log = session, client, log
+        self.hub = Hub(session, log)
+        self.peer = UdpPeer(client, log)
+        self._sock = sock
+        self._sock.settimeout(POLL_INTERVAL)
+        self._stopping = threading.Event()
+        self.malformed = 0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._sock.getsockname()
 
     def serve_forever(self) -> None:
         """Send `/ready`, then receive until `stop` (from another thread or a signal handler)."""
-        self._worker.start()
-        self._send([Ready().encode()])
+        self.hub.start()
+        self.peer.send([Ready().encode()])
         try:
             while not self._stopping.is_set():
                 try:
@@ -107,13 +106,12 @@ class UdpServer:
                         self.malformed += 1
                         self._log(f"dropped a malformed datagram: {exc}")
                     else:
-                        self._dispatch(self.session.receive(message, now))
-                self._dispatch(self.session.poll(now))
+                        self.hub.deliver(self.peer, message, now)
+                self.hub.poll(now)
         finally:
-            self._jobs.put(None)
-            self._worker.join()
+            self.hub.stop()
             self._sock.close()
-            self._out.close()
+            self.peer.close()
 
     def stop(self) -> None:
         self._stopping.set()

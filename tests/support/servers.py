@@ -76,3 +76,18 @@ def running_server(make_engine: EngineFactory, client: tuple[str, int], settings
         server.stop()
         thread.join(10)
         assert not thread.is_alive(), "the server did not stop"
+
+
+@contextmanager
+def running_web_server(make_engine: EngineFactory, settings: Settings = Settings()
+                       ) -> Iterator[tuple["WebBridge", UdpServer, list[str]]]:
+    """`running_server` with the web bridge on a free loopback TCP port, as `serve.py --web` runs them."""
+    from jaxaccomp.server.web import WebBridge, listen_tcp
+
+    with running_server(make_engine, free_address(), settings) as (server, lines):
+        bridge = WebBridge(server.hub, listen_tcp("127.0.0.1", 0), log=lines.append)
+        bridge.start()
+        try:
+            yield bridge, server, lines
+        finally:
+            bridge.stop()
