@@ -332,6 +332,7 @@ void Client::handle(const ServerEvent& event, Clock::time_point at, SampleStore&
             }
             log(Level::info, line.str());
           },
+          [&](const Busy& busy) { notes.push_back("the server is busy: " + busy.reason); },
           [&](const PacketTestResponse& response) {
             const double ms = std::chrono::duration<double, std::milli>(at - packet_test_sent_).count();
             std::ostringstream line;

@@ -93,6 +93,10 @@ ServerEvent read_event(const osc::Message& m) {
     require(m.args.size() % 2 == 0, m, "(s, d) pairs");
     return reply;
   }
+  if (m.address == "/busy") {
+    require(tags == "s", m, ",s (why)");
+    return Busy{m.args[0].text};
+  }
   if (m.address == "/packet_test_response") {
     require(!tags.empty() && tags[0] == 'i', m, ",i then samples");
     return PacketTestResponse{static_cast<std::int32_t>(m.args[0].integer), samples_from(m, 1).size()};

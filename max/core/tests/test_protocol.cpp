@@ -45,6 +45,8 @@ TEST(server_messages_become_events) {
   CHECK(hello.has("blob") && !hello.has("position"));
   const auto stats = std::get<StatsReply>(read(osc::Writer("/stats_reply").s("infer_ms").d(812.0).bytes()).at(0));
   CHECK(stats.values.size() == 1 && stats.values[0].first == "infer_ms" && stats.values[0].second == 812.0);
+  CHECK(std::get<Busy>(read(osc::Writer("/busy").s("a browser tab is streaming").bytes()).at(0)).reason ==
+        "a browser tab is streaming");
 }
 
 TEST(wrong_shapes_are_errors) {
@@ -53,7 +55,8 @@ TEST(wrong_shapes_are_errors) {
                             osc::Writer("/bass").i(1).i(0).i(1).bytes(),             // no samples
                             osc::Writer("/bass").i(1).i(0).i(1).d(0.5).bytes(),      // a double sample
                             osc::Writer("/batch_dropped").f(1.0f).bytes(),
-                            osc::Writer("/hello_reply").s("x").bytes()};
+                            osc::Writer("/hello_reply").s("x").bytes(),
+                            osc::Writer("/busy").i(1).bytes()};
   for (const auto& b : bad) {
     const std::string what = CHECK_THROWS(osc::Error, read(b));
     CHECK(what.find('\n') == std::string::npos);

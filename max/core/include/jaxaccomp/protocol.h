@@ -52,13 +52,17 @@ struct HelloReply {
 struct StatsReply {
   std::vector<std::pair<std::string, double>> values;
 };
+// `/busy ,s` (our extension): the server streams with another client and ignores this one.
+struct Busy {
+  std::string reason;
+};
 struct PacketTestResponse {
   std::int32_t count = 0;
   std::size_t samples = 0;
 };
 
 using ServerEvent = std::variant<ReplyChunk, Ready, ServerPredicted, BatchDropped, HelloReply, StatsReply,
-                                 PacketTestResponse>;
+                                 Busy, PacketTestResponse>;
 
 // The events of one datagram from the server; osc::Error (one line) for anything malformed.
 std::vector<ServerEvent> read_server_datagram(const std::uint8_t* data, std::size_t size);
