@@ -62,3 +62,25 @@ def test_masked_context_columns_get_no_gradient(tiny_net):
         assert np.all(norms[last_live:] == 0)
         masked_counts.append(64 - last_live)
     assert set(masked_counts) == {0, 16, 32}
+
+
+def test_balanced_channel_weights_give_each_group_an_equal_share_and_weigh_the_loss(tiny_net):
+    from jaxaccomp.codec.embedded import CHANNEL_GROUPS
+    from jaxaccomp.diffusion.loss import balanced_channel_weights
+
+    weights = balanced_channel_weights(list(CHANNEL_GROUPS.values()), 64)
+    assert np.isclose(weights.mean(), 1.0)
+    shares = [weights[group].sum() / 64 for group in CHANNEL_GROUPS.values()]
+    np.testing.assert_allclose(shares, 1 / len(CHANNEL_GROUPS), rtol=1e-6)
+    with np.testing.assert_raises(ValueError):
+        balanced_channel_weights([slice(0, 32)], 64)  # channels 32-63 in no group
+    denoiser = Denoiser(tiny_net)
+    target = jax.random.normal(jax.random.key(0), (2, 64, 64))
+    context = jax.random.normal(jax.random.key(1), (2, 64, 64))
+    labels = jnp.zeros((2, 4)).at[:, 0].set(1.0)
+    key = jax.random.key(2)
+    plain = dsm_loss(denoiser, target, context, labels, key)
+    assert np.isclose(dsm_loss(denoiser, target, context, labels, key, channel_weights=np.ones(64)), plain, rtol=1e-6)
+    halves = np.r_[np.full(32, 2.0), np.zeros(32)], np.r_[np.zeros(32), np.full(32, 2.0)]
+    parts = [dsm_loss(denoiser, target, context, labels, key, channel_weights=w) for w in halves]
+    assert np.isclose((parts[0] + parts[1]) / 2, plain, rtol=1e-5) and not np.isclose(parts[0], parts[1])

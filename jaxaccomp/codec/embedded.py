@@ -88,6 +88,8 @@ _BLOCKS = slice(MEL_BANDS, MEL_BANDS + HOPS_PER_FRAME)
 _CHROMA = slice(_BLOCKS.stop, _BLOCKS.stop + CHROMA_BINS)
 _PITCH = slice(_CHROMA.stop, _CHROMA.stop + QUARTERS)
 _PERIODICITY = slice(_PITCH.stop, _PITCH.stop + QUARTERS)
+CHANNEL_GROUPS = {"mel": _MEL, "block_energies": _BLOCKS, "chroma": _CHROMA, "pitch": _PITCH,
+                  "periodicity": _PERIODICITY}
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:

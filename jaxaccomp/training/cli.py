@@ -14,7 +14,8 @@ from jaxaccomp.training.config import HELP, DistillConfig, TrainConfig, config_n
 
 TYPES = {"int": int, "float": float, "str": str, "str | None": str, "float | None": float}
 CHOICES = {"preset": tuple(PRESETS), "dtype": train_config.DTYPES, "prng_impl": train_config.PRNG_IMPLS,
-           "codec": ("auto", "music2latent", "embedded"), "optimizer": train_config.OPTIMIZERS}
+           "codec": ("auto", "music2latent", "embedded"), "optimizer": train_config.OPTIMIZERS,
+           "loss_channels": train_config.LOSS_CHANNELS}
 
 TRAIN_DESCRIPTION = (
     "EDM latent-diffusion training of a network (the SongUNet, or the embedded tier's frame transformer) on a latent cache (DSM loss with look-ahead context masking, "

@@ -19,6 +19,7 @@ from jaxaccomp.config import NetConfig, UNetConfig, preset
 DTYPES = ("float32", "bfloat16")
 OPTIMIZERS = ("adam", "radam")
 PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
+LOSS_CHANNELS = ("uniform", "groups")
 CONFIG_DIR = resources.files("jaxaccomp") / "configs"  # inside the package, so an installed wheel has them
 
 
@@ -58,6 +59,7 @@ class TrainConfig:
     p_std: float = 1.2
     known_hide: float = 0.0
     known_noise: float = 0.0
+    loss_channels: str = "uniform"
     init_from: str | None = None
     seed: int = 0
     prng_impl: str = "threefry2x32"
@@ -93,6 +95,10 @@ class TrainConfig:
             raise ValueError("grad_clip must be >= 0 and lr > 0")
         if not 0.0 <= self.known_hide <= 1.0 or self.known_noise < 0:
             raise ValueError("known_hide must be in [0, 1] and known_noise >= 0")
+        if self.loss_channels not in LOSS_CHANNELS:
+            raise ValueError(f"unknown loss_channels {self.loss_channels!r}; choose one of {', '.join(LOSS_CHANNELS)}")
+        if self.loss_channels == "groups" and self.codec != "embedded":
+            raise ValueError("loss_channels groups needs codec embedded: only its channel groups are known")
         net = self.unet_config()
         if isinstance(net, UNetConfig):
             levels = 2 ** (len(net.channel_mult) - 1)
@@ -178,6 +184,7 @@ HELP: dict[str, str] = {
     "p_std": "standard deviation of log sigma for training noise (EDM: 1.2)",
     "known_hide": "a network that sees the known target: share of examples where it is withheld (it must follow the context)",
     "known_noise": "a network that sees the known target: perturb it by Gaussian noise of a scale uniform in [0, this]",
+    "loss_channels": "uniform (every latent channel alike) or groups (each embedded-codec channel group, e.g. the block energies, an equal share of the DSM loss)",
     "init_from": "start from the parameters of this model export (fine-tuning; its network must be the config's)",
     "seed": "seed of initialisation, data order and training noise",
     "prng_impl": "JAX PRNG implementation (rbg is faster for dropout on CPU; streams differ)",

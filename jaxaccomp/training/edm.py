@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 
 import jax
+import numpy as np
 from jax.sharding import Mesh
 
 from jaxaccomp.config import DiffusionConfig
-from jaxaccomp.diffusion.loss import dsm_loss
+from jaxaccomp.diffusion.loss import balanced_channel_weights, dsm_loss
 from jaxaccomp.training import state as st
 from jaxaccomp.training.config import TrainConfig
 from jaxaccomp.training.state import State
@@ -25,6 +26,15 @@ def init_state(cfg: TrainConfig, params: dict | None = None) -> State:
     return st.new_state(cfg, st.init_params(cfg.unet_config(), cfg.seed) if params is None else params)
 
 
+def channel_weights(cfg: TrainConfig) -> np.ndarray | None:
+    """The DSM loss's latent channel weights: None (uniform), or each embedded-codec group an equal share."""
+    if cfg.loss_channels == "uniform":
+        return None
+    from jaxaccomp.codec.embedded import CHANNEL_GROUPS
+
+    return balanced_channel_weights(list(CHANNEL_GROUPS.values()), cfg.unet_config().img_resolution)
+
+
 def make_train_step(cfg: TrainConfig, mesh: Mesh, donate: bool = True):
     """step(state, batch) -> (new state, {"loss"}); batch = {"target", "context": [B, 64, W], "label": [B, 4]}."""
     return _train_step(st.cache_key(cfg), mesh, donate, st.compile_options())
@@ -33,10 +43,11 @@ def make_train_step(cfg: TrainConfig, mesh: Mesh, donate: bool = True):
 @functools.lru_cache(maxsize=8)  # one compilation per configuration and mesh within a process
 def _train_step(key: tuple, mesh: Mesh, donate: bool, options: tuple):
     cfg = st.config_of(key)
+    weights = channel_weights(cfg)
 
     def loss_fn(params, batch, rng):
         loss = dsm_loss(st.denoiser(params, cfg, diffusion=diffusion_config(cfg)), batch["target"], batch["context"],
-                        batch["label"], rng, cfg.mask_context, cfg.known_hide, cfg.known_noise)
+                        batch["label"], rng, cfg.mask_context, cfg.known_hide, cfg.known_noise, weights)
         return loss, {}
 
     def step(state: State, batch: dict) -> tuple[State, dict]:
