@@ -350,6 +350,8 @@ def test_cli_help_and_bad_settings_are_one_line():
     assert bad.returncode == 1 and bad.stderr.startswith("error: (w+2)*r") and bad.stderr.count("\n") == 1
     bad = subprocess.run([sys.executable, ROOT / "serve.py", "--stems", "bass,flute"], capture_output=True, text=True)
     assert bad.returncode == 1 and "--stems" in bad.stderr
+    bad = subprocess.run([sys.executable, ROOT / "serve.py", "--reply-gap", "50"], capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr == "error: --reply-gap is 0 to 20 ms, got 50\n"
 
 
 @pytest.mark.parametrize("extensions", [True, False], ids=["extensions", "reference"])
@@ -460,3 +462,37 @@ def test_client_cli_ping_and_one_line_errors(warmed, tmp_path):
         run = subprocess.run([*client, *args, "--out", str(tmp_path)] if args[0] == "play" else [*client, *args],
                              capture_output=True, text=True, timeout=120)
         assert run.returncode == 1 and run.stderr.startswith(message) and run.stderr.count("\n") == 1, run.stderr
+
+
+def test_a_reply_gap_lets_a_client_with_a_small_receive_buffer_keep_every_chunk():
+    """A client that reads a datagram every millisecond with a 64 KiB receive buffer (as stock liblo
+    or Pd clients keep small ones) loses chunks of a 16-chunk reply sent back to back, and none when
+    they come 3 ms apart; the reply then spans at least 15 gaps, its latency cost."""
+    def one_reply(gap: float) -> tuple[int, float]:
+        client = free_udp_socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        client.settimeout(1.0)
+        with running_server(EngineRecorder(step_numbers), client.getsockname(), Settings(package_size=PACKAGE),
+                            reply_gap=gap) as (server, _):
+            assert parse(client.recv(65536)) == parse(b"/ready\0\0,T\0\0")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                for data in audio_chunks("/context", 1, block(), PACKAGE, sample_offsets=True):
+                    sender.sendto(data, server.address)
+            chunks, arrivals = 0, []
+            try:
+                while True:
+                    message = parse(client.recv(65536))
+                    arrivals.append(time.monotonic())
+                    if isinstance(message, ServerPredicted):
+                        break
+                    chunks += isinstance(message, AudioChunk)
+                    time.sleep(0.001)  # a busy client's scheduler tick
+            except TimeoutError:
+                pass
+        client.close()
+        return chunks, arrivals[-1] - arrivals[0]
+
+    expected = -(-(STEP + FADE) // PACKAGE)  # chunks of one stem's reply: the step and the lead-in
+    assert one_reply(0.0)[0] < expected
+    chunks, span = one_reply(0.003)
+    assert chunks == expected and span >= (expected - 1) * 0.003

@@ -27,6 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 WEB_PORT = 8080  # the page's port when --web names none
+MAX_REPLY_GAP_MS = 20.0  # beyond this a step's reply (tens of datagrams) would take most of a short step
 
 # Above this share of the step budget a cycle leaves too little room for the network and for jitter.
 CYCLE_SHARE = 0.8
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-host", default="127.0.0.1", help="where replies go (default: 127.0.0.1)")
     parser.add_argument("--client-port", type=port_number, default=8000, help="the client's port (default: 8000)")
     StreamSettings.add_arguments(parser)
+    parser.add_argument("--reply-gap", type=float, default=0.0, metavar="MS",
+                        help="milliseconds between two reply datagrams, for UDP clients that cannot raise their receive "
+                             "buffer above a step's reply (default: 0, back to back)")
     parser.add_argument("--package-size", type=int, default=5120,
                         help="floats per reply chunk until the client sends /update_package_size (default: 5120)")
     parser.add_argument("--stems", default="bass", help="comma-separated stems to generate (default: bass)")
@@ -96,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.record is not None and not args.record.is_dir():
         raise FileNotFoundError(f"--record folder {args.record} does not exist")
     UpdatePackageSize(args.package_size)  # its range, as a one-line error
+    if not 0.0 <= args.reply_gap <= MAX_REPLY_GAP_MS:
+        raise ValueError(f"--reply-gap is 0 to {MAX_REPLY_GAP_MS:g} ms, got {args.reply_gap:g}")
     settings = Settings(StreamSettings.from_args(args), args.package_size, stems, args.verbose,  # before the slow part
                         ramp_lead_in=not args.no_ramp, max_stems=args.max_stems)
     check_address(args.client_host, args.client_port, "--client-host/--client-port")
@@ -128,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record,
                       name=name)
     server = UdpServer(session, sock, (args.client_host, args.client_port),
-                       log=lambda line: print(line, file=sys.stderr))
+                       log=lambda line: print(line, file=sys.stderr), reply_gap=args.reply_gap / 1e3)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: server.stop())
     host, port = server.address

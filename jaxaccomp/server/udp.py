@@ -49,16 +49,22 @@ def check_address(host: str, port: int, what: str) -> None:
 
 
 class UdpPeer:
-    """The UDP client: every reply goes to its configured address."""
+    """The UDP client: every reply goes to its configured address, `gap` seconds apart (0: back to back).
 
-    def __init__(self, client: tuple[str, int], log: Callable[[str], None]):
-        self.client, self._log = client, log
+    A step's reply is tens of datagrams of ~22 KB; sent back to back they arrive within ~2 ms, and a
+    client whose receive buffer holds less than a whole reply (Linux's default is 208 KiB) loses the
+    rest. A gap lets such a client read as they come, at (datagrams - 1) x gap of latency."""
+
+    def __init__(self, client: tuple[str, int], log: Callable[[str], None], gap: float = 0.0):
+        self.client, self._log, self.gap = client, log, gap
         self.name = f"the UDP client at {client[0]}:{client[1]}"
         self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._out.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, RECEIVE_BUFFER)
 
     def send(self, datagrams: list[bytes]) -> None:
-        for data in datagrams:
+        for k, data in enumerate(datagrams):
+            if k and self.gap:
+                time.sleep(self.gap)
             try:
                 self._out.sendto(data, self.client)
             except OSError as exc:  # e.g. the client port is closed: the next cycle may find it open
@@ -75,10 +81,10 @@ class UdpServer:
     Its `hub` is where other ways in (the web bridge) deliver their messages too."""
 
     def __init__(self, session: Session, sock: socket.socket, client: tuple[str, int],
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, reply_gap: float = 0.0):
         self.session, self.client, self._log = session, client, log
         self.hub = Hub(session, log)
-        self.peer = UdpPeer(client, log)
+        self.peer = UdpPeer(client, log, reply_gap)
         self._sock = sock
         self._sock.settimeout(POLL_INTERVAL)
         self._stopping = threading.Event()

@@ -63,11 +63,12 @@ def warmed_model(tiny_net, folder: Path, settings: Settings = Settings()) -> War
 
 @contextmanager
 def running_server(make_engine: EngineFactory, client: tuple[str, int], settings: Settings = Settings(),
-                   session_type: type[Session] = Session, **session: object) -> Iterator[tuple[UdpServer, list[str]]]:
+                   session_type: type[Session] = Session, reply_gap: float = 0.0,
+                   **session: object) -> Iterator[tuple[UdpServer, list[str]]]:
     """A UdpServer on a free loopback port in a thread, replying to `client`, and its log lines."""
     lines: list[str] = []
     server = UdpServer(session_type(make_engine, settings, log=lines.append, **session), listen("127.0.0.1", 0),
-                       client, log=lines.append)
+                       client, log=lines.append, reply_gap=reply_gap)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
