@@ -60,6 +60,10 @@ class StreamSettings:
         if self.step < 1:
             raise ValueError(f"r={self.r} of a {self.window}-sample window is a step of {self.step} samples; "
                              "it must be at least 1")
+        if 1 <= self.step < HOP:
+            raise ValueError(f"r={self.r:g} of a {self.window}-sample window is a step of {self.step} samples, shorter than "
+                             f"one latent frame ({HOP} samples, {1e3 * HOP / SAMPLE_RATE:.0f} ms): every step would "
+                             "generate a whole frame for a fraction of it; choose a larger --r or --window")
         if not 0 <= self.fade <= 1:
             raise ValueError(f"the fade must be from 0 to 1 s, got {self.fade:g} s")
         self.check_fits(WINDOW_FRAMES, HOP)

@@ -199,6 +199,15 @@ def test_bad_input_and_seed_are_refused_before_loading_anything(files):
     assert "compiling" not in run.stderr and not (files / "never.wav").exists()
 
 
+def test_an_input_above_full_scale_is_named(files):
+    loud = 8.0 * song(1, SR)[:, 0]  # peaks at 1.6
+    sf.write(files / "loud.wav", loud, SR, subtype="FLOAT")
+    run = cli(files / "loud.wav", "--stem", "bass", "--out", files / "loud_out.wav", "--checkpoint", files / "model",
+              "--steps", "2")
+    assert run.returncode == 0, run.stderr
+    assert f"warning: {files}/loud.wav peaks at {np.abs(loud).max():.2f}, above full scale (1.0)" in run.stderr
+
+
 def test_output_comes_back_at_the_input_rate(files):
     out, mix = files / "out22k.wav", files / "mix22k_out.wav"
     run = cli(files / "mix22k.wav", "--stem", "bass", "--out", out, "--mix", mix, "--checkpoint", files / "model",

@@ -58,6 +58,8 @@ def test_plan_of_whole_column_steps_matches_the_reference_masks():
     ((264600, 0.5, 1, FADE_S), r"\(w\+2\)\*r must be at most 1"),
     ((264600, 0.0, 0, FADE_S), r"r must be in \(0, 1\]"),
     ((3, 0.25, 0, FADE_S), "step of 0 samples"),
+    ((264600, 1 / 128, 1, FADE_S), "step of 2067 samples, shorter than one latent frame"),
+    ((1000, 0.25, 1, FADE_S), "step of 250 samples, shorter than one latent frame"),
     ((264600, 0.25, 1, -1), "fade must be from 0 to 1 s"),
     ((264600, 1.0, -1, FADE_S), "does not fit the model window"),  # 264600 samples > 64 columns
 ])
