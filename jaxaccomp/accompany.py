@@ -122,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_compile_cache()
     with interruptible("accompanying (nothing was written)"):
         codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
-        print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for {len(args.stems)} stem(s)...",
+        print(f"running on {generator.describe()}; compiling the {generator.mode} sampler ({generator.steps} steps) "
+              f"for {len(args.stems)} stem(s)...",
               file=sys.stderr)
         generator.warm_up(len(args.stems))
         out = accompany(context, rate, codec, generator, args.stems, settings=settings, seed=args.seed,

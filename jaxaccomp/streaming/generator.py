@@ -90,6 +90,14 @@ class Generator:
         self._jitted = jax.jit(predict)
         self._programs: dict[int, jax.stages.Compiled] = {}  # one compiled prediction per number of stems
 
+    def describe(self) -> str:
+        """Where and in what precision it runs, for a start-up line: "cpu, float32 weights", or e.g.
+        "NVIDIA H200 (gpu), bfloat16 weights" (JAX_PLATFORMS=cpu chooses the CPU where a GPU is present)."""
+        device = jax.devices()[0]
+        where = device.device_kind if device.device_kind == device.platform else f"{device.device_kind} ({device.platform})"
+        dtypes = sorted({str(leaf.dtype) for leaf in jax.tree.leaves(self._state)})
+        return f"{where}, {'/'.join(dtypes)} weights"
+
     def _program(self, num_stems: int) -> jax.stages.Compiled:
         """The compiled prediction for `num_stems` stems, compiled ahead of time on first use.
 
