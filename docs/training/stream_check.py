@@ -17,6 +17,7 @@ import argparse
 import jax
 import numpy as np
 
+from jaxaccomp.codec.embedded import CHANNEL_GROUPS
 from jaxaccomp.data.latent_cache import LatentCache
 from jaxaccomp.data.pipeline import LatentWindows
 from jaxaccomp.streaming.generator import Generator
@@ -24,7 +25,7 @@ from jaxaccomp.streaming.timeline import StepPlan
 from jaxaccomp.nn.checkpoint import load_denoiser
 from jaxaccomp.training.loop import epoch_data
 
-GROUPS = {"blocks": slice(36, 44), "mel": slice(0, 36), "chroma": slice(44, 56), "pitch": slice(56, 60)}
+GROUPS = {name: CHANNEL_GROUPS[name] for name in ("block_energies", "mel", "chroma", "pitch")}
 WIDTH = 64
 
 
