@@ -82,6 +82,13 @@ class LatentCache:
         """[2, 4, F] per-frame mean squares of the same audio, memory-mapped."""
         return self._array("energy", track)
 
+    def rollout(self, track: int) -> np.ndarray:
+        """[4, 64, F] a model's free-running output per stem (`data.rollouts`), memory-mapped."""
+        if not (self.directory / f"{self.tracks[track].id}.rollout.npy").is_file():
+            raise FileNotFoundError(f"{self.directory} has no rollout of track {self.tracks[track].id}; "
+                                    "run python -m jaxaccomp.data.rollouts on it first")
+        return self._array("rollout", track)
+
     def _array(self, kind: str, track: int) -> np.ndarray:
         if (kind, track) not in self._open:
             self._open[kind, track] = np.load(self.directory / f"{self.tracks[track].id}.{kind}.npy", mmap_mode="r")

@@ -15,7 +15,8 @@ batches, and another epoch gives another shuffle, shifts and stems.
 Two item sources share that sampling. `AudioWindows` reads audio items
 {"target": [T], "context": [T], "label": [4]}; with `frame_aligned=True` positions are counted in
 4096-sample latent frames, so the same seed picks the same windows as `LatentWindows`, which serves
-{"target": [64, W], "context": [64, W], "label": [4]} from a latent cache (`data.latent_cache`).
+{"target": [64, W], "context": [64, W], "label": [4]} from a latent cache (`data.latent_cache`), and
+with `rollouts` the target stem's free-running model output "rollout": [64, W] (`data.rollouts`).
 """
 
 from __future__ import annotations
@@ -159,12 +160,16 @@ class LatentWindows(WindowSource):
     """
 
     def __init__(self, cache: LatentCache, window: int = WINDOW_FRAMES, *, shift: bool = True,
-                 min_rms: float | None = None, max_tries: int = 10) -> None:
+                 min_rms: float | None = None, max_tries: int = 10, rollouts: bool = False) -> None:
         lengths = [track.frames for track in cache.tracks]
         self.indices = _keep_long(len(lengths), lengths, window, "cached tracks")
         self.cache = cache
         self.plan = WindowPlan([lengths[i] for i in self.indices], window, shift)
         self.min_rms, self.max_tries = min_rms, max_tries
+        self.rollouts = rollouts
+        if rollouts:
+            for track in self.indices:
+                cache.rollout(track)  # every one is there, or a one-line error now
 
     def load(self, window: Window) -> tuple[Item, tuple[float, float]]:
         track = self.indices[window.track]
@@ -172,6 +177,8 @@ class LatentWindows(WindowSource):
         latents = self.cache.latents(track)[:, window.stem, :, frames].astype(np.float32)  # [2, 64, W]
         energy = self.cache.energy(track)[:, window.stem, frames].astype(np.float64)  # [2, W]
         item = {"target": latents[0], "context": latents[1], "label": LABELS[window.stem]}
+        if self.rollouts:
+            item["rollout"] = self.cache.rollout(track)[window.stem, :, frames].astype(np.float32)
         target_rms, context_rms = np.sqrt(energy.mean(axis=1))
         return item, (float(target_rms), float(context_rms))
 

@@ -43,13 +43,15 @@ def balanced_channel_weights(groups: Sequence[slice], channels: int) -> np.ndarr
 
 
 def conditioning(denoiser: Denoiser, target: jax.Array, context: jax.Array, key: jax.Array,
-                 mask_context: bool = True, known_hide: float = 0.0,
-                 known_noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
+                 mask_context: bool = True, known_hide: float = 0.0, known_noise: float = 0.0,
+                 rollout: jax.Array | None = None, known_rollout: float = 0.0) -> tuple[jax.Array, jax.Array]:
     """(what the network is conditioned on, [B, 1, W] weights of the columns the loss scores).
 
     The reference's network sees the masked context and is scored on every column. A network that
     sees the known target is scored on the columns it has to generate (`generated_column_weights`),
-    its known target withheld or perturbed as `masks.augment_known_target` says.
+    its known target withheld or perturbed as `masks.augment_known_target` says; with `rollout` (a
+    model's own free-running output of the same columns, `data.rollouts`) that output replaces the
+    true known target in a `known_rollout` share of the examples, as a stream would feed it.
     """
     batch, width = target.shape[0], target.shape[-1]
     if denoiser.conditions_on_target:
@@ -58,7 +60,11 @@ def conditioning(denoiser: Denoiser, target: jax.Array, context: jax.Array, key:
         if not mask_context:
             first_masked = jnp.full((batch,), width, jnp.int32)
         weights = generated_column_weights(first_generated, width)
-        source, visible = augment_known_target(augment_key, target, first_generated, known_hide, known_noise)
+        known = target
+        if rollout is not None:
+            own = jax.random.bernoulli(jax.random.fold_in(augment_key, 1), known_rollout, (batch, 1, 1))
+            known = jnp.where(own, rollout, target)
+        source, visible = augment_known_target(augment_key, known, first_generated, known_hide, known_noise)
         return known_target_context(mask_future_context(context, first_masked), source, visible), weights
     if mask_context:
         context = mask_future_context(context, sample_training_mask_starts(key, batch, width))
@@ -75,18 +81,22 @@ def dsm_loss(
     known_hide: float = 0.0,
     known_noise: float = 0.0,
     channel_weights: np.ndarray | None = None,
+    rollout: jax.Array | None = None,
+    known_rollout: float = 0.0,
 ) -> jax.Array:
     """Batch-mean weighted MSE of D(target + sigma eps) against target; [B, H, W] latents.
 
     With `mask_context` the future context columns are zeroed per example (`conditioning`); the
     target itself is never masked. `known_hide`/`known_noise`: `masks.augment_known_target`.
     `channel_weights` ([H], e.g. `balanced_channel_weights`) weigh the latent channels' errors.
+    `rollout`/`known_rollout`: the model's own output as the known target (`conditioning`).
     """
     sigma_key, noise_key, mask_key, dropout_key = jax.random.split(key, 4)
     d = denoiser.diffusion
     batch = target.shape[0]
     sigma = sample_sigmas(sigma_key, batch, d.p_mean, d.p_std)
-    context, columns = conditioning(denoiser, target, context, mask_key, mask_context, known_hide, known_noise)
+    context, columns = conditioning(denoiser, target, context, mask_key, mask_context, known_hide, known_noise,
+                                    rollout, known_rollout)
     noisy = target + sigma[:, None, None] * jax.random.normal(noise_key, target.shape)
     denoised = denoiser(noisy, sigma, context, labels, dropout_key)
     error = (denoised - target) ** 2

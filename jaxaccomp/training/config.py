@@ -60,6 +60,7 @@ class TrainConfig:
     known_hide: float = 0.0
     known_noise: float = 0.0
     loss_channels: str = "uniform"
+    known_rollout: float = 0.0
     init_from: str | None = None
     seed: int = 0
     prng_impl: str = "threefry2x32"
@@ -95,10 +96,10 @@ class TrainConfig:
             raise ValueError("grad_clip must be >= 0 and lr > 0")
         if not 0.0 <= self.known_hide <= 1.0 or self.known_noise < 0:
             raise ValueError("known_hide must be in [0, 1] and known_noise >= 0")
+        if not 0.0 <= self.known_rollout <= 1.0:
+            raise ValueError(f"known_rollout must be in [0, 1], got {self.known_rollout}")
         if self.loss_channels not in LOSS_CHANNELS:
             raise ValueError(f"unknown loss_channels {self.loss_channels!r}; choose one of {', '.join(LOSS_CHANNELS)}")
-        if self.loss_channels == "groups" and self.codec != "embedded":
-            raise ValueError("loss_channels groups needs codec embedded: only its channel groups are known")
         net = self.unet_config()
         if isinstance(net, UNetConfig):
             levels = 2 ** (len(net.channel_mult) - 1)
@@ -184,6 +185,7 @@ HELP: dict[str, str] = {
     "p_std": "standard deviation of log sigma for training noise (EDM: 1.2)",
     "known_hide": "a network that sees the known target: share of examples where it is withheld (it must follow the context)",
     "known_noise": "a network that sees the known target: perturb it by Gaussian noise of a scale uniform in [0, this]",
+    "known_rollout": "a network that sees the known target: share of examples whose known target is a model's own free-running output (python -m jaxaccomp.data.rollouts on the training cache first)",
     "loss_channels": "uniform (every latent channel alike) or groups (each embedded-codec channel group, e.g. the block energies, an equal share of the DSM loss)",
     "init_from": "start from the parameters of this model export (fine-tuning; its network must be the config's)",
     "seed": "seed of initialisation, data order and training noise",

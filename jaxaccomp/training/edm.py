@@ -30,8 +30,10 @@ def channel_weights(cfg: TrainConfig) -> np.ndarray | None:
     """The DSM loss's latent channel weights: None (uniform), or each embedded-codec group an equal share."""
     if cfg.loss_channels == "uniform":
         return None
-    from jaxaccomp.codec.embedded import CHANNEL_GROUPS
+    from jaxaccomp.codec.embedded import CHANNEL_GROUPS, EmbeddedCodec
 
+    if cfg.codec not in ("embedded", EmbeddedCodec.name):
+        raise ValueError(f"loss_channels groups needs the embedded codec's latents, not {cfg.codec}")
     return balanced_channel_weights(list(CHANNEL_GROUPS.values()), cfg.unet_config().img_resolution)
 
 
@@ -47,7 +49,8 @@ def _train_step(key: tuple, mesh: Mesh, donate: bool, options: tuple):
 
     def loss_fn(params, batch, rng):
         loss = dsm_loss(st.denoiser(params, cfg, diffusion=diffusion_config(cfg)), batch["target"], batch["context"],
-                        batch["label"], rng, cfg.mask_context, cfg.known_hide, cfg.known_noise, weights)
+                        batch["label"], rng, cfg.mask_context, cfg.known_hide, cfg.known_noise, weights,
+                        batch.get("rollout"), cfg.known_rollout)
         return loss, {}
 
     def step(state: State, batch: dict) -> tuple[State, dict]:

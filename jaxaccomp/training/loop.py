@@ -188,7 +188,7 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
     train_cache, val_cache, codec = open_data(cfg)
     cfg = dataclasses.replace(cfg, codec=codec)  # record the resolved codec, never "auto"
     program = program_type(cfg)
-    source = LatentWindows(train_cache, cfg.window, min_rms=cfg.min_rms)
+    source = LatentWindows(train_cache, cfg.window, min_rms=cfg.min_rms, rollouts=cfg.known_rollout > 0)
     val_source = LatentWindows(val_cache, cfg.window, shift=False) if val_cache is not None else None
 
     mesh = sharding.make_mesh() if mesh is None else mesh
