@@ -29,7 +29,7 @@ from jaxaccomp.cli import interruptible
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.compile_cache import enable_compile_cache
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
-from jaxaccomp.provenance import provenance
+from jaxaccomp.provenance import checkpoint_hash, provenance
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, Predictor
@@ -131,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if out_rate != SAMPLE_RATE:  # back to the input's rate, sample for sample as long as the input
         out = np.ascontiguousarray(resample(out.T, SAMPLE_RATE, to=out_rate)[:context.shape[0]].T)
     checkpoint = args.checkpoint or default_checkpoint(args.mode)
-    note = {"input": str(args.input), "stems": args.stems, "checkpoint": str(checkpoint), "mode": generator.mode, "steps": generator.steps, "codec": codec.name, "seed": args.seed,
+    note = {"input": str(args.input), "stems": args.stems, "checkpoint": str(checkpoint),
+            "checkpoint_sha256": checkpoint_hash(checkpoint), "mode": generator.mode, "steps": generator.steps,
+            "codec": codec.name, "seed": args.seed,
             "stream": asdict(settings), **provenance()}
     write_audio(args.out, out.T, out_rate, out_format, note)
     if mix_format is not None:

@@ -3,6 +3,7 @@ the command line, recorded in every report we write so a result can be traced an
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import shlex
 import subprocess
@@ -39,3 +40,16 @@ def provenance() -> dict[str, object]:
     """JSON-ready: versions, commit and the command line of this process."""
     return {"jaxaccomp": _version("jaxaccomp"), "git": git_commit(), "python": platform.python_version(),
             **{name: _version(name) for name in LIBRARIES}, "command": shlex.join(sys.argv)}
+
+
+def checkpoint_hash(path: Path) -> str:
+    """The first 16 hex digits of a sha256 over a model folder's files (relative names and bytes), or
+    over one checkpoint file: two models with the same name but other weights never pass for each other."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        digest.update((file.name if file == path else file.relative_to(path).as_posix()).encode() + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+

@@ -238,3 +238,6 @@ def test_outputs_record_what_produced_them(files):
     assert (note["stems"], note["seed"], note["steps"], note["mode"]) == (["guitar"], 7, 2, "diffusion")
     assert note["checkpoint"] == str(files / "model") and note["input"] == str(files / "stems.wav")
     assert note["jax"] and "--seed 7" in note["command"]
+    from jaxaccomp.provenance import checkpoint_hash
+
+    assert note["checkpoint_sha256"] == checkpoint_hash(files / "model") and len(note["checkpoint_sha256"]) == 16

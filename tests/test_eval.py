@@ -113,6 +113,7 @@ def test_sweep_scores_every_clip_resumes_and_orders_the_references(finished_swee
     assert run.second_stamps == run.first_stamps
     settings = json.loads((out / "settings.json").read_text())
     assert settings["round_trip_codec"] == settings["models"]["edm"]["codec"]  # the models' own
+    assert len(settings["models"]["edm"]["sha256"]) == 16  # other weights under this name are refused
 
     # Everything done: a third run only reports.
     assert "0 clips evaluated, 14 already done" in run.third_err

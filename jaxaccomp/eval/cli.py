@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
     from jaxaccomp.nn.checkpoint import read_meta
+    from jaxaccomp.provenance import checkpoint_hash
 
     paths = args.checkpoints or [MODELS_DIR / name for name in DEMO_MODELS.values()]
     steps = {"diffusion": args.diffusion_steps, "consistency": args.consistency_steps}
@@ -106,7 +107,7 @@ def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
         count = steps[mode] or DEFAULT_STEPS[mode]
         sigma_schedule(mode, count)  # refuses an impossible step count now, not in a worker
         specs.append(runner.ModelSpec(check_source_name(path.resolve().name), str(path.resolve()), mode,
-                                      args.codec or meta["codec"], count))
+                                      args.codec or meta["codec"], count, checkpoint_hash(path)))
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"two checkpoints share the folder name of {names}: rename one (the name labels its rows)")

@@ -40,6 +40,7 @@ class ModelSpec:
     mode: str  # the checkpoint's Denoiser mode: "diffusion" (ADPM2) or "consistency"
     codec: str
     steps: int
+    sha256: str = ""  # provenance.checkpoint_hash: results of other weights under the same name are refused
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jaxaccomp.server.session import SERVER_NAME, Session, Settings, cycle_ms, engine_factory, warm_up
     from jaxaccomp.server.udp import UdpServer, check_address, listen
     from jaxaccomp.protocol import UpdatePackageSize
+    from jaxaccomp.provenance import checkpoint_hash
     from jaxaccomp.stream_settings import StreamSettings
     from jaxaccomp.streaming.models import default_checkpoint, load_model
 
@@ -129,8 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cycle > CYCLE_SHARE * budget:
         print(f"warning: at r = {settings.stream.r:g} this machine may not keep up and batches will be dropped; "
               "a larger --r, fewer --stems or --mode consistency needs less", file=sys.stderr)
-    model = (args.checkpoint or default_checkpoint(args.mode)).resolve().name
-    name = f"{SERVER_NAME} ({generator.mode}, {generator.steps} steps, model {model})"
+    model = (args.checkpoint or default_checkpoint(args.mode)).resolve()
+    name = f"{SERVER_NAME} ({generator.mode}, {generator.steps} steps, model {model.name} {checkpoint_hash(model)})"
     session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record,
                       name=name)
     server = UdpServer(session, sock, (args.client_host, args.client_port),

@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxaccomp.config import DiffusionConfig
 from jaxaccomp.data.pipeline import epoch_dataset, iterate
-from jaxaccomp.provenance import provenance
+from jaxaccomp.provenance import checkpoint_hash, provenance
 from jaxaccomp.training import config as train_config
 from jaxaccomp.training.config import TrainConfig
 
@@ -196,7 +196,9 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
     if lead:
         out.mkdir(parents=True, exist_ok=True)
         train_config.save(out / "config.yaml", cfg, codec=codec, devices=mesh.size, processes=jax.process_count(),
-                          diffusion=dataclasses.asdict(program.diffusion), produced_by=provenance())
+                          diffusion=dataclasses.asdict(program.diffusion), produced_by=provenance(),
+                          models={name: checkpoint_hash(Path(path)) for name in ("init_from", "teacher")
+                                  if (path := getattr(cfg, name, None))})
     log.info("%s: %s on %d device(s), codec %s, %d training windows", program.name, cfg.preset, mesh.size, codec, len(source))
 
     # State: fresh, or restored from the latest checkpoint.
