@@ -247,7 +247,8 @@ def test_a_file_streams_in_real_time_and_the_recording_equals_offline_accompanim
 
 @needs_chromium
 def test_the_microphone_streams_and_nothing_lands_outside_its_window(web, tmp_path):
-    """Chromium's fake capture device plays a WAV file as the microphone for three steps at r = 1/8."""
+    """Chromium's fake capture device plays a WAV file as the microphone for three steps at r = 1/8, the
+    generated track played 50 ms early (latency compensation): every reply still lands in time."""
     from playwright.sync_api import sync_playwright
 
     bridge, _, _ = web
@@ -260,14 +261,18 @@ def test_the_microphone_streams_and_nothing_lands_outside_its_window(web, tmp_pa
         page, errors = open_page(browser, bridge)
         page.check('input[name="source"][value="mic"]')
         page.select_option("#r", "0.125")
+        page.fill("#compensation", "50")  # played 50 ms early: chosen, so not measured at Start
+        page.dispatch_event("#compensation", "change")
         page.click("#start")
         wait_for(page, "window.jaxaccomp.stream && window.jaxaccomp.stream.stats.complete >= 3", 20)
         page.click("#stop")
         wait_for(page, "window.jaxaccomp.state === 'ended'", 10)
         stats = page.evaluate("({...window.jaxaccomp.stream.stats, late: window.jaxaccomp.late})")
+        compensation = float(page.input_value("#compensation"))
         tracks, _ = download(page, "session-tracks.wav", tmp_path / "tracks.wav")
         browser.close()
     assert not errors, errors
+    assert compensation == 50
     assert stats["dropped"] == stats["stale"] == stats["late"] == 0 and stats["complete"] >= 3
     heard, bass = tracks[:, 0], tracks[:, 1]
     assert np.abs(heard).max() > 0.1  # the fake microphone was heard

@@ -111,14 +111,17 @@ async function start() {
   const stream = new Stream(page.connection, s, null);
   const file = source === "file" ? page.file.samples : null;
   const steps = file ? Math.max(1, Math.ceil(file.length / stream.step) - s.w - 1) : 0; // as the Python client
+  if (microphone && !$("compensation").dataset.edited) $("compensation").value = measuredLatency(context, microphone);
+  const compensation = microphone ? Math.round(Number($("compensation").value) * SAMPLE_RATE / 1000) : 0;
   const end = file ? Math.max(file.length, (steps + 1 + s.w) * stream.step) : 0;
   const node = new AudioWorkletNode(context, "jaxaccomp-stream", {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [2],
     processorOptions: { step: stream.step, contentOffset: stream.contentOffset, fade: stream.fadeSamples,
                         ramped: page.hello.capabilities.includes("ramped"), stems: s.stems, file, steps, end,
+                        compensation,
                         inputLevel: file ? 1 : 0 } });
   stream.worklet = node.port;
-  page.stream = stream; page.node = node; page.late = 0; page.columns = [];
+  page.stream = stream; page.node = node; page.source = source; page.late = 0; page.columns = [];
   node.port.onmessage = ({ data }) => worklet(data, microphone);
   if (microphone) context.createMediaStreamSource(microphone).connect(node);
   node.connect(context.destination);
@@ -127,6 +130,19 @@ async function start() {
   setState("streaming", file ? `playing ${page.file.name} with the model's ${s.stems.join(", ")}`
                              : `listening to the microphone; the model plays ${s.stems.join(", ")}`);
   page.stopTimer = setInterval(() => { showTelemetry(); page.connection.send("/stats", []); }, 500);
+}
+
+function measuredLatency(context, microphone) {
+  // Milliseconds from playing a note to hearing what answers it: the input's latency (where the
+  // browser reports it) and the output's.
+  const input = microphone.getAudioTracks()[0]?.getSettings().latency ?? 0;
+  return Math.round(1000 * (input + (context.baseLatency ?? 0) + (context.outputLatency ?? 0)));
+}
+
+function setCompensation() {
+  $("compensation").dataset.edited = "yes";
+  const samples = Math.round(Math.max(0, Number($("compensation").value)) * SAMPLE_RATE / 1000);
+  if (page.state === "streaming" && page.source === "mic") page.node.port.postMessage({ type: "compensation", samples });
 }
 
 function worklet(data, microphone) {
@@ -216,5 +232,6 @@ $("file").addEventListener("change", chooseFile);
 $("start").addEventListener("click", start);
 $("stop").addEventListener("click", stop);
 $("reconnect").addEventListener("click", connect);
+$("compensation").addEventListener("change", setCompensation);
 draw();
 connect();

@@ -8,7 +8,11 @@
 //     over the lead-in from the batch's origin (only the old audio fades when the server pre-ramps);
 //   - samples that arrive after the playhead passed them are late: counted, not written, so the
 //     tracks hold exactly what was heard. Stale batches never reach this thread.
-// Everything played is kept (input, each generated track, the mix) and handed over at the end.
+// Latency compensation (the microphone): what you play reaches this thread `compensation` samples
+// after you played it (input latency) and what it plays reaches you that much later again (output
+// latency), so the generated tracks are played that many samples early; the look-ahead leaves room.
+// Everything is kept on the input's timeline (input, each generated track, their mix) and handed over
+// at the end.
 
 const BLOCK = 1 << 16; // samples per storage block of a track
 const METER_COLUMN = 512; // samples per column of the scrolling view
@@ -35,6 +39,7 @@ class StreamProcessor extends AudioWorkletProcessor {
     super();
     this.step = o.step; this.contentOffset = o.contentOffset; this.fade = o.fade; this.ramped = o.ramped;
     this.file = o.file; this.steps = o.steps; this.end = o.end; // a file: steps to send, samples to play
+    this.compensation = o.compensation; // samples the generated tracks are played early
     this.t = 0; this.sent = 0; this.late = 0; this.written = 0; this.running = true;
     this.input = new Track(); this.mix = new Track();
     this.tracks = o.stems.map(() => new Track());
@@ -44,12 +49,13 @@ class StreamProcessor extends AudioWorkletProcessor {
     this.port.onmessage = ({ data }) => {
       if (data.type === "reply") this.place(data);
       else if (data.type === "levels") this.levels = data.levels;
+      else if (data.type === "compensation") this.compensation = data.samples;
       else if (data.type === "stop") this.finish();
     };
   }
 
   place({ track, start, origin, samples }) {
-    const late = Math.min(Math.max(this.t - start, 0), samples.length);
+    const late = Math.min(Math.max(this.t + this.compensation - start, 0), samples.length); // already played
     const span = this.ramped ? this.fade - 1 : this.fade;
     const target = this.tracks[track];
     for (let j = late; j < samples.length; j++) {
@@ -65,7 +71,7 @@ class StreamProcessor extends AudioWorkletProcessor {
 
   tick(curr) {
     // One step at playback position curr: clear the content zones still to be played, send the block.
-    const from = Math.max(curr + this.contentOffset, curr);
+    const from = Math.max(curr + this.contentOffset, curr + this.compensation);
     for (const track of this.tracks) track.clear(from, curr + this.contentOffset + this.step);
     this.sent += 1;
     const block = this.input.slice(curr - this.step, curr);
@@ -92,15 +98,15 @@ class StreamProcessor extends AudioWorkletProcessor {
       if (this.file) x = t < this.file.length ? this.file[t] : 0;
       else if (mic) { for (const channel of mic) x += channel[i]; x /= mic.length; }
       this.input.set(t, x);
-      let y = x * this.levels.input, generated = 0;
+      let heard = x * this.levels.input, mixed = heard, generated = 0;
       for (let s = 0; s < this.tracks.length; s++) {
-        const v = this.tracks[s].get(t);
-        generated += v; y += v * this.levels.stems[s];
-        this.peaks.stems[s] = Math.max(this.peaks.stems[s], Math.abs(v));
+        const now = this.tracks[s].get(t + this.compensation), aligned = this.tracks[s].get(t);
+        heard += now * this.levels.stems[s]; mixed += aligned * this.levels.stems[s]; generated += aligned;
+        this.peaks.stems[s] = Math.max(this.peaks.stems[s], Math.abs(now));
       }
       this.peaks.input = Math.max(this.peaks.input, Math.abs(x));
-      this.mix.set(t, y);
-      for (const channel of out) channel[i] = y;
+      this.mix.set(t, mixed);
+      for (const channel of out) channel[i] = heard;
       this.meter(x, generated);
       if ((t + 1) % this.step === 0 && (this.steps === 0 || this.sent < this.steps)) this.tick(t + 1);
     }
