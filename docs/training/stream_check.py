@@ -40,7 +40,7 @@ def plan(generated: int, w: int) -> StepPlan:
 
 
 def context_check(generator: Generator, cache: LatentCache, generated: int, w: int) -> None:
-    batch = next(iter(epoch_data(LatentWindows(cache, WIDTH, shift=False), None, 0, 32, 0)))
+    batch = next(iter(epoch_data(LatentWindows(cache, WIDTH, shift=False), 0, 32, 0)))
     target, context, labels = batch["target"], batch["context"], batch["label"]
     step, first = plan(generated, w), WIDTH - generated
     for name, shift in (("own context", 0), ("another window's context", 1)):
