@@ -114,14 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     context, rate = read_context(args.input, args.stems)
     if sf.info(str(args.input)).channels == 2:
         print(f"{args.input}: stereo, averaged to mono (the model hears one channel)", file=sys.stderr)
-    peak = float(np.abs(context).max())
-    if peak > 1.0:
-        print(f"warning: {args.input} peaks at {peak:.2f}, above full scale (1.0): the models learned from audio "
-              "within it, so scale it down for a faithful accompaniment", file=sys.stderr)
     out_rate = SAMPLE_RATE if args.model_rate else rate
     enable_compile_cache()
     with interruptible("accompanying (nothing was written)"):
         codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
+        peak = float(np.abs(context).max())  # said once every error has had its say
+        if peak > 1.0:
+            print(f"warning: {args.input} peaks at {peak:.2f}, above full scale (1.0): the models learned from audio "
+                  "within it, so scale it down for a faithful accompaniment", file=sys.stderr)
         print(f"running on {generator.describe()}; compiling the {generator.mode} sampler ({generator.steps} steps) "
               f"for {len(args.stems)} stem(s)...",
               file=sys.stderr)
