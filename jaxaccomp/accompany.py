@@ -122,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if peak > 1.0:
             print(f"warning: {args.input} peaks at {peak:.2f}, above full scale (1.0): the models learned from audio "
                   "within it, so scale it down for a faithful accompaniment", file=sys.stderr)
-        print(f"running on {generator.describe()}; compiling the {generator.mode} sampler ({generator.steps} steps) "
-              f"for {len(args.stems)} stem(s)...",
+        print(f"running on {generator.describe()}", file=sys.stderr)
+        print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for {len(args.stems)} stem(s)...",
               file=sys.stderr)
         generator.warm_up(len(args.stems))
         out = accompany(context, rate, codec, generator, args.stems, settings=settings, seed=args.seed,

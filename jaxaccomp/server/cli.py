@@ -119,8 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with interruptible("starting up"):
         codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
         make_engine = engine_factory(codec, generator)
-        print(f"running on {generator.describe()}; compiling the {generator.mode} sampler ({generator.steps} steps) "
-              f"for 1-{args.max_stems} stems...", file=sys.stderr)
+        print(f"running on {generator.describe()}", file=sys.stderr)
+        print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for 1-{args.max_stems} stems...",
+              file=sys.stderr)
         seconds = warm_up(generator, make_engine, settings, range(1, args.max_stems + 1))
         cycle = cycle_ms(make_engine, settings, len(stems))
     compiled = generator.compilations
