@@ -28,7 +28,12 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
     np.testing.assert_allclose(audio["mix"], audio["context"] + audio["accompaniment"], atol=1e-6)
     assert np.sqrt(np.mean(audio["accompaniment"] ** 2)) > 1e-3  # the model produced sound, not silence
     report = json.loads((tmp_path / "latency.json").read_text())
-    assert report["server"]["name"] == "jaxaccomp" and report["settings"]["position"]
+    from jaxaccomp.provenance import checkpoint_hash
+    from jaxaccomp.streaming.models import default_checkpoint
+
+    model = default_checkpoint("diffusion")  # the server names its model, so latency.json records it
+    assert report["server"]["name"] == f"jaxaccomp (diffusion, 5 steps, model {model.name} {checkpoint_hash(model)})"
+    assert report["settings"]["position"]
     assert report["client"]["batches"] >= 3 and report["client"]["stale_chunks"] == 0
     assert report["server_stats"]["batches"] == report["client"]["batches"]
     assert report["produced_by"]["jaxaccomp"] and report["produced_by"]["jax"]  # what made this session
