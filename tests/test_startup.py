@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,12 +41,18 @@ def _serve(cache: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", launch], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(process: subprocess.Popen, prefix: str) -> list[str]:
+def _wait_for(process: subprocess.Popen, prefix: str, timeout: float = 300.0) -> list[str]:
+    """serve.py's stderr lines up to the first that starts with `prefix`; past `timeout` it is killed."""
     lines = []
-    for line in process.stderr:
-        lines.append(line)
-        if line.startswith(prefix):
-            return lines
+    watchdog = threading.Timer(timeout, process.kill)  # a line that never comes must not hang the suite
+    watchdog.start()
+    try:
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith(prefix):
+                return lines
+    finally:
+        watchdog.cancel()
     raise AssertionError(f"serve.py ended (status {process.wait()}) before printing {prefix!r}: {''.join(lines)}")
 
 
