@@ -30,13 +30,18 @@ def listen(host: str, port: int) -> socket.socket:
     serve.py binds it before loading and compiling the model, so a busy port or a wrong address is
     reported in a second, not after the warm-up."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+    return bind(sock, host, port, "cannot listen on")
+
+
+def bind(sock: socket.socket, host: str, port: int, failure: str) -> socket.socket:
+    """`sock` bound to (host, port); else it is closed and a one-line ValueError says `failure` host:port: why."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         sock.bind((host, port))
     except (OSError, OverflowError) as exc:
         sock.close()
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ValueError(f"cannot listen on {host}:{port}: {reason}") from None
+        raise ValueError(f"{failure} {host}:{port}: {reason}") from None
     return sock
 
 

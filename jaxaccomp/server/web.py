@@ -33,6 +33,7 @@ from websockets.http11 import Request, Response
 
 from jaxaccomp.protocol import MAX_DATAGRAM, Ready, WireError, parse
 from jaxaccomp.server.hub import Hub
+from jaxaccomp.server.udp import bind
 
 SOCKET_PATH = "/ws"
 MAX_FRAME = 1 << 20  # bytes: beyond this websockets closes the connection (1009) instead of reading it
@@ -61,14 +62,8 @@ def listen_tcp(host: str, port: int) -> socket.socket:
 
     serve.py binds it before loading the model, as it does the UDP port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(BACKLOG)
-    except (OSError, OverflowError) as exc:
-        sock.close()
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ValueError(f"cannot serve the web page on {host}:{port}: {reason}") from None
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    bind(sock, host, port, "cannot serve the web page on").listen(BACKLOG)
     return sock
 
 
