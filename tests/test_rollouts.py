@@ -104,3 +104,11 @@ def test_train_py_trains_on_rollouts_with_balanced_channel_groups(cache_and_mode
                   known_rollout=0.5, loss_channels="groups", log_every=1, val_every=10, ckpt_every=10)
     summary = train(run, progress=False)
     assert summary["step"] == 2 and np.isfinite(summary["loss"])
+
+
+def test_distillation_refuses_the_train_py_only_options():
+    from jaxaccomp.training.config import DistillConfig
+
+    for option in ({"known_rollout": 0.5}, {"loss_channels": "groups"}):
+        with pytest.raises(ValueError, match="train.py's; distillation does not use them"):
+            DistillConfig(**option)

@@ -145,6 +145,8 @@ class DistillConfig(TrainConfig):
         super().__post_init__()
         if not 0.0 <= self.target_decay < 1.0:
             raise ValueError(f"target_decay must be in [0, 1), got {self.target_decay}")
+        if self.known_rollout or self.loss_channels != "uniform":
+            raise ValueError("known_rollout and loss_channels are train.py's; distillation does not use them")
 
 
 def trajectory_keys(config: TrainConfig) -> tuple[str, ...]:
