@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps test test-slow bench demo max clean gpu-data gpu-recipe
+.PHONY: install system-deps test test-slow bench bench-gpu gpu-wheels demo max clean gpu-data gpu-recipe
 
 # Debian packages: FluidSynth and the FluidR3 General MIDI soundfont (MIT) for the offline renderer;
 # CMake, g++ and Pure Data (with its headers) for the C++ clients in max/ and their tests in real Pd;
@@ -42,6 +42,25 @@ test-slow: install
 
 bench: install
 	$(PY) -m jaxaccomp.bench.step_time --preset small --batch 1 4 --json bench-results/step_time_small.json
+
+# Every GPU measurement in one run (docs/benchmarks.md, "GPU"): about 8 minutes on one H100/H200, results
+# in docs/results/device_suite_<device>.{json,md}. Needs CUDA builds of jax and torch in the Python
+# that runs it: `make bench-gpu PY=python3` for a machine's own (docs/install.md, "GPU").
+bench-gpu:
+	$(PY) -m jaxaccomp.bench.device_suite $(ARGS)
+
+# Wheels for a GPU machine without internet whose Python (GPU_PYTHON) already holds CUDA builds of jax,
+# flax, optax, orbax-checkpoint and torch: what the device suite imports beyond them (the torch
+# reference U-Net and what it loads, Music2Latent, soundfile). There, from this checkout:
+# pip install --no-index --no-deps --target /tmp/site gpu-wheels/*.whl; PYTHONPATH=/tmp/site:. make bench-gpu PY=python3
+GPU_PYTHON ?= 3.12
+GPU_WHEELS ?= gpu-wheels
+GPU_WHEEL_SET := music2latent==0.1.8 nvidia-physicsnemo==1.3.0 soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 \
+	s3fs==2026.9.0 aiobotocore==3.10.0 botocore==1.43.117 jmespath==1.1.0 aioitertools==0.13.0 nvtx==0.2.17
+gpu-wheels:
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version $(GPU_PYTHON) --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		--platform any -d $(GPU_WHEELS) $(GPU_WHEEL_SET)
 
 # The main job on the embedded default: render a short song, start serve.py with the shipped model,
 # stream the song through the reference client in real time over loopback, write demo/*.wav, the

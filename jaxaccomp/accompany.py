@@ -30,6 +30,7 @@ from jaxaccomp.codec.base import Codec
 from jaxaccomp.compile_cache import enable_compile_cache
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.provenance import checkpoint_hash, provenance
+from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, Predictor
@@ -115,9 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sf.info(str(args.input)).channels == 2:
         print(f"{args.input}: stereo, averaged to mono (the model hears one channel)", file=sys.stderr)
     out_rate = SAMPLE_RATE if args.model_rate else rate
+    runtime = Runtime.from_args(args)
+    runtime.apply()
     enable_compile_cache()
     with interruptible("accompanying (nothing was written)"):
-        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
+        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps, runtime)
         peak = float(np.abs(context).max())  # said once every error has had its say
         if peak > 1.0:
             print(f"warning: {args.input} peaks at {peak:.2f}, above full scale (1.0): the models learned from audio "
@@ -132,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = np.ascontiguousarray(resample(out.T, SAMPLE_RATE, to=out_rate)[:context.shape[0]].T)
     checkpoint = args.checkpoint or default_checkpoint(args.mode)
     note = {"input": str(args.input), "stems": args.stems, "checkpoint": str(checkpoint),
-            "checkpoint_sha256": checkpoint_hash(checkpoint), "mode": generator.mode, "steps": generator.steps,
+            "checkpoint_sha256": checkpoint_hash(checkpoint), "mode": generator.mode, "steps": generator.steps, "dtype": runtime.dtype,
             "codec": codec.name, "seed": args.seed,
             "stream": asdict(settings), **provenance()}
     write_audio(args.out, out.T, out_rate, out_format, note)

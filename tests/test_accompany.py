@@ -95,6 +95,8 @@ def test_context_layouts(files):
     (["{root}/stems.wav", "--mode", "consistency"], "error: {root}/model holds a 'diffusion' model"),
     (["{root}/stems.wav", "--steps", "1"], "error: diffusion sampling needs at least 2 steps"),
     (["{root}/stems.wav", "--checkpoint", "{root}"], "error: {root} is not a jaxaccomp checkpoint"),
+    (["{root}/stems.wav", "--device", "cuda"], "error: --device cuda: JAX found no GPU here"),
+    (["{root}/stems.wav", "--codec-device", "cuda"], "error: codec device cuda: the embedded codec is numpy"),
 ])
 def test_cli_errors_are_one_line(files, args, message):
     args = [a.format(root=files) for a in args]
@@ -236,6 +238,7 @@ def test_outputs_record_what_produced_them(files):
         assert recorded.software.startswith("jaxaccomp ")
     assert note["stream"] == {"window": 264600, "r": 0.125, "w": 1, "fade": 0.02}
     assert (note["stems"], note["seed"], note["steps"], note["mode"]) == (["guitar"], 7, 2, "diffusion")
+    assert note["dtype"] == "float32"
     assert note["checkpoint"] == str(files / "model") and note["input"] == str(files / "stems.wav")
     assert note["jax"] and "--seed 7" in note["command"]
     from jaxaccomp.provenance import checkpoint_hash

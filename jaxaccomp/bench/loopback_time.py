@@ -182,6 +182,14 @@ def _models(tier: str, mode: str) -> tuple[Any, Any, str]:
     if tier == "embedded":
         codec, generator = load_model(None, mode, "embedded", None)
         return codec, generator, f"shipped {DEMO_MODELS[mode]}, embedded codec"
+    return paper_tier(mode)
+
+
+def paper_tier(mode: str, preset_name: str = "paper", codec_size: str = "full", dtype: str = "float32",
+               codec_device: str | None = None) -> tuple[Any, Any, str]:
+    """The paper tier with random weights: a SongUNet preset computing in `dtype` and Music2Latent
+    (`full`, or `tiny` for a CPU smoke run) on `codec_device` (default: its own choice)."""
+    import jax.numpy as jnp
     from flax import nnx
 
     from jaxaccomp.codec.music2latent import Music2LatentCodec
@@ -190,12 +198,13 @@ def _models(tier: str, mode: str) -> tuple[Any, Any, str]:
     from jaxaccomp.nn.songunet import SongUNet
     from jaxaccomp.streaming.generator import Generator
 
-    denoiser = Denoiser(SongUNet(preset("paper"), rngs=nnx.Rngs(0)), mode=mode)
-    codec = Music2LatentCodec.random("full")
-    return codec, Generator(denoiser), f"paper U-Net and Music2Latent ({codec.device}), random weights"
+    denoiser = Denoiser(SongUNet(preset(preset_name), rngs=nnx.Rngs(0), dtype=jnp.dtype(dtype)), mode=mode)
+    codec = Music2LatentCodec.random(codec_size, device=codec_device)
+    return codec, Generator(denoiser), (f"{preset_name} U-Net ({dtype}) and Music2Latent {codec_size} "
+                                        f"({codec.device}), random weights")
 
 
-def _cycles(codec: Any, generator: Any, r: float, w: int, warmup: int, repeats: int) -> dict[str, Any]:
+def server_cycles(codec: Any, generator: Any, r: float, w: int, warmup: int, repeats: int) -> dict[str, Any]:
     """Drive a live server for warmup + repeats steps; its stage medians over the timed ones."""
     from jaxaccomp.client.core import ClientCore, ClientSettings
     from jaxaccomp.client.player import Connection
@@ -251,7 +260,7 @@ def cycle(args: argparse.Namespace) -> dict[str, Any]:
     for mode in args.modes:
         codec, generator, description = _models(args.tier, mode)
         for r in args.r:
-            result = _cycles(codec, generator, r, args.w, args.warmup, args.repeats)
+            result = server_cycles(codec, generator, r, args.w, args.warmup, args.repeats)
             rows.append({"tier": args.tier, "models": description, "mode": mode, "steps": generator.steps, "r": r,
                          "w": args.w, **result})
             medians = result["stages_ms"]

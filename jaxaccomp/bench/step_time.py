@@ -90,7 +90,7 @@ class Bench:
             torch.set_num_threads(args.threads)
             self.torch_device, self.jax_device = torch.device("cpu"), jax.devices("cpu")[0]
         torch.manual_seed(0)
-        self.torch_net = build_physicsnemo_unet(self.config).to(self.torch_device)
+        self.torch_net = build_physicsnemo_unet(self.config, amp_mode=True).to(self.torch_device)
         self.state_dict = {k: v.detach().cpu() for k, v in self.torch_net.state_dict().items()}
         self.rng = np.random.default_rng(0)
 
@@ -114,7 +114,8 @@ class Bench:
         net = import_state_dict(self.config, self.state_dict, dtype=getattr(jnp, dtype))
         return jax.device_put(net, self.jax_device)
 
-    def forward(self, batch: int, dtype: str) -> dict[str, Any]:
+    def forward(self, batch: int, dtype: str, torch_compile: bool | None = None) -> dict[str, Any]:
+        """One forward both ways (and `torch.compile`'d when asked: default --torch-compile)."""
         import jax
         import torch
         from flax import nnx
@@ -134,7 +135,7 @@ class Bench:
                 return net(x_nchw, t["noise"], t["labels"])
 
         row["torch"] = self._time(eager, self._torch_sync)
-        if self.args.torch_compile:
+        if self.args.torch_compile if torch_compile is None else torch_compile:
             try:
                 compiled = torch.compile(self.torch_net)
                 row["torch_compile"] = self._time(lambda: eager(compiled), self._torch_sync)
@@ -142,9 +143,11 @@ class Bench:
                 row["torch_compile"] = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:200]}
         return row
 
-    def train_step(self, batch: int, dtype: str) -> dict[str, Any]:
+    def train_step(self, batch: int, dtype: str, devices: list | None = None, torch_side: bool = True) -> dict[str, Any]:
         """One DSM training step (fresh sigma, noise, mask and dropout each call), Adam(1e-4, 0.9, 0.99): JAX
-        runs train.py's own compiled step (`training.edm`), torch the same algorithm eagerly."""
+        runs train.py's own compiled step (`training.edm`) with the batch sharded over `devices` (default:
+        this bench's one device), torch the same algorithm eagerly on one. Device memory: JAX's peak so far in
+        this process (run the largest step last) and torch's peak during its step."""
         import jax
         import torch
         from flax import nnx
@@ -153,23 +156,26 @@ class Bench:
         from jaxaccomp.convert.physicsnemo import build_physicsnemo_unet
         from jaxaccomp.training import edm, state as train_state
         from jaxaccomp.training.config import TrainConfig
-        from jaxaccomp.training.sharding import make_mesh, put_replicated
+        from jaxaccomp.training.sharding import global_batch, make_mesh, put_replicated
 
         host = self.inputs(batch)
         cfg = TrainConfig(preset=self.args.preset, dtype=dtype, batch_size=batch, prng_impl=self.args.prng_impl)
-        mesh = make_mesh([self.jax_device])
+        mesh = make_mesh(devices or [self.jax_device])
         params = nnx.to_pure_dict(nnx.state(self.jax_net("float32"), nnx.Param))
         state = {"train": put_replicated(train_state.new_state(cfg, params), mesh)}
-        data = put_replicated({"target": host["target"], "context": host["x"][..., 1], "label": host["labels"]}, mesh)
+        data = global_batch({"target": host["target"], "context": host["x"][..., 1], "label": host["labels"]}, mesh)
         step = edm.make_train_step(cfg, mesh)
 
         def jax_step():
             state["train"], metrics = step(state["train"], data)
             return metrics["loss"]
 
-        row = {"jax": self._time(jax_step, jax.block_until_ready)}
+        row = {"jax": self._time(jax_step, jax.block_until_ready), "devices": mesh.size,
+               "jax_peak_bytes": device_peak_bytes(mesh.devices.flat[0])}
+        if not torch_side:
+            return row
 
-        net = build_physicsnemo_unet(self.config, dropout=self.config.dropout).to(self.torch_device)
+        net = build_physicsnemo_unet(self.config, dropout=self.config.dropout, amp_mode=True).to(self.torch_device)
         net.load_state_dict(self.state_dict)
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99))
         t = self._to_torch(host)
@@ -182,7 +188,11 @@ class Bench:
             optimizer.step()
             return loss
 
+        if self.torch_device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
         row["torch"] = self._time(torch_step, self._torch_sync)
+        if self.torch_device.type == "cuda":
+            row["torch_peak_bytes"] = torch.cuda.max_memory_allocated()
         return row
 
     def predict(self, batch: int, dtype: str, sampler: str) -> dict[str, Any]:
@@ -249,6 +259,12 @@ class Bench:
         if dtype == "float32":
             return contextlib.nullcontext()
         return torch.autocast(self.torch_device.type, dtype=torch.bfloat16)
+
+
+def device_peak_bytes(device: Any) -> int | None:
+    """The most memory JAX has held on `device` so far in this process (None where it does not count: CPU)."""
+    stats = device.memory_stats()
+    return None if not stats else stats.get("peak_bytes_in_use")
 
 
 def _ratio(row: dict[str, Any]) -> float | None:

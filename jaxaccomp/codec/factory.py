@@ -39,12 +39,19 @@ def embedded_codec() -> Codec:
     return Standardised(EmbeddedCodec(), LatentStats.load(EMBEDDED_STATS, expected_codec=EmbeddedCodec.name))
 
 
+def check_device(name: str, device: str | None) -> None:
+    """A torch device for a codec that has none is a mistake, said before anything loads."""
+    if device not in (None, "cpu") and name in ("embedded", latent_spaces()["embedded"]):
+        raise ValueError(f"codec device {device}: the embedded codec is numpy and runs on the CPU")
+
+
 def get_codec(name: str = "auto", checkpoint: str | Path | None = None, device: str | None = None) -> Codec:
     """The named codec (a choice, or the name its latents carry); `auto` is Music2Latent when its
     checkpoint resolves, else the embedded codec."""
     name = {space: choice for choice, space in latent_spaces().items()}.get(name, name)
     if name not in CODEC_NAMES:
         raise ValueError(f"unknown codec {name!r}; choose one of {', '.join(CODEC_NAMES)}")
+    check_device(name, device)
     if name == "embedded":
         return embedded_codec()
     if name == "music2latent":

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxaccomp.codec.base import GridConstants, check_audio, check_latents
+from jaxaccomp.runtime import share_gpu_with_torch
 
 ENV_CHECKPOINT = "JAXACCOMP_M2L_CHECKPOINT"
 HUB_REPO, HUB_FILE = "SonyCSLParis/music2latent", "music2latent.pt"
@@ -118,8 +119,7 @@ class Music2LatentCodec(GridConstants):
         inference, _ = _package()
         self.device = torch.device(device or default_device())
         if self.device.type == "cuda":
-            # Share the card with JAX: without this JAX preallocates most of it at first use.
-            os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+            share_gpu_with_torch()
         self.is_pretrained = network is None
         if network is None:
             self.checkpoint = resolve_checkpoint(checkpoint)

@@ -11,8 +11,11 @@ import torch
 from jaxaccomp.config import UNetConfig
 
 
-def build_physicsnemo_unet(config: UNetConfig, dropout: float = 0.0) -> torch.nn.Module:
+def build_physicsnemo_unet(config: UNetConfig, dropout: float = 0.0, amp_mode: bool = False) -> torch.nn.Module:
     """physicsnemo SongUNet with the reference's DDPM++ settings, in train mode.
+
+    `amp_mode` lets it run under torch autocast (bfloat16 benchmarks); without autocast it computes the
+    same (the only difference is casts between dtypes, which float32 alone never needs).
 
     physicsnemo's eval-mode GroupNorm uses the unbiased variance, while the reference (EDM networks)
     always uses torch's biased `group_norm`, which physicsnemo runs in train mode. So the reference
@@ -38,5 +41,6 @@ def build_physicsnemo_unet(config: UNetConfig, dropout: float = 0.0) -> torch.nn
         encoder_type="standard",
         decoder_type="standard",
         resample_filter=[1, 1],
+        amp_mode=amp_mode,
     )
     return net.train()

@@ -33,6 +33,7 @@ from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.data.slakh import SPLITS, load_split
 from jaxaccomp.eval import metrics, paper, plots, report, runner
 from jaxaccomp.eval.clips import ANCHORS, REFERENCES, Clip, Regime, check_source_name, grid, random_partners
+from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, sigma_schedule
 from jaxaccomp.streaming.models import DEMO_MODELS, MODELS_DIR
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diffusion-steps", type=int, help=f"ADPM2 noise levels (default: {DEFAULT_STEPS['diffusion']})")
     p.add_argument("--consistency-steps", type=int,
                    help=f"consistency sampling steps (default: {DEFAULT_STEPS['consistency']})")
+    Runtime.add_arguments(p)
     p.add_argument("--r", type=ratio, nargs="+", default=[ratio(r) for r in DEFAULT_R],
                    help="step ratios, fractions allowed (default: 1/8 1/4 1/2 1)")
     p.add_argument("--w", type=int, nargs="+", choices=VALID_W, default=list(VALID_W),
@@ -95,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
+    from jaxaccomp.codec.factory import check_device
     from jaxaccomp.nn.checkpoint import read_meta
     from jaxaccomp.provenance import checkpoint_hash
 
@@ -106,8 +109,10 @@ def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
         mode = meta["mode"]
         count = steps[mode] or DEFAULT_STEPS[mode]
         sigma_schedule(mode, count)  # refuses an impossible step count now, not in a worker
+        codec = args.codec or meta["codec"]
+        check_device(codec, args.codec_device)
         specs.append(runner.ModelSpec(check_source_name(path.resolve().name), str(path.resolve()), mode,
-                                      args.codec or meta["codec"], count, checkpoint_hash(path)))
+                                      codec, count, checkpoint_hash(path), args.dtype))
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"two checkpoints share the folder name of {names}: rename one (the name labels its rows)")
@@ -170,6 +175,7 @@ def _round_trip_codec(args: argparse.Namespace, models: tuple[runner.ModelSpec, 
 def main(argv: Sequence[str] | None = None) -> int:
     start = time.monotonic()
     args = parse_args(argv)
+    runner.start_process(args.device)  # before anything starts JAX
     names, weights = _metrics(args)
     stems = list(dict.fromkeys(args.stems))
     if args.workers < 1 or (args.songs is not None and args.songs < 1):
@@ -191,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     partners = random_partners(tracks, stems, args.seed)
     job = runner.Job(str(args.data), args.split, str(args.out), models, names, args.window, args.fade,
                      round(args.skip * SAMPLE_RATE), args.seed, keep_audio=not args.no_audio, mixes=args.mixes,
-                     weights=tuple(sorted(weights.items())), **round_trip)
+                     weights=tuple(sorted(weights.items())), device=args.device, codec_device=args.codec_device,
+                     **round_trip)
     _check_settings(args.out, {"data": str(split.directory.resolve()), "window": args.window, "fade": args.fade,
                                "skip_s": args.skip, "seed": args.seed,
                                "models": {m.name: {k: v for k, v in asdict(m).items() if k != "name"} for m in models},
@@ -202,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               for model in models for regime in regimes for track in tracks for stem in stems]
     print(f"{len(tracks)} songs x {len(stems)} stems: {len(references)} reference rows and {len(models)} "
           f"model(s) x {len(regimes)} regimes = {len(tasks)} clips", file=sys.stderr)
-    ran = runner.run(tasks, args.workers, progress=not args.no_progress)
+    ran = runner.run(tasks, args.workers, progress=not args.no_progress, device=args.device)
     info = {"settings": json.loads((args.out / SETTINGS_FILE).read_text()), "tracks": tracks, "stems": stems,
             "regimes": [r.label for r in regimes], "skipped_regimes": {r.label: reason for r, reason in skipped},
             "metrics": {m.name: m.description for m in metrics.get(names)}}

@@ -41,6 +41,7 @@ class ModelSpec:
     codec: str
     steps: int
     sha256: str = ""  # provenance.checkpoint_hash: results of other weights under the same name are refused
+    dtype: str = "float32"  # the network's compute precision (runtime.Runtime.dtype)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Job:
     mixes: bool = False
     weights: metrics.Weights = ()  # paper metrics' weights files: (flag name, path) pairs
     round_trip_codec: str | None = None  # the codec of the codec_round_trip row (None: no such row)
+    device: str | None = None  # JAX's platform in every process (runtime.Runtime.device; None: JAX's choice)
+    codec_device: str | None = None  # Music2Latent's torch device (None: its own choice)
 
 
 @dataclass(frozen=True)
@@ -108,19 +111,20 @@ def _tracks(data: str, split: str) -> tuple[Path, dict[str, Track]]:
 
 
 @functools.cache
-def _model(spec: ModelSpec):
+def _model(spec: ModelSpec, device: str | None, codec_device: str | None):
     from jaxaccomp.compile_cache import enable_compile_cache
+    from jaxaccomp.runtime import Runtime
     from jaxaccomp.streaming.models import load_model
 
     enable_compile_cache()  # every worker process compiles the same programs: one of them does the work
-    return load_model(Path(spec.checkpoint), None, spec.codec, spec.steps)
+    return load_model(Path(spec.checkpoint), None, spec.codec, spec.steps, Runtime(spec.dtype, device, codec_device))
 
 
 @functools.cache
-def _codec(name: str):
+def _codec(name: str, device: str | None):
     from jaxaccomp.codec import get_codec
 
-    return get_codec(name)
+    return get_codec(name, device=device)
 
 
 @dataclass(frozen=True)
@@ -166,9 +170,9 @@ def _generate(task: Task, song: Song) -> tuple[np.ndarray, float]:
         period = period or beat_period(beats.track(song.context, SAMPLE_RATE)) or 0.5  # 120 bpm if all else fails
         return delay(song.truth, round(period / 2 * SAMPLE_RATE)), 0.0
     if clip.source == "codec_round_trip":  # coded whole and then cut, as a model's output is
-        return round_trip(_codec(job.round_trip_codec), song.full_truth)[job.skip:], 0.0
+        return round_trip(_codec(job.round_trip_codec, job.codec_device), song.full_truth)[job.skip:], 0.0
     spec = next(model for model in job.models if model.name == clip.source)
-    codec, generator = _model(spec)
+    codec, generator = _model(spec, job.device, job.codec_device)
     start = time.perf_counter()
     out = accompany(song.full_context, SAMPLE_RATE, codec, generator, [clip.stem],
                     settings=clip.regime.settings(job.window, job.fade), seed=job.seed)[0]
@@ -217,8 +221,16 @@ def _score(metric: metrics.Metric, song: Song, stem: np.ndarray, vectors_path: P
     return metric.fn(song.context, stem, SAMPLE_RATE)
 
 
-def run(tasks: list[Task], workers: int = 1, progress: bool = True) -> int:
-    """Evaluate every task that still lacks a metric, `workers` processes at a time; returns how many ran."""
+def start_process(device: str | None) -> None:
+    """Put this process's JAX on `device` before anything uses it (each worker, and the main process)."""
+    from jaxaccomp.runtime import Runtime
+
+    Runtime(device=device).apply()
+
+
+def run(tasks: list[Task], workers: int = 1, progress: bool = True, device: str | None = None) -> int:
+    """Evaluate every task that still lacks a metric, `workers` processes at a time, JAX on `device`;
+    returns how many ran."""
     todo = [task for task in tasks if pending(task)]
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="clip", desc="evaluating",
                disable=not progress, dynamic_ncols=True)
@@ -230,7 +242,8 @@ def run(tasks: list[Task], workers: int = 1, progress: bool = True) -> int:
                 bar.update()
         else:
             context = multiprocessing.get_context("spawn")  # no inherited JAX state or threads
-            with concurrent.futures.ProcessPoolExecutor(min(workers, len(todo)), mp_context=context) as pool:
+            with concurrent.futures.ProcessPoolExecutor(min(workers, len(todo)), mp_context=context,
+                                                        initializer=start_process, initargs=(device,)) as pool:
                 for future in concurrent.futures.as_completed([pool.submit(evaluate, task) for task in todo]):
                     future.result()
                     bar.update()

@@ -21,6 +21,7 @@ class SongUNet(nnx.Module):
 
     def __init__(self, config: UNetConfig, *, rngs: nnx.Rngs, dtype: jnp.dtype = jnp.float32):
         self.config = config
+        self.dtype = dtype  # compute precision; parameters stay float32
         c = config
         emb_channels = c.model_channels * c.channel_mult_emb
         self.noise_channels = c.model_channels * c.channel_mult_noise

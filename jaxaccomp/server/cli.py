@@ -46,6 +46,7 @@ def port_number(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from jaxaccomp.constants import STEMS
+    from jaxaccomp.runtime import Runtime
     from jaxaccomp.stream_settings import StreamSettings
     from jaxaccomp.streaming.models import MODELS_DIR, MODES
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="codec (default: the one the checkpoint was trained with)")
     parser.add_argument("--mode", choices=MODES, help="diffusion or consistency (default: the checkpoint's)")
     parser.add_argument("--steps", type=int, help="sampling steps (default: the reference server's)")
+    Runtime.add_arguments(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=7000, help="port to listen on (default: 7000; 0: any free one)")
     parser.add_argument("--web", type=port_number, nargs="?", const=WEB_PORT, metavar="PORT",
@@ -89,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jaxaccomp.server.udp import UdpServer, check_address, listen
     from jaxaccomp.protocol import UpdatePackageSize
     from jaxaccomp.provenance import checkpoint_hash
+    from jaxaccomp.runtime import Runtime
     from jaxaccomp.stream_settings import StreamSettings
     from jaxaccomp.streaming.models import default_checkpoint, load_model
 
@@ -115,9 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError:
             sock.close()
             raise
+    runtime = Runtime.from_args(args)
+    runtime.apply()
     enable_compile_cache()
     with interruptible("starting up"):
-        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps)
+        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps, runtime)
         make_engine = engine_factory(codec, generator)
         print(f"running on {generator.describe()}", file=sys.stderr)
         print(f"compiling the {generator.mode} sampler ({generator.steps} steps) for 1-{args.max_stems} stems...",
@@ -132,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: at r = {settings.stream.r:g} this machine may not keep up and batches will be dropped; "
               "a larger --r, fewer --stems or --mode consistency needs less", file=sys.stderr)
     model = (args.checkpoint or default_checkpoint(args.mode)).resolve()
-    name = f"{SERVER_NAME} ({generator.mode}, {generator.steps} steps, model {model.name} {checkpoint_hash(model)})"
+    name = (f"{SERVER_NAME} ({generator.mode}, {generator.steps} steps, {runtime.dtype}, "
+            f"model {model.name} {checkpoint_hash(model)})")
     session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record,
                       name=name)
     server = UdpServer(session, sock, (args.client_host, args.client_port),

@@ -67,6 +67,7 @@ class Generator:
         self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
         config = denoiser.net.config
+        self.dtype = denoiser.net.dtype  # the network's compute precision (runtime.Runtime.dtype)
         self.width = config.img_resolution
         self.label_dim = config.label_dim
         self.compilations = 0
@@ -91,12 +92,13 @@ class Generator:
         self._programs: dict[int, jax.stages.Compiled] = {}  # one compiled prediction per number of stems
 
     def describe(self) -> str:
-        """Where and in what precision it runs, for a start-up line: "cpu, float32 weights", or e.g.
-        "NVIDIA H200 (gpu), bfloat16 weights" (JAX_PLATFORMS=cpu chooses the CPU where a GPU is present)."""
+        """Where and in what precision it runs, for a start-up line: "cpu, float32 weights", or e.g. "NVIDIA H200
+        (gpu), bfloat16 compute, float32 weights" (`--device cpu` chooses the CPU where a GPU is present)."""
         device = jax.devices()[0]
         where = device.device_kind if device.device_kind == device.platform else f"{device.device_kind} ({device.platform})"
-        dtypes = sorted({str(leaf.dtype) for leaf in jax.tree.leaves(self._state)})
-        return f"{where}, {'/'.join(dtypes)} weights"
+        weights = "/".join(sorted({str(leaf.dtype) for leaf in jax.tree.leaves(self._state)}))
+        compute = str(jnp.dtype(self.dtype))
+        return f"{where}, {weights} weights" if compute == weights else f"{where}, {compute} compute, {weights} weights"
 
     def _program(self, num_stems: int) -> jax.stages.Compiled:
         """The compiled prediction for `num_stems` stems, compiled ahead of time on first use.

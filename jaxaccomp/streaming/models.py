@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jaxaccomp.codec.base import Codec
+from jaxaccomp.runtime import Runtime
 from jaxaccomp.streaming.generator import Generator
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -27,8 +28,9 @@ def default_checkpoint(mode: str | None) -> Path:
 
 
 def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None,
-               steps: int | None) -> tuple[Codec, Generator]:
-    """The codec and generator of a checkpoint (default: the shipped demo model of `mode`)."""
+               steps: int | None, runtime: Runtime = Runtime()) -> tuple[Codec, Generator]:
+    """The codec and generator of a checkpoint (default: the shipped demo model of `mode`), the network
+    computing in `runtime.dtype` and the codec on `runtime.codec_device`."""
     from jaxaccomp.codec.factory import get_codec
     from jaxaccomp.nn.checkpoint import load_denoiser, read_meta
 
@@ -37,6 +39,6 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
     if mode is not None and mode != meta["mode"]:
         raise ValueError(f"{checkpoint} holds a {meta['mode']!r} model but --mode is {mode}; "
                          "drop --mode to use the checkpoint's")
-    codec = get_codec(codec_name or meta["codec"])
-    denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name)
+    codec = get_codec(codec_name or meta["codec"], device=runtime.codec_device)
+    denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name, dtype=runtime.jax_dtype)
     return codec, Generator(denoiser, steps)
