@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: the checkpoint's; diffusion for the demo model)")
     parser.add_argument("--steps", type=int, help=f"sampling steps (default: {DEFAULT_STEPS['diffusion']} noise levels "
                                                   f"for diffusion, {DEFAULT_STEPS['consistency']} for consistency)")
+    Runtime.add_arguments(parser)
     StreamSettings.add_arguments(parser)
     parser.add_argument("--seed", type=seed_number, default=0, help="seed of the sampler and the decoder (default: 0)")
     return parser

@@ -114,6 +114,7 @@ def test_sweep_scores_every_clip_resumes_and_orders_the_references(finished_swee
     settings = json.loads((out / "settings.json").read_text())
     assert settings["round_trip_codec"] == settings["models"]["edm"]["codec"]  # the models' own
     assert len(settings["models"]["edm"]["sha256"]) == 16  # other weights under this name are refused
+    assert settings["models"]["edm"]["dtype"] == "float32"  # a --dtype bfloat16 run is refused here too
 
     # Everything done: a third run only reports.
     assert "0 clips evaluated, 14 already done" in run.third_err

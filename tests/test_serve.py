@@ -352,6 +352,9 @@ def test_cli_help_and_bad_settings_are_one_line():
     assert bad.returncode == 1 and "--stems" in bad.stderr
     bad = subprocess.run([sys.executable, ROOT / "serve.py", "--reply-gap", "50"], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr == "error: --reply-gap is 0 to 20 ms, got 50\n"
+    bad = subprocess.run([sys.executable, ROOT / "serve.py", "--port", "0", "--device", "cuda"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: --device cuda: JAX found no GPU here")
 
 
 @pytest.mark.parametrize("extensions", [True, False], ids=["extensions", "reference"])
