@@ -64,8 +64,9 @@ class Plan:
     device: str  # step_time.Bench's "gpu" or "cpu"
 
 
-FULL = Plan("paper", (1, 4), ("float32", "bfloat16"), "full", (1 / 4, 1 / 8, 1 / 16, 1 / 64), 64, 3, 20, "gpu")
-SMOKE = Plan("tiny", (1, 2), ("float32", "bfloat16"), "tiny", (1 / 4, 1 / 64), 4, 1, 2, "cpu")
+# bfloat16 first: the serving precision the goals are set in, measured before any time share runs out.
+FULL = Plan("paper", (1, 4), ("bfloat16", "float32"), "full", (1 / 4, 1 / 8, 1 / 16, 1 / 64), 64, 3, 20, "gpu")
+SMOKE = Plan("tiny", (1, 2), ("bfloat16", "float32"), "tiny", (1 / 4, 1 / 64), 4, 1, 2, "cpu")
 
 
 def _parser() -> argparse.ArgumentParser:
