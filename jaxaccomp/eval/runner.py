@@ -42,6 +42,7 @@ class ModelSpec:
     steps: int
     sha256: str = ""  # provenance.checkpoint_hash: results of other weights under the same name are refused
     dtype: str = "float32"  # the network's compute precision (runtime.Runtime.dtype)
+    guidance: float = 0.0  # context guidance (diffusion.guidance)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def _model(spec: ModelSpec, device: str | None, codec_device: str | None):
     from jaxaccomp.streaming.models import load_model
 
     enable_compile_cache()  # every worker process compiles the same programs: one of them does the work
-    return load_model(Path(spec.checkpoint), None, spec.codec, spec.steps, Runtime(spec.dtype, device, codec_device))
+    return load_model(Path(spec.checkpoint), None, spec.codec, spec.steps, Runtime(spec.dtype, device, codec_device),
+                      spec.guidance)
 
 
 @functools.cache

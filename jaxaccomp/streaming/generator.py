@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxaccomp.diffusion.guidance import context_guided
 from jaxaccomp.diffusion.masks import column_mask, known_target_context, mask_future_context
 from jaxaccomp.diffusion.samplers import (SERVER_ADPM2, SERVER_RESAMPLES, adpm2_inpaint, consistency_sample,
                                           consistency_sigmas, karras_sigmas)
@@ -60,11 +61,16 @@ class Generator:
     `steps` counts noise levels for ADPM2 (the server's 5 give 4 iterations x 2 resamples x 2 network
     calls) and network calls for consistency sampling (the server's 2). A network that sees the known
     target columns gets them as conditioning, and ADPM2 then needs no RePaint resampling (1 pass).
+    `guidance` > 0 guides every call towards the context (`diffusion.guidance`; each call then runs the
+    network on twice the batch).
     """
 
-    def __init__(self, denoiser: Denoiser, steps: int | None = None):
+    def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0):
+        if guidance < 0:
+            raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
         self.mode: Mode = denoiser.mode
         self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
+        self.guidance = guidance
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
         config = denoiser.net.config
         self.dtype = denoiser.net.dtype  # the network's compute precision (runtime.Runtime.dtype)
@@ -86,7 +92,9 @@ class Generator:
             masked = mask_future_context(jnp.broadcast_to(context, source.shape), first_masked)
             if sees_target:
                 masked = known_target_context(masked, source, first_generated)
-            return sampler(nnx.merge(graphdef, state), key, source, known, masked, labels, sigmas)
+            denoiser = nnx.merge(graphdef, state)
+            denoise = context_guided(denoiser, guidance, self.width) if guidance else denoiser
+            return sampler(denoise, key, source, known, masked, labels, sigmas)
 
         self._jitted = jax.jit(predict)
         self._programs: dict[int, jax.stages.Compiled] = {}  # one compiled prediction per number of stems

@@ -6,6 +6,7 @@ default models and the checks of mode and codec are one definition.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from jaxaccomp.codec.base import Codec
@@ -18,6 +19,29 @@ DEMO_MODELS = {"diffusion": "frames_edm", "consistency": "frames_cd"}
 MODES = tuple(DEMO_MODELS)  # "diffusion" (ADPM2) or "consistency": the name checkpoints record
 
 
+def guidance_scale(text: str) -> float:
+    """argparse type: a context guidance scale, 0 or more."""
+    try:
+        scale = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not scale >= 0:
+        raise argparse.ArgumentTypeError(f"context guidance is 0 (off) or more, got {text}")
+    return scale
+
+
+def add_guidance_argument(parser: argparse.ArgumentParser) -> None:
+    """--guidance, as every front end that samples takes it."""
+    parser.add_argument("--guidance", type=guidance_scale, metavar="G",
+                        help="context guidance: how much harder than trained to follow the song (0: off, the "
+                             "reference's sampling; default: what the checkpoint recommends, 0 if it says nothing)")
+
+
+def recommended_guidance(meta: dict) -> float:
+    """The context guidance a checkpoint's metadata recommends (0: none)."""
+    return float(meta.get("sampling", {}).get("guidance", 0.0))
+
+
 def default_checkpoint(mode: str | None) -> Path:
     """The shipped model of `mode` (default: diffusion)."""
     checkpoint = MODELS_DIR / DEMO_MODELS[mode or "diffusion"]
@@ -28,9 +52,10 @@ def default_checkpoint(mode: str | None) -> Path:
 
 
 def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None,
-               steps: int | None, runtime: Runtime = Runtime()) -> tuple[Codec, Generator]:
+               steps: int | None, runtime: Runtime = Runtime(), guidance: float | None = None) -> tuple[Codec, Generator]:
     """The codec and generator of a checkpoint (default: the shipped demo model of `mode`), the network
-    computing in `runtime.dtype` and the codec on `runtime.codec_device`."""
+    computing in `runtime.dtype` and the codec on `runtime.codec_device`. `guidance` None takes the
+    context guidance the checkpoint recommends (`sampling.guidance` in its metadata; 0 if none)."""
     from jaxaccomp.codec.factory import get_codec
     from jaxaccomp.nn.checkpoint import load_denoiser, read_meta
 
@@ -41,4 +66,4 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
                          "drop --mode to use the checkpoint's")
     codec = get_codec(codec_name or meta["codec"], device=runtime.codec_device)
     denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name, dtype=runtime.jax_dtype)
-    return codec, Generator(denoiser, steps)
+    return codec, Generator(denoiser, steps, recommended_guidance(meta) if guidance is None else guidance)
