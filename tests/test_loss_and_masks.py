@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxaccomp.diffusion.loss import dsm_loss, loss_weight, sample_sigmas
+from jaxaccomp.diffusion.loss import conditioning, dsm_loss, loss_weight, sample_sigmas
 from jaxaccomp.diffusion.masks import mask_future_context, sample_training_mask_starts
 from jaxaccomp.nn.precond import Denoiser
 
@@ -84,3 +84,15 @@ def test_balanced_channel_weights_give_each_group_an_equal_share_and_weigh_the_l
     halves = np.r_[np.full(32, 2.0), np.zeros(32)], np.r_[np.zeros(32), np.full(32, 2.0)]
     parts = [dsm_loss(denoiser, target, context, labels, key, channel_weights=w) for w in halves]
     assert np.isclose((parts[0] + parts[1]) / 2, plain, rtol=1e-5) and not np.isclose(parts[0], parts[1])
+
+
+def test_context_drop_zeroes_the_whole_song_in_its_share_of_examples(tiny_net):
+    denoiser = Denoiser(tiny_net)  # a network without the known target: the conditioning is the context
+    target = jnp.ones((64, 64, 64))
+    context = jnp.ones((64, 64, 64))
+    kept, _ = conditioning(denoiser, target, context, jax.random.key(0), mask_context=False)
+    assert bool(jnp.all(kept == 1.0))
+    conditioned, _ = conditioning(denoiser, target, context, jax.random.key(0), mask_context=False, context_drop=0.5)
+    silent = np.asarray(jnp.all(conditioned == 0.0, axis=(1, 2)))
+    whole = np.asarray(jnp.all(conditioned == 1.0, axis=(1, 2)))
+    assert np.all(silent | whole) and 16 < silent.sum() < 48  # whole examples, about half of them

@@ -109,6 +109,6 @@ def test_train_py_trains_on_rollouts_with_balanced_channel_groups(cache_and_mode
 def test_distillation_refuses_the_train_py_only_options():
     from jaxaccomp.training.config import DistillConfig
 
-    for option in ({"known_rollout": 0.5}, {"loss_channels": "groups"}):
+    for option in ({"known_rollout": 0.5}, {"loss_channels": "groups"}, {"context_drop": 0.1}):
         with pytest.raises(ValueError, match="train.py's; distillation does not use them"):
             DistillConfig(**option)

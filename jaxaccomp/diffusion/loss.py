@@ -44,16 +44,22 @@ def balanced_channel_weights(groups: Sequence[slice], channels: int) -> np.ndarr
 
 def conditioning(denoiser: Denoiser, target: jax.Array, context: jax.Array, key: jax.Array,
                  mask_context: bool = True, known_hide: float = 0.0, known_noise: float = 0.0,
-                 rollout: jax.Array | None = None, known_rollout: float = 0.0) -> tuple[jax.Array, jax.Array]:
+                 rollout: jax.Array | None = None, known_rollout: float = 0.0,
+                 context_drop: float = 0.0) -> tuple[jax.Array, jax.Array]:
     """(what the network is conditioned on, [B, 1, W] weights of the columns the loss scores).
 
     The reference's network sees the masked context and is scored on every column. A network that
     sees the known target is scored on the columns it has to generate (`generated_column_weights`),
     its known target withheld or perturbed as `masks.augment_known_target` says; with `rollout` (a
     model's own free-running output of the same columns, `data.rollouts`) that output replaces the
-    true known target in a `known_rollout` share of the examples, as a stream would feed it.
+    true known target in a `known_rollout` share of the examples, as a stream would feed it. A
+    `context_drop` share of the examples sees no song at all (the whole context zeroed), which trains
+    the unconditional branch that context guidance (`diffusion.guidance`) subtracts.
     """
     batch, width = target.shape[0], target.shape[-1]
+    if context_drop:
+        dropped = jax.random.bernoulli(jax.random.fold_in(key, 2), context_drop, (batch, 1, 1))
+        context = jnp.where(dropped, 0.0, context)
     if denoiser.conditions_on_target:
         mask_key, augment_key = jax.random.split(key)
         first_masked, first_generated = sample_stream_masks(mask_key, batch, width)
@@ -83,20 +89,22 @@ def dsm_loss(
     channel_weights: np.ndarray | None = None,
     rollout: jax.Array | None = None,
     known_rollout: float = 0.0,
+    context_drop: float = 0.0,
 ) -> jax.Array:
     """Batch-mean weighted MSE of D(target + sigma eps) against target; [B, H, W] latents.
 
     With `mask_context` the future context columns are zeroed per example (`conditioning`); the
     target itself is never masked. `known_hide`/`known_noise`: `masks.augment_known_target`.
     `channel_weights` ([H], e.g. `balanced_channel_weights`) weigh the latent channels' errors.
-    `rollout`/`known_rollout`: the model's own output as the known target (`conditioning`).
+    `rollout`/`known_rollout`: the model's own output as the known target, `context_drop`: examples
+    without the song (`conditioning`).
     """
     sigma_key, noise_key, mask_key, dropout_key = jax.random.split(key, 4)
     d = denoiser.diffusion
     batch = target.shape[0]
     sigma = sample_sigmas(sigma_key, batch, d.p_mean, d.p_std)
     context, columns = conditioning(denoiser, target, context, mask_key, mask_context, known_hide, known_noise,
-                                    rollout, known_rollout)
+                                    rollout, known_rollout, context_drop)
     noisy = target + sigma[:, None, None] * jax.random.normal(noise_key, target.shape)
     denoised = denoiser(noisy, sigma, context, labels, dropout_key)
     error = (denoised - target) ** 2

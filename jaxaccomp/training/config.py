@@ -61,6 +61,7 @@ class TrainConfig:
     known_noise: float = 0.0
     loss_channels: str = "uniform"
     known_rollout: float = 0.0
+    context_drop: float = 0.0
     init_from: str | None = None
     seed: int = 0
     prng_impl: str = "threefry2x32"
@@ -98,6 +99,8 @@ class TrainConfig:
             raise ValueError("known_hide must be in [0, 1] and known_noise >= 0")
         if not 0.0 <= self.known_rollout <= 1.0:
             raise ValueError(f"known_rollout must be in [0, 1], got {self.known_rollout}")
+        if not 0.0 <= self.context_drop < 1.0:
+            raise ValueError(f"context_drop must be in [0, 1), got {self.context_drop}")
         if self.loss_channels not in LOSS_CHANNELS:
             raise ValueError(f"unknown loss_channels {self.loss_channels!r}; choose one of {', '.join(LOSS_CHANNELS)}")
         net = self.unet_config()
@@ -145,8 +148,9 @@ class DistillConfig(TrainConfig):
         super().__post_init__()
         if not 0.0 <= self.target_decay < 1.0:
             raise ValueError(f"target_decay must be in [0, 1), got {self.target_decay}")
-        if self.known_rollout or self.loss_channels != "uniform":
-            raise ValueError("known_rollout and loss_channels are train.py's; distillation does not use them")
+        if self.known_rollout or self.loss_channels != "uniform" or self.context_drop:
+            raise ValueError("known_rollout, loss_channels and context_drop are train.py's; distillation does not "
+                             "use them")
 
 
 def trajectory_keys(config: TrainConfig) -> tuple[str, ...]:
@@ -188,6 +192,7 @@ HELP: dict[str, str] = {
     "known_hide": "a network that sees the known target: share of examples where it is withheld (it must follow the context)",
     "known_noise": "a network that sees the known target: perturb it by Gaussian noise of a scale uniform in [0, this]",
     "known_rollout": "a network that sees the known target: share of examples whose known target is a model's own free-running output (python -m jaxaccomp.data.rollouts on the training cache first)",
+    "context_drop": "share of examples trained without the song (whole context zeroed), so that context guidance's unconditional branch is trained (0 = off, the reference)",
     "loss_channels": "uniform (every latent channel alike) or groups (each embedded-codec channel group, e.g. the block energies, an equal share of the DSM loss)",
     "init_from": "start from the parameters of this model export (fine-tuning; its network must be the config's)",
     "seed": "seed of initialisation, data order and training noise",

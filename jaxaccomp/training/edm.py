@@ -50,7 +50,7 @@ def _train_step(key: tuple, mesh: Mesh, donate: bool, options: tuple):
     def loss_fn(params, batch, rng):
         loss = dsm_loss(st.denoiser(params, cfg, diffusion=diffusion_config(cfg)), batch["target"], batch["context"],
                         batch["label"], rng, cfg.mask_context, cfg.known_hide, cfg.known_noise, weights,
-                        batch.get("rollout"), cfg.known_rollout)
+                        batch.get("rollout"), cfg.known_rollout, cfg.context_drop)
         return loss, {}
 
     def step(state: State, batch: dict) -> tuple[State, dict]:
