@@ -261,8 +261,8 @@ def cycle(args: argparse.Namespace) -> dict[str, Any]:
         codec, generator, description = _models(args.tier, mode)
         for r in args.r:
             result = server_cycles(codec, generator, r, args.w, args.warmup, args.repeats)
-            rows.append({"tier": args.tier, "models": description, "mode": mode, "steps": generator.steps, "r": r,
-                         "w": args.w, **result})
+            rows.append({"tier": args.tier, "models": description, "mode": mode, "steps": generator.steps,
+                         "guidance": generator.guidance, "r": r, "w": args.w, **result})
             medians = result["stages_ms"]
             lines.append([mode, str(generator.steps), f"{r:g}",
                           *(f"{medians[f'{stage}_ms']:.0f}" for stage in stages),
