@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxaccomp.bench.timing import machine, markdown_table, measure
+from jaxaccomp.runtime import share_gpu_with_torch
 
 BUDGET_S = 480.0  # 8 minutes on one H100/H200
 # Cycles first: nothing else has touched the GPU yet, so each framework's peak memory is serving's own.
@@ -364,6 +365,7 @@ def benchmark(argv: list[str] | None = None) -> dict[str, Any]:
     budget = args.budget or (150.0 if args.smoke else BUDGET_S)
     if budget <= 0:
         raise ValueError(f"--budget must be positive, got {budget:g}")
+    share_gpu_with_torch()  # as serving does: JAX and torch share the GPU, so JAX must not take 75 % of it first
     environment = check_device(args.smoke)
     name = "device_suite_" + ("smoke_" if args.smoke else "") + device_slug(environment["jax_device"])
     json_path, md_path = args.out / f"{name}.json", args.out / f"{name}.md"
