@@ -129,8 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"warning: {args.input} peaks at {peak:.2f}, above full scale (1.0): the models learned from audio "
                   "within it, so scale it down for a faithful accompaniment", file=sys.stderr)
         print(f"running on {generator.describe()}", file=sys.stderr)
-        print(f"compiling the {generator.mode} sampler ({generator.steps} steps, context guidance "
-              f"{generator.guidance:g}) for {len(args.stems)} stem(s)...",
+        print(f"compiling the {generator.sampler_name()} for {len(args.stems)} stem(s)...",
               file=sys.stderr)
         generator.warm_up(len(args.stems))
         out = accompany(context, rate, codec, generator, args.stems, settings=settings, seed=args.seed,

@@ -245,14 +245,20 @@ class Suite:
 
 
 def forward_flops(bench: Any, batch: int, dtype: str) -> float | None:
-    """FLOPs of one forward, from XLA's cost analysis of the lowered program (nothing is compiled)."""
+    """FLOPs of one forward, from XLA's cost analysis of the lowered program: shapes only, nothing is
+    compiled and no weights are loaded."""
     import jax
+    import jax.numpy as jnp
     from flax import nnx
 
-    host = bench.inputs(batch)
-    graphdef, params = nnx.split(bench.jax_net(dtype))
+    from jaxaccomp.nn.networks import abstract_network
+
+    c = bench.config
+    graphdef, params = nnx.split(abstract_network(c, jnp.dtype(dtype)))
     forward = jax.jit(lambda p, x, n, l: nnx.merge(graphdef, p)(x, n, l))
-    cost = forward.lower(params, host["x"], host["noise"], host["labels"]).cost_analysis()
+    shapes = [jax.ShapeDtypeStruct(shape, jnp.float32) for shape in
+              ((batch, c.img_resolution, c.img_resolution, c.in_channels), (batch,), (batch, c.label_dim))]
+    cost = forward.lower(params, *shapes).cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return float(cost["flops"]) if cost and cost.get("flops") else None
 

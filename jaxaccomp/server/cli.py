@@ -126,8 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps, runtime, args.guidance)
         make_engine = engine_factory(codec, generator)
         print(f"running on {generator.describe()}", file=sys.stderr)
-        print(f"compiling the {generator.mode} sampler ({generator.steps} steps, context guidance "
-              f"{generator.guidance:g}) for 1-{args.max_stems} stems...",
+        print(f"compiling the {generator.sampler_name()} for 1-{args.max_stems} stems...",
               file=sys.stderr)
         seconds = warm_up(generator, make_engine, settings, range(1, args.max_stems + 1))
         cycle = cycle_ms(make_engine, settings, len(stems))

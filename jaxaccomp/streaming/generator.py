@@ -108,6 +108,10 @@ class Generator:
         compute = str(jnp.dtype(self.dtype))
         return f"{where}, {weights} weights" if compute == weights else f"{where}, {compute} compute, {weights} weights"
 
+    def sampler_name(self) -> str:
+        """What samples, for a start-up line: "diffusion sampler (5 steps, context guidance 3)"."""
+        return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g})"
+
     def _program(self, num_stems: int) -> jax.stages.Compiled:
         """The compiled prediction for `num_stems` stems, compiled ahead of time on first use.
 
