@@ -34,7 +34,7 @@ from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, Predictor
-from jaxaccomp.streaming.models import (DEMO_MODELS, MODELS_DIR, MODES, add_guidance_argument, default_checkpoint,
+from jaxaccomp.streaming.models import (DEMO_MODELS, MODELS_DIR, MODES, add_sampling_arguments, default_checkpoint,
                                         load_model)
 from jaxaccomp.tracks import check_output, crossfade_into, read_context, resample, steps_to_cover, write_audio
 
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: the checkpoint's; diffusion for the demo model)")
     parser.add_argument("--steps", type=int, help=f"sampling steps (default: {DEFAULT_STEPS['diffusion']} noise levels "
                                                   f"for diffusion, {DEFAULT_STEPS['consistency']} for consistency)")
-    add_guidance_argument(parser)
+    add_sampling_arguments(parser)
     Runtime.add_arguments(parser)
     StreamSettings.add_arguments(parser)
     parser.add_argument("--seed", type=seed_number, default=0, help="seed of the sampler and the decoder (default: 0)")
@@ -123,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime.apply()
     enable_compile_cache()
     with interruptible("accompanying (nothing was written)"):
-        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps, runtime, args.guidance)
+        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps, runtime, args.guidance,
+                                      args.continuation)
         peak = float(np.abs(context).max())  # said once every error has had its say
         if peak > 1.0:
             print(f"warning: {args.input} peaks at {peak:.2f}, above full scale (1.0): the models learned from audio "
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     checkpoint = args.checkpoint or default_checkpoint(args.mode)
     note = {"input": str(args.input), "stems": args.stems, "checkpoint": str(checkpoint),
             "checkpoint_sha256": checkpoint_hash(checkpoint), "mode": generator.mode, "steps": generator.steps,
-            "guidance": generator.guidance, "dtype": runtime.dtype,
+            "guidance": generator.guidance, "continues_context": generator.continues_context, "dtype": runtime.dtype,
             "codec": codec.name, "seed": args.seed,
             "stream": asdict(settings), **provenance()}
     write_audio(args.out, out.T, out_rate, out_format, note)

@@ -136,6 +136,7 @@ class Echo:
     """A Predictor that 'accompanies' with the context itself: the output must land on the input."""
 
     width = 64
+    continues_context = False
 
     def __call__(self, plan, source, context, labels, key):
         return np.broadcast_to(context, source.shape).copy()

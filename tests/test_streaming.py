@@ -107,6 +107,7 @@ class Oracle:
     """A Predictor that knows the answer: the click track's latents at the window's absolute columns."""
 
     width = 64
+    continues_context = False
 
     def __init__(self, latents: np.ndarray):
         self.latents = latents

@@ -36,7 +36,8 @@ from jaxaccomp.eval.clips import ANCHORS, REFERENCES, Clip, Regime, check_source
 from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, sigma_schedule
-from jaxaccomp.streaming.models import DEMO_MODELS, MODELS_DIR, add_guidance_argument, recommended_guidance
+from jaxaccomp.streaming.models import (DEMO_MODELS, MODELS_DIR, add_sampling_arguments, recommended_continuation,
+                                        recommended_guidance)
 
 DEFAULT_R = ("1/8", "1/4", "1/2", "1")
 SETTINGS_FILE = "settings.json"
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diffusion-steps", type=int, help=f"ADPM2 noise levels (default: {DEFAULT_STEPS['diffusion']})")
     p.add_argument("--consistency-steps", type=int,
                    help=f"consistency sampling steps (default: {DEFAULT_STEPS['consistency']})")
-    add_guidance_argument(p)
+    add_sampling_arguments(p)
     Runtime.add_arguments(p)
     p.add_argument("--r", type=ratio, nargs="+", default=[ratio(r) for r in DEFAULT_R],
                    help="step ratios, fractions allowed (default: 1/8 1/4 1/2 1)")
@@ -114,7 +115,8 @@ def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
         check_device(codec, args.codec_device)
         specs.append(runner.ModelSpec(check_source_name(path.resolve().name), str(path.resolve()), mode,
                                       codec, count, checkpoint_hash(path), args.dtype,
-                                      recommended_guidance(meta) if args.guidance is None else args.guidance))
+                                      recommended_guidance(meta) if args.guidance is None else args.guidance,
+                                      recommended_continuation(meta) if args.continuation is None else args.continuation))
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"two checkpoints share the folder name of {names}: rename one (the name labels its rows)")

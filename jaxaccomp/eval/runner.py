@@ -43,6 +43,7 @@ class ModelSpec:
     sha256: str = ""  # provenance.checkpoint_hash: results of other weights under the same name are refused
     dtype: str = "float32"  # the network's compute precision (runtime.Runtime.dtype)
     guidance: float = 0.0  # context guidance (diffusion.guidance)
+    continuation: str = "off"  # what the model sees of the unplayed song (streaming.models.CONTINUATIONS)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _model(spec: ModelSpec, device: str | None, codec_device: str | None):
 
     enable_compile_cache()  # every worker process compiles the same programs: one of them does the work
     return load_model(Path(spec.checkpoint), None, spec.codec, spec.steps, Runtime(spec.dtype, device, codec_device),
-                      spec.guidance)
+                      spec.guidance, spec.continuation)
 
 
 @functools.cache

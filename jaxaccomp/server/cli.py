@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     from jaxaccomp.constants import STEMS
     from jaxaccomp.runtime import Runtime
     from jaxaccomp.stream_settings import StreamSettings
-    from jaxaccomp.streaming.models import MODELS_DIR, MODES, add_guidance_argument
+    from jaxaccomp.streaming.models import MODELS_DIR, MODES, add_sampling_arguments
 
     parser = argparse.ArgumentParser(prog="serve.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="codec (default: the one the checkpoint was trained with)")
     parser.add_argument("--mode", choices=MODES, help="diffusion or consistency (default: the checkpoint's)")
     parser.add_argument("--steps", type=int, help="sampling steps (default: the reference server's)")
-    add_guidance_argument(parser)
+    add_sampling_arguments(parser)
     Runtime.add_arguments(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=7000, help="port to listen on (default: 7000; 0: any free one)")
@@ -123,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime.apply()
     enable_compile_cache()
     with interruptible("starting up"):
-        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps, runtime, args.guidance)
+        codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps, runtime, args.guidance,
+                                      args.continuation)
         make_engine = engine_factory(codec, generator)
         print(f"running on {generator.describe()}", file=sys.stderr)
         print(f"compiling the {generator.sampler_name()} for 1-{args.max_stems} stems...",
@@ -139,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "a larger --r, fewer --stems or --mode consistency needs less", file=sys.stderr)
     model = (args.checkpoint or default_checkpoint(args.mode)).resolve()
     guided = f"guidance {generator.guidance:g}, " if generator.guidance else ""
+    guided += "periodic continuation, " if generator.continues_context else ""
     name = (f"{SERVER_NAME} ({generator.mode}, {generator.steps} steps, {guided}{runtime.dtype}, "
             f"model {model.name} {checkpoint_hash(model)})")
     session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record,

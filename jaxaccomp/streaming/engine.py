@@ -21,6 +21,7 @@ unramped; `ramp_lead_in=True` reproduces the server's pre-ramp for clients that 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ import numpy as np
 
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.constants import STEMS
+from jaxaccomp.streaming.continuation import HISTORY_S, continue_periodically
 from jaxaccomp.streaming.generator import Predictor
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.timeline import StepPlan, plan_step
@@ -91,6 +93,7 @@ class StreamingEngine:
         self.steps_taken = 0
         self._audio = np.zeros(0, np.float32)
         self._audio_start = 0
+        self._history = np.zeros(0, np.float32)  # the last HISTORY_S s before P, for the continuation
         self._latents: dict[int, np.ndarray] = {}
 
     def step(self, audio: np.ndarray, end: int | None = None) -> StepResult:
@@ -113,11 +116,21 @@ class StreamingEngine:
         _overlay(context_audio, plan.window_start, audio, end - self.step_size)
         encoded = np.zeros(self.width * self.codec.hop + self.codec.pad, np.float32)
         encoded[:context_audio.shape[0]] = context_audio
+        history = np.zeros(min(end, int(HISTORY_S * self.codec.sample_rate)), np.float32)
+        _overlay(history, end - history.shape[0], self._history, self.position - self._history.shape[0])
+        _overlay(history, end - history.shape[0], audio, end - self.step_size)
+        model_plan = plan
+        if self.generator.continues_context:
+            guess = continue_periodically(history, encoded.shape[0] - context_audio.shape[0])
+            if guess is not None:
+                encoded[context_audio.shape[0]:] = guess
+                model_plan = dataclasses.replace(plan, first_masked=self.width)
         context = self.codec.encode(encoded[None])[0]
         encoded_at = time.perf_counter()
 
         source = self._columns(self._latents, plan.window_column, plan.window_column + self.width)
-        window = self.generator(plan, source, context, self._labels, jax.random.fold_in(self._key, self.steps_taken))
+        window = self.generator(model_plan, source, context, self._labels,
+                                jax.random.fold_in(self._key, self.steps_taken))
         sampled_at = time.perf_counter()
 
         oldest = min(plan.window_column, plan.decode_start_column)  # later steps reach no further back
@@ -134,6 +147,7 @@ class StreamingEngine:
         decoded_at = time.perf_counter()
 
         self._audio, self._audio_start = context_audio, plan.window_start
+        self._history = history
         self._latents = latents
         self.position = end
         self.steps_taken += 1

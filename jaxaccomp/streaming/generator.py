@@ -36,6 +36,7 @@ class Predictor(Protocol):
     """What the engine needs of a model: one window per stem, all stems in one call."""
 
     width: int  # columns of the model window
+    continues_context: bool  # the engine shows it the song's periodic continuation (streaming.continuation)
 
     def __call__(self, plan: StepPlan, source: np.ndarray, context: np.ndarray, labels: np.ndarray,
                  key: jax.Array) -> np.ndarray:
@@ -62,15 +63,18 @@ class Generator:
     calls) and network calls for consistency sampling (the server's 2). A network that sees the known
     target columns gets them as conditioning, and ADPM2 then needs no RePaint resampling (1 pass).
     `guidance` > 0 guides every call towards the context (`diffusion.guidance`; each call then runs the
-    network on twice the batch).
+    network on twice the batch). `continues_context` asks the engine to fill the context the musician
+    has not played yet with the song's periodic continuation (`streaming.continuation`).
     """
 
-    def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0):
+    def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
+                 continues_context: bool = False):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
         self.mode: Mode = denoiser.mode
         self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
         self.guidance = guidance
+        self.continues_context = continues_context
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
         config = denoiser.net.config
         self.dtype = denoiser.net.dtype  # the network's compute precision (runtime.Runtime.dtype)
@@ -109,8 +113,9 @@ class Generator:
         return f"{where}, {weights} weights" if compute == weights else f"{where}, {compute} compute, {weights} weights"
 
     def sampler_name(self) -> str:
-        """What samples, for a start-up line: "diffusion sampler (5 steps, context guidance 3)"."""
-        return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g})"
+        """What samples, for a start-up line: "diffusion sampler (5 steps, context guidance 3, periodic continuation)"."""
+        continuation = "periodic continuation" if self.continues_context else "no continuation"
+        return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}, {continuation})"
 
     def _program(self, num_stems: int) -> jax.stages.Compiled:
         """The compiled prediction for `num_stems` stems, compiled ahead of time on first use.

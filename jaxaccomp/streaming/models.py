@@ -30,16 +30,28 @@ def guidance_scale(text: str) -> float:
     return scale
 
 
-def add_guidance_argument(parser: argparse.ArgumentParser) -> None:
-    """--guidance, as every front end that samples takes it."""
+CONTINUATIONS = ("periodic", "off")  # what fills the context the musician has not played yet
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--guidance and --continuation, as every front end that samples takes them."""
     parser.add_argument("--guidance", type=guidance_scale, metavar="G",
                         help="context guidance: how much harder than trained to follow the song (0: off, the "
                              "reference's sampling; default: what the checkpoint recommends, 0 if it says nothing)")
+    parser.add_argument("--continuation", choices=CONTINUATIONS,
+                        help="what the model sees where the song is not played yet: 'periodic', the song's last "
+                             "repetition period continued; 'off', nothing (masked, the reference's sampling); "
+                             "default: what the checkpoint recommends, off if it says nothing")
 
 
 def recommended_guidance(meta: dict) -> float:
     """The context guidance a checkpoint's metadata recommends (0: none)."""
     return float(meta.get("sampling", {}).get("guidance", 0.0))
+
+
+def recommended_continuation(meta: dict) -> str:
+    """The context continuation a checkpoint's metadata recommends ("off": none)."""
+    return str(meta.get("sampling", {}).get("continuation", "off"))
 
 
 def default_checkpoint(mode: str | None) -> Path:
@@ -52,10 +64,11 @@ def default_checkpoint(mode: str | None) -> Path:
 
 
 def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None,
-               steps: int | None, runtime: Runtime = Runtime(), guidance: float | None = None) -> tuple[Codec, Generator]:
+               steps: int | None, runtime: Runtime = Runtime(), guidance: float | None = None,
+               continuation: str | None = None) -> tuple[Codec, Generator]:
     """The codec and generator of a checkpoint (default: the shipped demo model of `mode`), the network
-    computing in `runtime.dtype` and the codec on `runtime.codec_device`. `guidance` None takes the
-    context guidance the checkpoint recommends (`sampling.guidance` in its metadata; 0 if none)."""
+    computing in `runtime.dtype` and the codec on `runtime.codec_device`. `guidance` and `continuation`
+    None take what the checkpoint recommends (`sampling` in its metadata; none if it says nothing)."""
     from jaxaccomp.codec.factory import get_codec
     from jaxaccomp.nn.checkpoint import load_denoiser, read_meta
 
@@ -66,4 +79,9 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
                          "drop --mode to use the checkpoint's")
     codec = get_codec(codec_name or meta["codec"], device=runtime.codec_device)
     denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name, dtype=runtime.jax_dtype)
-    return codec, Generator(denoiser, steps, recommended_guidance(meta) if guidance is None else guidance)
+    guidance = recommended_guidance(meta) if guidance is None else guidance
+    continuation = recommended_continuation(meta) if continuation is None else continuation
+    if continuation not in CONTINUATIONS:
+        raise ValueError(f"{checkpoint} recommends the unknown context continuation {continuation!r}; "
+                         f"pass --continuation ({' or '.join(CONTINUATIONS)})")
+    return codec, Generator(denoiser, steps, guidance, continues_context=continuation == "periodic")
