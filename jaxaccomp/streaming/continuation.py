@@ -71,7 +71,8 @@ def find_period(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int | None
         return None
     left, mid, right = scores[best - 1:best + 2]
     curvature = left - 2 * mid + right
-    offset = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+    # the parabola's vertex; a flat top (curvature near 0) is no evidence of a sub-hop shift beyond half a hop
+    offset = float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5)) if curvature < 0 else 0.0
     return int(round((lags[best] + offset) * FEATURE_HOP))
 
 
