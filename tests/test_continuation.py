@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxaccomp.constants import SAMPLE_RATE
-from jaxaccomp.streaming.continuation import HISTORY_S, band_energies, continue_periodically, find_period
+from jaxaccomp.streaming.continuation import HISTORY_S, PeriodicContinuation, band_energies, find_period
 
 
 def groove(seconds: float, bar: float, seed: int = 0) -> np.ndarray:
@@ -27,23 +27,23 @@ def groove(seconds: float, bar: float, seed: int = 0) -> np.ndarray:
 def test_period_is_the_progression_to_the_sample_scale(bar: float) -> None:
     period = find_period(groove(HISTORY_S, bar))
     assert period is not None
-    # the chords repeat every two bars (so also every four); a one-bar period would be a wrong chord half the time
+    # the chords repeat every two bars (so also every four or six); one bar would be a wrong chord half the time
     progressions = period / (2 * bar * SAMPLE_RATE)
-    assert round(progressions) in (1, 2) and abs(period - round(progressions) * 2 * bar * SAMPLE_RATE) < 0.001 * SAMPLE_RATE
+    assert round(progressions) >= 1 and abs(period - round(progressions) * 2 * bar * SAMPLE_RATE) < 0.001 * SAMPLE_RATE
 
 
 def test_no_period_in_noise_or_in_too_little_audio() -> None:
     rng = np.random.default_rng(1)
     assert find_period(rng.standard_normal(int(HISTORY_S * SAMPLE_RATE)).astype(np.float32)) is None
     assert find_period(groove(2.5, 1.6)) is None  # too short to score a 1-s lag on 2 s of overlap
-    assert continue_periodically(np.zeros(SAMPLE_RATE, np.float32), 1000) is None
+    assert PeriodicContinuation()(np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE, 1000) is None
 
 
 def test_continuation_repeats_the_last_period() -> None:
     history = groove(HISTORY_S, 1.6)
     period = find_period(history)
     length = period + SAMPLE_RATE  # more than one period: the last one is tiled
-    guess = continue_periodically(history, length)
+    guess = PeriodicContinuation()(history, history.shape[0], length)
     assert guess.shape == (length,) and guess.dtype == np.float32
     np.testing.assert_array_equal(guess[:period], history[-period:])
     np.testing.assert_array_equal(guess[period:length], guess[:length - period])
@@ -90,3 +90,19 @@ def test_engine_shows_the_continued_song_once_it_repeats(continues: bool) -> Non
             assert first_masked == plan.first_masked
     # the result's plan is the stream's own, whatever the model was shown
     assert all(plan.first_masked < 64 for plan in plans)
+
+
+def test_period_is_found_again_only_after_a_second_of_new_audio(monkeypatch) -> None:
+    import jaxaccomp.streaming.continuation as continuation
+
+    searches = []
+    monkeypatch.setattr(continuation, "find_period", lambda audio, rate: searches.append(len(audio)) or 44100)
+    follow = PeriodicContinuation()
+    history = groove(HISTORY_S, 1.6)
+    end = 10 * SAMPLE_RATE
+    for offset in (0, 4134, SAMPLE_RATE - 1):  # steps of r = 1/64 within one second: one search
+        follow(history, end + offset, 100)
+    assert len(searches) == 1
+    follow(history, end + SAMPLE_RATE, 100)  # a second later
+    follow(history, end, 100)  # the stream went back (a reset elsewhere): search again
+    assert len(searches) == 3

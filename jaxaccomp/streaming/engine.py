@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.constants import STEMS
-from jaxaccomp.streaming.continuation import HISTORY_S, continue_periodically
+from jaxaccomp.streaming.continuation import HISTORY_S, PeriodicContinuation
 from jaxaccomp.streaming.generator import Predictor
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.timeline import StepPlan, plan_step
@@ -94,6 +94,7 @@ class StreamingEngine:
         self._audio = np.zeros(0, np.float32)
         self._audio_start = 0
         self._history = np.zeros(0, np.float32)  # the last HISTORY_S s before P, for the continuation
+        self._continuation = PeriodicContinuation(self.codec.sample_rate)
         self._latents: dict[int, np.ndarray] = {}
 
     def step(self, audio: np.ndarray, end: int | None = None) -> StepResult:
@@ -121,7 +122,7 @@ class StreamingEngine:
         _overlay(history, end - history.shape[0], audio, end - self.step_size)
         model_plan = plan
         if self.generator.continues_context:
-            guess = continue_periodically(history, encoded.shape[0] - context_audio.shape[0])
+            guess = self._continuation(history, end, encoded.shape[0] - context_audio.shape[0])
             if guess is not None:
                 encoded[context_audio.shape[0]:] = guess
                 model_plan = dataclasses.replace(plan, first_masked=self.width)
