@@ -240,6 +240,7 @@ def test_outputs_record_what_produced_them(files):
     assert note["stream"] == {"window": 264600, "r": 0.125, "w": 1, "fade": 0.02}
     assert (note["stems"], note["seed"], note["steps"], note["mode"]) == (["guitar"], 7, 2, "diffusion")
     assert note["dtype"] == "float32" and note["guidance"] == 0.0  # this model recommends none
+    assert note["continues_context"] is False  # nor a continuation
     assert note["checkpoint"] == str(files / "model") and note["input"] == str(files / "stems.wav")
     assert note["jax"] and "--seed 7" in note["command"]
     from jaxaccomp.provenance import checkpoint_hash

@@ -106,3 +106,23 @@ def test_period_is_found_again_only_after_a_second_of_new_audio(monkeypatch) -> 
     follow(history, end + SAMPLE_RATE, 100)  # a second later
     follow(history, end, 100)  # the stream went back (a reset elsewhere): search again
     assert len(searches) == 3
+
+
+def test_the_checkpoint_recommends_a_continuation_and_a_flag_overrides_it(tmp_path) -> None:
+    import json
+    import shutil
+
+    from jaxaccomp.streaming import models
+
+    _, shipped = models.load_model(None, "diffusion", None, None)
+    _, off = models.load_model(None, "diffusion", None, None, continuation="off")
+    assert (shipped.continues_context, off.continues_context) == (True, False)  # frames_edm recommends it
+    assert "periodic continuation" in shipped.sampler_name() and "no continuation" in off.sampler_name()
+    folder = tmp_path / "model"
+    shutil.copytree(models.default_checkpoint("diffusion"), folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "sampling": {}}))
+    assert not models.load_model(folder, None, None, None)[1].continues_context  # says nothing: off
+    (folder / "meta.json").write_text(json.dumps({**meta, "sampling": {"continuation": "psychic"}}))
+    with pytest.raises(ValueError, match="unknown context continuation 'psychic'"):
+        models.load_model(folder, None, None, None)

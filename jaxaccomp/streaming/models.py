@@ -77,11 +77,11 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
     if mode is not None and mode != meta["mode"]:
         raise ValueError(f"{checkpoint} holds a {meta['mode']!r} model but --mode is {mode}; "
                          "drop --mode to use the checkpoint's")
-    codec = get_codec(codec_name or meta["codec"], device=runtime.codec_device)
-    denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name, dtype=runtime.jax_dtype)
     guidance = recommended_guidance(meta) if guidance is None else guidance
     continuation = recommended_continuation(meta) if continuation is None else continuation
     if continuation not in CONTINUATIONS:
         raise ValueError(f"{checkpoint} recommends the unknown context continuation {continuation!r}; "
                          f"pass --continuation ({' or '.join(CONTINUATIONS)})")
+    codec = get_codec(codec_name or meta["codec"], device=runtime.codec_device)
+    denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name, dtype=runtime.jax_dtype)
     return codec, Generator(denoiser, steps, guidance, continues_context=continuation == "periodic")
