@@ -61,3 +61,29 @@ def test_the_checkpoint_recommends_guidance_and_a_flag_overrides_it(guided_check
     np.testing.assert_array_equal(a[..., :plan.first_generated], source[..., :plan.first_generated])
     recommended(plan, source, song, labels, key)
     assert recommended.compilations == 1  # one program, guidance included
+
+
+def test_guidance_on_some_rows_leaves_the_others_conditional():
+    rng = np.random.default_rng(2)
+    x, context = rng.standard_normal((2, H, W)), rng.standard_normal((2, 3 * H, W))
+    sigma, labels = np.array([0.5, 2.0]), np.eye(4)[[1, 3]]
+    everywhere = context_guided(toy_denoiser, 3.0, H)(x, sigma, context, labels)
+    some = context_guided(toy_denoiser, 3.0, H, channels=(1, 3))(x, sigma, context, labels)
+    plain = toy_denoiser(x, sigma, context, labels)
+    np.testing.assert_allclose(some[:, 1:3], everywhere[:, 1:3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(some[:, [0, 3]], plain[:, [0, 3]], rtol=1e-5, atol=1e-6)  # float32, batched or not
+    assert np.abs(everywhere[:, [0, 3]] - plain[:, [0, 3]]).max() > 1e-2  # the rows left alone would have moved
+
+
+def test_the_shipped_model_guides_all_but_the_spectral_envelope(guided_checkpoint):
+    _, shipped = models.load_model(None, "diffusion", None, None)
+    _, whole = models.load_model(guided_checkpoint, None, None, None)  # its sampling says no rows: all of them
+    assert (shipped.guided_channels, whole.guided_channels) == ((36, 64), None)
+    assert "context guidance 3 on channels 36-63" in shipped.sampler_name()
+    meta = json.loads((guided_checkpoint / "meta.json").read_text())
+    (guided_checkpoint / "meta.json").write_text(json.dumps({**meta, "sampling": {"guidance": 1, "guided_channels": [60, 70]}}))
+    try:
+        with pytest.raises(ValueError, match=r"within the latent's 64 rows, got \[60, 70\]"):
+            models.load_model(guided_checkpoint, None, None, None)
+    finally:
+        (guided_checkpoint / "meta.json").write_text(json.dumps(meta))

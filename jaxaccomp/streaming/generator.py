@@ -63,17 +63,22 @@ class Generator:
     calls) and network calls for consistency sampling (the server's 2). A network that sees the known
     target columns gets them as conditioning, and ADPM2 then needs no RePaint resampling (1 pass).
     `guidance` > 0 guides every call towards the context (`diffusion.guidance`; each call then runs the
-    network on twice the batch). `continues_context` asks the engine to fill the context the musician
+    network on twice the batch), on the output rows `guided_channels` [lo, hi) (None: all).
+    `continues_context` asks the engine to fill the context the musician
     has not played yet with the song's periodic continuation (`streaming.continuation`).
     """
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
-                 continues_context: bool = False):
+                 continues_context: bool = False, guided_channels: tuple[int, int] | None = None):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
+        height = denoiser.net.config.img_resolution  # the latent image is square: channels x columns
+        if guided_channels is not None and not 0 <= guided_channels[0] < guided_channels[1] <= height:
+            raise ValueError(f"guided channels must be a range [lo, hi) within the latent's {height} rows, "
+                             f"got {list(guided_channels)}")
         self.mode: Mode = denoiser.mode
         self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
-        self.guidance = guidance
+        self.guidance, self.guided_channels = guidance, guided_channels
         self.continues_context = continues_context
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
         config = denoiser.net.config
@@ -97,7 +102,7 @@ class Generator:
             if sees_target:
                 masked = known_target_context(masked, source, first_generated)
             denoiser = nnx.merge(graphdef, state)
-            denoise = context_guided(denoiser, guidance, self.width) if guidance else denoiser
+            denoise = context_guided(denoiser, guidance, self.width, guided_channels) if guidance else denoiser
             return sampler(denoise, key, source, known, masked, labels, sigmas)
 
         self._jitted = jax.jit(predict)
@@ -115,7 +120,9 @@ class Generator:
     def sampler_name(self) -> str:
         """What samples, for a start-up line: "diffusion sampler (5 steps, context guidance 3, periodic continuation)"."""
         continuation = "periodic continuation" if self.continues_context else "no continuation"
-        return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}, {continuation})"
+        rows = "" if self.guided_channels is None or not self.guidance else " on channels {}-{}".format(
+            self.guided_channels[0], self.guided_channels[1] - 1)
+        return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation})"
 
     def _program(self, num_stems: int) -> jax.stages.Compiled:
         """The compiled prediction for `num_stems` stems, compiled ahead of time on first use.

@@ -49,6 +49,12 @@ def recommended_guidance(meta: dict) -> float:
     return float(meta.get("sampling", {}).get("guidance", 0.0))
 
 
+def recommended_guided_channels(meta: dict) -> tuple[int, int] | None:
+    """The latent rows [lo, hi) a checkpoint's metadata says guidance should act on (None: all)."""
+    channels = meta.get("sampling", {}).get("guided_channels")
+    return None if channels is None else (int(channels[0]), int(channels[1]))
+
+
 def recommended_continuation(meta: dict) -> str:
     """The context continuation a checkpoint's metadata recommends ("off": none)."""
     return str(meta.get("sampling", {}).get("continuation", "off"))
@@ -84,4 +90,5 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
                          f"pass --continuation ({' or '.join(CONTINUATIONS)})")
     codec = get_codec(codec_name or meta["codec"], device=runtime.codec_device)
     denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name, dtype=runtime.jax_dtype)
-    return codec, Generator(denoiser, steps, guidance, continues_context=continuation == "periodic")
+    return codec, Generator(denoiser, steps, guidance, continues_context=continuation == "periodic",
+                            guided_channels=recommended_guided_channels(meta))
