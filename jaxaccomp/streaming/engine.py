@@ -2,12 +2,14 @@
 
 Each `step` takes the newest block of the mixture the musician played (ending at the playback
 position P), plans the step on the absolute timeline (`timeline.plan_step`), encodes the model
-window's context (samples not yet played are zeros, and masked), predicts every requested stem in
+window's context (samples not yet played are zeros, and masked; or, for a generator that
+`continues_context`, the song's periodic continuation, shown as visible), predicts every requested stem in
 one batched call, stores the newly generated columns, decodes only the columns the returned audio
 needs (all stems in one codec call) and cuts exactly [W0 - fade, W1).
 
 State, all indexed by absolute position so nothing drifts:
   context audio    samples [window start, P) of the latest step (what the next window can reach);
+  history          the last `continuation.HISTORY_S` seconds before P, where the song's period is found;
   target latents   one [stems, channels] vector per absolute column ever generated, kept while a
                    later window or decode can reach it. A column never generated reads as the
                    codec's silence latent (encode of zeros), as in the reference server, so the
