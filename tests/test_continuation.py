@@ -54,7 +54,7 @@ def test_continuation_repeats_the_last_period() -> None:
 
 
 class Recorder:
-    """A Predictor that returns silence-free zeros and records what the engine showed it."""
+    """A Predictor that returns zeros and records what the engine showed it."""
 
     width = 64
 

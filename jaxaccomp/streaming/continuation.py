@@ -110,4 +110,4 @@ class PeriodicContinuation:
             self.period, self._found_at = find_period(history, self.sample_rate), end
         if self.period is None or self.period > history.shape[0]:
             return None
-        return np.tile(history[-self.period:], -(-length // self.period))[:length].astype(np.float32)
+        return np.tile(np.asarray(history[-self.period:], np.float32), -(-length // self.period))[:length]

@@ -8,8 +8,8 @@ one batched call, stores the newly generated columns, decodes only the columns t
 needs (all stems in one codec call) and cuts exactly [W0 - fade, W1).
 
 State, all indexed by absolute position so nothing drifts:
-  context audio    samples [window start, P) of the latest step (what the next window can reach);
-  history          the last `continuation.HISTORY_S` seconds before P, where the song's period is found;
+  audio            the samples kept before P: the next window's context, and where the
+                   song's period is found (the longer of a window and `continuation.HISTORY_S`);
   target latents   one [stems, channels] vector per absolute column ever generated, kept while a
                    later window or decode can reach it. A column never generated reads as the
                    codec's silence latent (encode of zeros), as in the reference server, so the
@@ -83,6 +83,7 @@ class StreamingEngine:
         settings.check_fits(self.width, codec.hop)
         self.settings, self.step_size = settings, settings.step
         self.seed, self.ramp_lead_in = seed, ramp_lead_in
+        self._kept = max(self.width * codec.hop, int(HISTORY_S * codec.sample_rate))  # samples of audio kept before P
         self._labels = np.eye(len(STEMS), dtype=np.float32)[[STEMS.index(s) for s in stems]]
         self._key = jax.random.key(seed)
         middle = silence_latent(codec, self.width)
@@ -93,9 +94,7 @@ class StreamingEngine:
         """Forget everything: the next step starts a new stream at sample 0."""
         self.position = 0  # P of the last step (0 before the first)
         self.steps_taken = 0
-        self._audio = np.zeros(0, np.float32)
-        self._audio_start = 0
-        self._history = np.zeros(0, np.float32)  # the last HISTORY_S s before P, for the continuation
+        self._audio = np.zeros(0, np.float32)  # samples [P - its length, P) of the stream
         self._continuation = PeriodicContinuation(self.codec.sample_rate)
         self._latents: dict[int, np.ndarray] = {}
 
@@ -114,14 +113,13 @@ class StreamingEngine:
         plan = plan_step(end, self.step_size, self.settings.w, self.settings.fade_samples, self.width, self.codec.hop)
 
         start = time.perf_counter()
+        history = np.zeros(min(end, self._kept), np.float32)
+        _overlay(history, end - history.shape[0], self._audio, self.position - self._audio.shape[0])
+        _overlay(history, end - history.shape[0], audio, end - self.step_size)
         context_audio = np.zeros(plan.playback - plan.window_start, np.float32)
-        _overlay(context_audio, plan.window_start, self._audio, self._audio_start)
-        _overlay(context_audio, plan.window_start, audio, end - self.step_size)
+        _overlay(context_audio, plan.window_start, history, end - history.shape[0])
         encoded = np.zeros(self.width * self.codec.hop + self.codec.pad, np.float32)
         encoded[:context_audio.shape[0]] = context_audio
-        history = np.zeros(min(end, int(HISTORY_S * self.codec.sample_rate)), np.float32)
-        _overlay(history, end - history.shape[0], self._history, self.position - self._history.shape[0])
-        _overlay(history, end - history.shape[0], audio, end - self.step_size)
         model_plan = plan
         if self.generator.continues_context:
             guess = self._continuation(history, end, encoded.shape[0] - context_audio.shape[0])
@@ -149,8 +147,7 @@ class StreamingEngine:
             out[:, :fade] *= np.linspace(0.0, 1.0, fade, dtype=np.float32)
         decoded_at = time.perf_counter()
 
-        self._audio, self._audio_start = context_audio, plan.window_start
-        self._history = history
+        self._audio = history
         self._latents = latents
         self.position = end
         self.steps_taken += 1
