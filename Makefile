@@ -55,8 +55,11 @@ bench-gpu:
 # pip install --no-index --no-deps --target /tmp/site gpu-wheels/*.whl; PYTHONPATH=/tmp/site:. make bench-gpu PY=python3
 GPU_PYTHON ?= 3.12
 GPU_WHEELS ?= gpu-wheels
+# The last line is what train.py/distill.py add (the data pipeline and the metrics log). Do not bring
+# flax: a flax wheel that does not match the machine's jax fails at import (0.12.8 on jax 0.11.2 did).
 GPU_WHEEL_SET := music2latent==0.1.8 nvidia-physicsnemo==1.3.0 soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 \
-	s3fs==2026.9.0 aiobotocore==3.10.0 botocore==1.43.117 jmespath==1.1.0 aioitertools==0.13.0 nvtx==0.2.17
+	s3fs==2026.9.0 aiobotocore==3.10.0 botocore==1.43.117 jmespath==1.1.0 aioitertools==0.13.0 nvtx==0.2.17 \
+	grain==0.2.18 array_record==0.8.6 portpicker==1.6.0 tensorboardX==2.6.5
 gpu-wheels:
 	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version $(GPU_PYTHON) --implementation cp \
 		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
@@ -76,11 +79,12 @@ max: system-deps
 	ctest --test-dir max/build --output-on-failure
 
 # The embedded tier's training data, made on CPU before a GPU is lent (resumable; reruns skip what
-# exists): 5 h of rendered train songs, 12 validation songs, their embedded-codec latent caches.
+# exists): 5 h of rendered train songs, 28 validation songs (validation needs one batch of 256 windows
+# of 64 frames: 12 songs hold 125), their embedded-codec latent caches.
 GPU_DATA ?= gpu-data
 gpu-data: install
 	$(PY) -m jaxaccomp.data.render --out $(GPU_DATA)/songs --hours 5 --split train --seed 0 --workers $$(nproc)
-	$(PY) -m jaxaccomp.data.render --out $(GPU_DATA)/songs --songs 12 --split validation --seed 0 --workers $$(nproc)
+	$(PY) -m jaxaccomp.data.render --out $(GPU_DATA)/songs --songs 28 --split validation --seed 0 --workers $$(nproc)
 	$(PY) -m jaxaccomp.data.latent_cache --data $(GPU_DATA)/songs --split train --out $(GPU_DATA)/cache/train \
 		--codec embedded --chunk 256 --overlap 0 --batch 4 --workers $$(nproc)
 	$(PY) -m jaxaccomp.data.latent_cache --data $(GPU_DATA)/songs --split validation --out $(GPU_DATA)/cache/validation \

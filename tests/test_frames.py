@@ -3,6 +3,10 @@ masks, checkpoints that record their network, the compiled generator, and that i
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -83,6 +87,34 @@ def test_checkpoint_records_and_checks_the_network(tmp_path):
     meta_file.write_text(meta_file.read_text().replace('"network": "frames"', '"network": "songunet"'))
     with pytest.raises(CheckpointError, match="unknown UNetConfig keys"):
         load_denoiser(tmp_path / "m")
+
+
+SAVE_ON_FOUR_DEVICES = """
+import sys, jax
+from flax import nnx
+from jaxaccomp.config import preset
+from jaxaccomp.nn.networks import build_network
+from jaxaccomp.nn.precond import Denoiser
+from jaxaccomp.nn.checkpoint import save_denoiser
+net = build_network(preset("frames_tiny"), rngs=nnx.Rngs(3))
+mesh = jax.sharding.Mesh(jax.devices(), ("d",))
+state = nnx.state(net, nnx.Param)
+nnx.update(net, jax.device_put(state, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())))
+save_denoiser(sys.argv[1], Denoiser(net), codec="embedded-2")
+"""
+
+
+def test_an_export_saved_on_other_devices_loads_here(tmp_path):
+    # A model trained on a GPU (or a 4-device mesh) and loaded on a CPU: orbax would refuse the
+    # saved device topology unless loading places the parameters on this process's device.
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    subprocess.run([sys.executable, "-c", SAVE_ON_FOUR_DEVICES, str(tmp_path / "m")], env=env, check=True)
+    loaded, _ = load_denoiser(tmp_path / "m")
+    expected = nnx.state(build_network(TINY, rngs=nnx.Rngs(3)), nnx.Param)
+    got = nnx.state(loaded.net, nnx.Param)
+    for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(got)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert all(leaf.sharding.device_set == {jax.devices()[0]} for leaf in jax.tree.leaves(got))
 
 
 def test_generator_conditions_on_the_known_columns_and_compiles_once():

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from flax import nnx
@@ -76,7 +77,11 @@ def load_denoiser(
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     graphdef, abstract_params = nnx.split(abstract_network(config, dtype), nnx.Param)
-    target = nnx.to_pure_dict(abstract_params)
+    # Placed on this process's default device: a checkpoint saved on another machine's devices (a GPU
+    # export loaded on a CPU) is otherwise refused by orbax as a topology mismatch.
+    here = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    target = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=here),
+                          nnx.to_pure_dict(abstract_params))
     params = ocp.StandardCheckpointer().restore(path / PARAMS_DIR, target)
     nnx.replace_by_pure_dict(abstract_params, params)
     net = nnx.merge(graphdef, abstract_params)
