@@ -110,10 +110,9 @@ def test_an_export_saved_on_other_devices_loads_here(tmp_path):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     subprocess.run([sys.executable, "-c", SAVE_ON_FOUR_DEVICES, str(tmp_path / "m")], env=env, check=True)
     loaded, _ = load_denoiser(tmp_path / "m")
-    expected = nnx.state(build_network(TINY, rngs=nnx.Rngs(3)), nnx.Param)
-    got = nnx.state(loaded.net, nnx.Param)
-    for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(got)):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    expected = nnx.to_pure_dict(nnx.state(build_network(TINY, rngs=nnx.Rngs(3)), nnx.Param))
+    got = nnx.to_pure_dict(nnx.state(loaded.net, nnx.Param))
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)), expected, got)  # same tree
     assert all(leaf.sharding.device_set == {jax.devices()[0]} for leaf in jax.tree.leaves(got))
 
 
