@@ -8,7 +8,7 @@ import pytest
 from tests.support.slakh import SR
 
 from jaxaccomp.constants import HOP
-from jaxaccomp.data.pipeline import AudioWindows, WindowPlan, WindowSource, epoch_dataset, iterate
+from jaxaccomp.data.pipeline import AudioWindows, WindowPlan, WindowSource, epoch_dataset, iterate, run_dataset
 from jaxaccomp.data.slakh import load_split
 
 SMALL = 8 * HOP + 1536  # 8 latent frames: ~28 items per epoch of the fixture
@@ -129,6 +129,28 @@ def test_workers_give_the_same_batches(tracks):
     workers = list(iterator)
     del iterator
     assert_same_batches(plain, workers)
+
+
+def test_a_run_is_its_epochs_end_to_end_in_every_shard(tracks):
+    source = AudioWindows(tracks, SMALL)
+    for index, count in ((0, 1), (1, 2)):
+        shard = dict(shard_index=index, shard_count=count)
+        epochs = [b for e in (2, 3, 4) for b in as_list(epoch_dataset(source, epoch=e, batch_size=3, seed=7, **shard))]
+        run = run_dataset(source, first_epoch=2, epochs=3, batch_size=3, seed=7, **shard)
+        assert len(epochs) >= 6
+        assert_same_batches(epochs, as_list(run))
+    assert not len(run_dataset(source, first_epoch=0, epochs=0, batch_size=3))
+    with pytest.raises(ValueError, match="epochs >= 0"):
+        run_dataset(source, first_epoch=0, epochs=-1, batch_size=3)
+
+
+def test_workers_serve_a_run_across_epochs(tracks):
+    source = AudioWindows(tracks, SMALL)
+    run = run_dataset(source, first_epoch=1, epochs=3, batch_size=4, seed=7)
+    iterator = iter(iterate(run[2:], num_workers=2))
+    workers = list(iterator)
+    del iterator
+    assert_same_batches(as_list(run)[2:], workers)
 
 
 def test_frame_aligned_windows(tracks):

@@ -214,16 +214,62 @@ def epoch_dataset(source: WindowSource, *, epoch: int, batch_size: int, seed: in
     the epoch. With `drop_remainder` every shard gets the same number of full batches (SPMD steps
     stay in lockstep), dropping fewer than shard_count * batch_size items of the epoch.
     """
-    import grain
-
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
     index, count = _shard(shard_index, shard_count)
-    shuffle_seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-    shard = grain.MapDataset.range(len(source)).shuffle(seed=shuffle_seed)[index::count]
+    shard = _epoch_order(len(source), seed, epoch, index, count)
     if drop_remainder:
-        shard = shard[: len(source) // count // batch_size * batch_size]
+        shard = shard[: _epoch_items(len(source), batch_size, count)]
     return shard.map(_MakeItem(source, seed, epoch)).batch(batch_size, drop_remainder=drop_remainder)
+
+
+def run_dataset(source: WindowSource, *, first_epoch: int, epochs: int, batch_size: int, seed: int = 0,
+                shard_index: int | None = None, shard_count: int | None = None) -> grain.MapDataset:
+    """Epochs first_epoch, first_epoch + 1, ... end to end: the batches of `epoch_dataset` for each in turn.
+
+    One dataset for a whole run, so `iterate`'s worker processes start once instead of once per
+    epoch: a small cache at a large batch is a few batches an epoch, and respawning workers then
+    costs more than the batches do.
+    """
+    if batch_size < 1 or epochs < 0 or first_epoch < 0:
+        raise ValueError(f"need batch size >= 1, epochs >= 0 and first epoch >= 0, got {batch_size}, {epochs}, {first_epoch}")
+    import grain
+
+    index, count = _shard(shard_index, shard_count)
+    per_epoch = _epoch_items(len(source), batch_size, count)
+    items = _RunItems(source, seed, first_epoch, per_epoch, index, count)
+    return grain.MapDataset.range(epochs * per_epoch).map(items).batch(batch_size, drop_remainder=True)
+
+
+def _epoch_order(length: int, seed: int, epoch: int, shard_index: int, shard_count: int) -> grain.MapDataset:
+    """This shard's window indices of `epoch`, in the epoch's shuffled order."""
+    import grain
+
+    shuffle_seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+    return grain.MapDataset.range(length).shuffle(seed=shuffle_seed)[shard_index::shard_count]
+
+
+def _epoch_items(length: int, batch_size: int, shard_count: int) -> int:
+    """Items of one shard's epoch in whole batches, the same for every shard."""
+    return length // shard_count // batch_size * batch_size
+
+
+class _RunItems:
+    """Picklable run position -> item map for `run_dataset`; keeps the latest epochs' orders."""
+
+    def __init__(self, source: WindowSource, seed: int, first_epoch: int, per_epoch: int, shard_index: int,
+                 shard_count: int) -> None:
+        self.source, self.seed, self.first_epoch, self.per_epoch = source, seed, first_epoch, per_epoch
+        self.shard_index, self.shard_count = shard_index, shard_count
+        self.orders: dict[int, grain.MapDataset] = {}
+
+    def __call__(self, position: int) -> Item:
+        epoch, rank = self.first_epoch + int(position) // self.per_epoch, int(position) % self.per_epoch
+        if epoch not in self.orders:
+            if len(self.orders) >= 4:  # workers interleave neighbouring epochs' batches
+                del self.orders[min(self.orders)]
+            self.orders[epoch] = _epoch_order(len(self.source), self.seed, epoch, self.shard_index, self.shard_count)
+        return self.source.item(int(self.orders[epoch][rank]), self.seed, epoch)
 
 
 def iterate(dataset: grain.MapDataset, *, start: int = 0, num_workers: int = 0) -> grain.IterDataset:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from jaxaccomp.config import DiffusionConfig
-from jaxaccomp.data.pipeline import epoch_dataset, iterate
+from jaxaccomp.data.pipeline import epoch_dataset, iterate, run_dataset
 from jaxaccomp.provenance import checkpoint_hash, provenance
 from jaxaccomp.training import config as train_config
 from jaxaccomp.training.config import TrainConfig
@@ -100,6 +100,13 @@ def epoch_data(source, epoch: int, local_batch: int, seed: int):
 
     return epoch_dataset(source, epoch=epoch, batch_size=local_batch, seed=seed,
                          shard_index=jax.process_index(), shard_count=jax.process_count())
+
+
+def run_data(source, first_epoch: int, epochs: int, local_batch: int, seed: int):
+    import jax
+
+    return run_dataset(source, first_epoch=first_epoch, epochs=epochs, batch_size=local_batch, seed=seed,
+                       shard_index=jax.process_index(), shard_count=jax.process_count())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,54 +250,53 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
     t_start = t_last = time.perf_counter()
     steps_last, first_step_s, last_metrics, last_val, rates = step, None, {}, None, []
     try:
-        while step < cfg.steps:
-            dataset = epoch_data(source, epoch, local_batch, cfg.seed)
-            if not len(dataset):
-                raise ValueError(f"the training cache {cfg.train_cache} holds fewer than {cfg.batch_size} windows "
-                                 f"of {cfg.window} frames (per process)")
-            epoch_len = len(dataset)
-            batches = iterate(dataset, start=batch_index, num_workers=cfg.num_workers)
-            for local in batches:
-                state, metrics = train_step(state, sharding.global_batch(local, mesh))
-                step += 1
-                batch_index += 1
-                if batch_index == epoch_len:
-                    epoch, batch_index = epoch + 1, 0
-                pending.append(metrics)
-                if first_step_s is None:
-                    jax.block_until_ready(metrics)
-                    first_step_s = time.perf_counter() - t_start
-                    log.info("first step (including compilation): %.1f s", first_step_s)
-                    t_last, steps_last = time.perf_counter(), step
-                bar.update()
-                val_loss = None
-                if step % cfg.val_every == 0 or step == cfg.steps:
-                    val_loss = validate(state)
-                    if val_loss is not None:
-                        last_val = val_loss
-                        if best_val is None or val_loss < best_val:
-                            best_val = val_loss
-                            ckpts.save(step, state, meta(), best=True)
-                            if lead:
-                                export_model(out / "best_model", program, state, codec, f"step {step} (best val_loss {val_loss:.6g})")
-                if step % cfg.log_every == 0 or val_loss is not None or step == cfg.steps:
-                    last_metrics, pending = _mean_metrics(pending), []
-                    now = time.perf_counter()
-                    rate = (step - steps_last) / (now - t_last) if step > steps_last else None
-                    if rate:
-                        rates.append(rate)
-                    t_last, steps_last = now, step
-                    run_log.write(step=step, epoch=epoch, **last_metrics, val_loss=val_loss,
-                                  lr=float(lr(step)) if callable(lr) else lr, steps_per_s=rate,
-                                  examples_per_s=rate * cfg.batch_size if rate else None, wall_s=now - t_start)
-                    bar.set_postfix(loss=f"{last_metrics['loss']:.4f}" if last_metrics else "-",
-                                    val=f"{last_val:.4f}" if last_val is not None else "-",
-                                    ex_s=f"{rate * cfg.batch_size:.1f}" if rate else "-")
-                if step % cfg.ckpt_every == 0 or step == cfg.steps:
-                    ckpts.save(step, state, meta())
-                if step >= cfg.steps:
-                    break
-            del batches
+        epoch_len = len(epoch_data(source, epoch, local_batch, cfg.seed))
+        if not epoch_len:
+            raise ValueError(f"the training cache {cfg.train_cache} holds fewer than {cfg.batch_size} windows "
+                             f"of {cfg.window} frames (per process)")
+        # One dataset from here to the last step: grain's workers start once, not once per epoch.
+        remaining = max(cfg.steps - step, 0)
+        run = run_data(source, epoch, -(-(batch_index + remaining) // epoch_len), local_batch, cfg.seed)
+        batches = iterate(run[batch_index:batch_index + remaining], num_workers=cfg.num_workers)
+        for local in batches:
+            state, metrics = train_step(state, sharding.global_batch(local, mesh))
+            step += 1
+            batch_index += 1
+            if batch_index == epoch_len:
+                epoch, batch_index = epoch + 1, 0
+            pending.append(metrics)
+            if first_step_s is None:
+                jax.block_until_ready(metrics)
+                first_step_s = time.perf_counter() - t_start
+                log.info("first step (including compilation): %.1f s", first_step_s)
+                t_last, steps_last = time.perf_counter(), step
+            bar.update()
+            val_loss = None
+            if step % cfg.val_every == 0 or step == cfg.steps:
+                val_loss = validate(state)
+                if val_loss is not None:
+                    last_val = val_loss
+                    if best_val is None or val_loss < best_val:
+                        best_val = val_loss
+                        ckpts.save(step, state, meta(), best=True)
+                        if lead:
+                            export_model(out / "best_model", program, state, codec, f"step {step} (best val_loss {val_loss:.6g})")
+            if step % cfg.log_every == 0 or val_loss is not None or step == cfg.steps:
+                last_metrics, pending = _mean_metrics(pending), []
+                now = time.perf_counter()
+                rate = (step - steps_last) / (now - t_last) if step > steps_last else None
+                if rate:
+                    rates.append(rate)
+                t_last, steps_last = now, step
+                run_log.write(step=step, epoch=epoch, **last_metrics, val_loss=val_loss,
+                              lr=float(lr(step)) if callable(lr) else lr, steps_per_s=rate,
+                              examples_per_s=rate * cfg.batch_size if rate else None, wall_s=now - t_start)
+                bar.set_postfix(loss=f"{last_metrics['loss']:.4f}" if last_metrics else "-",
+                                val=f"{last_val:.4f}" if last_val is not None else "-",
+                                ex_s=f"{rate * cfg.batch_size:.1f}" if rate else "-")
+            if step % cfg.ckpt_every == 0 or step == cfg.steps:
+                ckpts.save(step, state, meta())
+        del batches
         if ckpts.latest_step() != step:
             ckpts.save(step, state, meta())
     finally:
