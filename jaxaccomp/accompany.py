@@ -34,7 +34,7 @@ from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, Predictor
-from jaxaccomp.streaming.models import (DEMO_MODELS, MODELS_DIR, MODES, add_sampling_arguments, default_checkpoint,
+from jaxaccomp.streaming.models import (DEFAULT_MODE, DEMO_MODELS, MODELS_DIR, MODES, add_sampling_arguments, default_checkpoint,
                                         load_model)
 from jaxaccomp.tracks import check_output, crossfade_into, read_context, resample, steps_to_cover, write_audio
 
@@ -92,13 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-rate", action="store_true",
                         help="write at 44.1 kHz, the rate the model hears, instead of the input's rate")
     parser.add_argument("--checkpoint", type=Path,
-                        help=f"model directory (default: the demo model {MODELS_DIR}/{DEMO_MODELS['diffusion']} or "
-                             f"{DEMO_MODELS['consistency']} by --mode)")
+                        help=f"model directory (default: the demo model of --mode in {MODELS_DIR}: "
+                             f"{DEMO_MODELS['consistency']} for consistency, {DEMO_MODELS['diffusion']} for diffusion)")
     parser.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
                         help="codec (default: the one the checkpoint was trained with)")
     parser.add_argument("--mode", choices=MODES,
                         help="diffusion (ADPM2) or consistency sampling; must match the checkpoint "
-                             "(default: the checkpoint's; diffusion for the demo model)")
+                             f"(default: the checkpoint's; {DEFAULT_MODE} for the demo model)")
     parser.add_argument("--steps", type=int, help=f"sampling steps (default: {DEFAULT_STEPS['diffusion']} noise levels "
                                                   f"for diffusion, {DEFAULT_STEPS['consistency']} for consistency)")
     add_sampling_arguments(parser)

@@ -1,9 +1,9 @@
 """`make demo`: a live session over loopback: render a song, start serve.py, stream it in real time.
 
 The song is rendered here (procedural composer + FluidSynth, test split, so the model never trained on
-it). The server starts with the shipped demo model of --mode (diffusion by default: the frame
-transformer with ADPM2 keeps up with real time on a CPU, and the shipped consistency student still
-samples silence, docs/training.md) and the embedded codec; the reference client then streams the
+it). The server starts with the shipped demo model of --mode (consistency by default: the student
+plays as well as the diffusion teacher in two thirds of the time, docs/quality.md) and the
+embedded codec; the reference client then streams the
 mixture without the chosen stem, as a musician playing the other parts would, at the speed of
 playback, and assembles the replies as the Max external does. At the end the server is stopped
 (SIGINT, as Ctrl-C) and prints its per-stage timings, and how closely the generated stem follows the
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from jaxaccomp.streaming.models import DEMO_MODELS, MODES
+from jaxaccomp.streaming.models import DEFAULT_MODE, DEMO_MODELS, MODES
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.data.slakh import accompaniment, load_split
 from jaxaccomp.constants import STEMS
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default: demo)")
     parser.add_argument("--stem", choices=STEMS, default="bass", help="the stem to generate (default: bass)")
-    parser.add_argument("--mode", choices=MODES, default="diffusion",
+    parser.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
                         help=f"the shipped model: consistency ({DEMO_MODELS['consistency']}, 2 steps) or diffusion "
                              f"({DEMO_MODELS['diffusion']}, ADPM2)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the rendered song (default: 20)")

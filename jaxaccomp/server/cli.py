@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     from jaxaccomp.constants import STEMS
     from jaxaccomp.runtime import Runtime
     from jaxaccomp.stream_settings import StreamSettings
-    from jaxaccomp.streaming.models import MODELS_DIR, MODES, add_sampling_arguments
+    from jaxaccomp.streaming.models import DEFAULT_MODE, MODELS_DIR, MODES, add_sampling_arguments
 
     parser = argparse.ArgumentParser(prog="serve.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                         f"{MODELS_DIR})")
     parser.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
                         help="codec (default: the one the checkpoint was trained with)")
-    parser.add_argument("--mode", choices=MODES, help="diffusion or consistency (default: the checkpoint's)")
+    parser.add_argument("--mode", choices=MODES,
+                        help=f"diffusion or consistency (default: the checkpoint's; {DEFAULT_MODE} for the demo model)")
     parser.add_argument("--steps", type=int, help="sampling steps (default: the reference server's)")
     add_sampling_arguments(parser)
     Runtime.add_arguments(parser)
@@ -137,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"one cycle of {len(stems)} stem(s) takes {cycle:.0f} ms of the {budget:.0f} ms a step allows", file=sys.stderr)
     if cycle > CYCLE_SHARE * budget:
         print(f"warning: at r = {settings.stream.r:g} this machine may not keep up and batches will be dropped; "
-              "a larger --r, fewer --stems or --mode consistency needs less", file=sys.stderr)
+              f"a larger --r, fewer --stems{'' if generator.mode == 'consistency' else ' or --mode consistency'} "
+              "needs less", file=sys.stderr)
     model = (args.checkpoint or default_checkpoint(args.mode)).resolve()
     guided = f"guidance {generator.guidance:g}, " if generator.guidance else ""
     guided += "periodic continuation, " if generator.continues_context else ""
