@@ -22,6 +22,7 @@ with `rollouts` the target stem's free-running model output "rollout": [64, W] (
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -241,6 +242,7 @@ def run_dataset(source: WindowSource, *, first_epoch: int, epochs: int, batch_si
     return grain.MapDataset.range(epochs * per_epoch).map(items).batch(batch_size, drop_remainder=True)
 
 
+@functools.lru_cache(maxsize=8)  # a run's workers read a few neighbouring epochs at a time
 def _epoch_order(length: int, seed: int, epoch: int, shard_index: int, shard_count: int) -> grain.MapDataset:
     """This shard's window indices of `epoch`, in the epoch's shuffled order."""
     import grain
@@ -255,21 +257,18 @@ def _epoch_items(length: int, batch_size: int, shard_count: int) -> int:
 
 
 class _RunItems:
-    """Picklable run position -> item map for `run_dataset`; keeps the latest epochs' orders."""
+    """Picklable run position -> item map for `run_dataset` (grain workers are spawned and unpickle it)."""
 
     def __init__(self, source: WindowSource, seed: int, first_epoch: int, per_epoch: int, shard_index: int,
                  shard_count: int) -> None:
         self.source, self.seed, self.first_epoch, self.per_epoch = source, seed, first_epoch, per_epoch
         self.shard_index, self.shard_count = shard_index, shard_count
-        self.orders: dict[int, grain.MapDataset] = {}
 
     def __call__(self, position: int) -> Item:
-        epoch, rank = self.first_epoch + int(position) // self.per_epoch, int(position) % self.per_epoch
-        if epoch not in self.orders:
-            if len(self.orders) >= 4:  # workers interleave neighbouring epochs' batches
-                del self.orders[min(self.orders)]
-            self.orders[epoch] = _epoch_order(len(self.source), self.seed, epoch, self.shard_index, self.shard_count)
-        return self.source.item(int(self.orders[epoch][rank]), self.seed, epoch)
+        epoch, rank = divmod(int(position), self.per_epoch)
+        epoch += self.first_epoch
+        order = _epoch_order(len(self.source), self.seed, epoch, self.shard_index, self.shard_count)
+        return self.source.item(int(order[rank]), self.seed, epoch)
 
 
 def iterate(dataset: grain.MapDataset, *, start: int = 0, num_workers: int = 0) -> grain.IterDataset:

@@ -102,13 +102,6 @@ def epoch_data(source, epoch: int, local_batch: int, seed: int):
                          shard_index=jax.process_index(), shard_count=jax.process_count())
 
 
-def run_data(source, first_epoch: int, epochs: int, local_batch: int, seed: int):
-    import jax
-
-    return run_dataset(source, first_epoch=first_epoch, epochs=epochs, batch_size=local_batch, seed=seed,
-                       shard_index=jax.process_index(), shard_count=jax.process_count())
-
-
 # ---------------------------------------------------------------------------------------------
 # Programs and exports
 
@@ -256,7 +249,8 @@ def train(cfg: TrainConfig, program_type: type | None = None, *, resume: bool = 
                              f"of {cfg.window} frames (per process)")
         # One dataset from here to the last step: grain's workers start once, not once per epoch.
         remaining = max(cfg.steps - step, 0)
-        run = run_data(source, epoch, -(-(batch_index + remaining) // epoch_len), local_batch, cfg.seed)
+        run = run_dataset(source, first_epoch=epoch, epochs=-(-(batch_index + remaining) // epoch_len),
+                          batch_size=local_batch, seed=cfg.seed)  # this process's shard
         batches = iterate(run[batch_index:batch_index + remaining], num_workers=cfg.num_workers)
         for local in batches:
             state, metrics = train_step(state, sharding.global_batch(local, mesh))
