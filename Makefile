@@ -80,15 +80,16 @@ max: system-deps
 
 # The embedded tier's training data, made on CPU before a GPU is lent (resumable; reruns skip what
 # exists): 5 h of rendered train songs, 28 validation songs (validation needs one batch of 256 windows
-# of 64 frames: 12 songs hold 125), their embedded-codec latent caches.
+# of 64 frames: 12 songs hold 125), their embedded-codec latent caches, in int8 (about 20 MB per hour
+# of 4-stem latents) so they can be carried to a rented machine.
 GPU_DATA ?= gpu-data
 gpu-data: install
 	$(PY) -m jaxaccomp.data.render --out $(GPU_DATA)/songs --hours 5 --split train --seed 0 --workers $$(nproc)
 	$(PY) -m jaxaccomp.data.render --out $(GPU_DATA)/songs --songs 28 --split validation --seed 0 --workers $$(nproc)
 	$(PY) -m jaxaccomp.data.latent_cache --data $(GPU_DATA)/songs --split train --out $(GPU_DATA)/cache/train \
-		--codec embedded --chunk 256 --overlap 0 --batch 4 --workers $$(nproc)
+		--codec embedded --chunk 256 --overlap 0 --batch 4 --dtype int8 --workers $$(nproc)
 	$(PY) -m jaxaccomp.data.latent_cache --data $(GPU_DATA)/songs --split validation --out $(GPU_DATA)/cache/validation \
-		--codec embedded --chunk 256 --overlap 0 --batch 4 --workers $$(nproc)
+		--codec embedded --chunk 256 --overlap 0 --batch 4 --dtype int8 --workers $$(nproc)
 
 # On one H100/H200: the teacher then its consistency student from the prepared caches
 # (docs/training.md, "GPU recipe"); the models land in runs/frames_gpu*/best_model.

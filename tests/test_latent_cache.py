@@ -122,6 +122,28 @@ def test_default_float16_cache_is_compact_and_close(slakh_root, tmp_path, codec)
     np.testing.assert_allclose(cache.latents(0)[0, 2].astype(np.float32), codec.encode(stems[2:3])[0], atol=5e-3, rtol=2e-3)
 
 
+def test_int8_cache_is_half_of_float16_and_within_half_a_step(slakh_root, tmp_path, codec):
+    split = load_split(slakh_root, "validation")
+    exact = build_cache(split, codec, tmp_path / "f32", dtype="float32")
+    small = build_cache(split, codec, tmp_path / "int8", dtype="int8")
+    halves = build_cache(split, codec, tmp_path / "f16", dtype="float16")
+    for track in range(len(split.tracks)):
+        want, got = np.asarray(exact.latents(track)), small.latents(track)
+        step = np.asarray(np.load(tmp_path / "int8" / f"{split.tracks[track].id}.scale.npy"))
+        assert got.shape == want.shape and np.asarray(got).dtype == np.float32
+        assert np.all(np.abs(np.asarray(got) - want) <= step / 2 + 1e-6)
+        assert np.all(step <= np.abs(want).max(axis=-1, keepdims=True) / 127 + 1e-6)
+        window = (slice(None), 2, slice(None), slice(3, 11))  # how LatentWindows reads one
+        np.testing.assert_array_equal(got[window], np.asarray(got)[window])
+        size = (tmp_path / "int8" / f"{split.tracks[track].id}.latents.npy").stat().st_size
+        assert size < 0.51 * (tmp_path / "f16" / f"{split.tracks[track].id}.latents.npy").stat().st_size
+    windows = LatentWindows(small, 8), LatentWindows(halves, 8)
+    for index in range(len(windows[0])):
+        a, b = (w.item(index, 0, 0) for w in windows)
+        np.testing.assert_array_equal(a["label"], b["label"])
+        np.testing.assert_allclose(a["target"], b["target"], atol=0.03)
+
+
 def test_codec_mismatch_is_one_line_error(cache_dir):
     with pytest.raises(ValueError, match=rf"holds latents of codec '{EmbeddedCodec.name}' \(not pretrained\), not of 'music2latent'$"):
         LatentCache(cache_dir, "music2latent")
