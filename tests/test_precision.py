@@ -17,8 +17,14 @@ def test_load_model_computes_in_the_runtime_dtype_and_says_so():
     assert generator.describe() == "cpu, float32 weights"
 
 
-@pytest.mark.parametrize("model", ["small", "frames_edm"])
+# Largest relative error allowed. The shipped teacher after 96,500 GPU steps measures 5.8 % on the
+# whole prediction (its 3,000-step export: 1.1 %; docs/benchmarks.md, Precision): a long-trained
+# network is more sensitive to bf16 rounding, so its bound is wider, not silently the same.
+BOUNDS = {"small": 0.05, "frames_cd": 0.05, "frames_edm": 0.08}
+
+
+@pytest.mark.parametrize("model", sorted(BOUNDS))
 def test_bfloat16_stays_close_to_float32_on_one_prediction(model):
     row = precision.compare(model)
     errors = [value for key, value in row.items() if key.startswith("denoiser_") or key == "prediction"]
-    assert all(1e-4 < error < 0.05 for error in errors), row  # different (bf16 really ran), and close
+    assert all(1e-4 < error < BOUNDS[model] for error in errors), row  # different (bf16 really ran), and close
