@@ -33,7 +33,7 @@ from jaxaccomp.streaming.models import DEFAULT_MODE, DEMO_MODELS, MODES
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.data.slakh import accompaniment, load_split
 from jaxaccomp.constants import STEMS
-from jaxaccomp.eval.follow import CONTROL_BEATS, follow
+from jaxaccomp.eval.follow import CONTROL_BEATS, follow, full_scale_share, level_difference_db
 
 SERVER_START_TIMEOUT = 600.0  # seconds: loading and compiling on a slow machine
 
@@ -77,9 +77,12 @@ def stop_server(server: subprocess.Popen) -> int:
 
 
 def write_follow(out: Path, truth: np.ndarray, generated: np.ndarray, start: int, beat_seconds: float) -> dict:
-    """follow.json: the follow-the-song figures of `generated` against `truth` from sample `start` on."""
+    """follow.json: the follow-the-song figures of `generated` against `truth` from sample `start` on, and
+    its level against the true stem's."""
+    truth, generated = truth[start:], generated[start:]
     figures = {"from_s": start / SAMPLE_RATE, "beat_s": beat_seconds, "control_delay_beats": CONTROL_BEATS,
-               **follow(truth[start:], generated[start:], SAMPLE_RATE, beat_seconds)}
+               **follow(truth, generated, SAMPLE_RATE, beat_seconds),
+               "level_difference_db": level_difference_db(truth, generated), "full_scale_share": full_scale_share(generated)}
     (out / "follow.json").write_text(json.dumps(figures, indent=2) + "\n")
     return figures
 
@@ -88,7 +91,9 @@ def follow_line(figures: dict) -> str:
     """The figures as one summary line, each beside its control."""
     return (f"follows the song from {figures['from_s']:.1f} s: onset correlation {figures['onset_corr']:.2f} "
             f"(control {figures['onset_corr_control']:.2f}), chroma correlation {figures['chroma_corr']:.2f} "
-            f"(control {figures['chroma_corr_control']:.2f}); control: the true stem {CONTROL_BEATS:g} beats late")
+            f"(control {figures['chroma_corr_control']:.2f}); control: the true stem {CONTROL_BEATS:g} beats late; "
+            f"level {figures['level_difference_db']:+.1f} dB against the true stem, "
+            f"{100 * figures['full_scale_share']:.2f} % of samples at full scale")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,4 +45,5 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
     assert follow["from_s"] == 3.0  # r 1/4, w 1: the first reply is written from 2 steps of 1.5 s on
     for name in ("onset_corr", "chroma_corr"):
         assert math.isfinite(follow[name]) and math.isfinite(follow[f"{name}_control"])
+    assert math.isfinite(follow["level_difference_db"]) and 0 <= follow["full_scale_share"] <= 1
     assert "follows the song from 3.0 s: onset correlation" in out

@@ -75,6 +75,25 @@ def test_guidance_on_some_rows_leaves_the_others_conditional():
     assert np.abs(everywhere[:, [0, 3]] - plain[:, [0, 3]]).max() > 1e-2  # the rows left alone would have moved
 
 
+def test_capped_guidance_stays_below_the_conditional_estimates_loudest_value_in_each_row():
+    rng = np.random.default_rng(3)
+    x, context = rng.standard_normal((2, H, W)), rng.standard_normal((2, 3 * H, W))
+    sigma, labels = np.array([0.5, 2.0]), np.eye(4)[[1, 3]]
+    plain = np.asarray(toy_denoiser(x, sigma, context, labels))
+    free = np.asarray(context_guided(toy_denoiser, 3.0, H, channels=(1, 3))(x, sigma, context, labels))
+    capped = np.asarray(context_guided(toy_denoiser, 3.0, H, channels=(1, 3), capped=True)(x, sigma, context, labels))
+    cap = plain[:, 1:3].max(axis=2, keepdims=True)  # per stem and row, over the window's columns
+    assert (free[:, 1:3] > cap + 1e-3).any()  # the cap binds somewhere
+    np.testing.assert_allclose(capped[:, 1:3], np.minimum(free[:, 1:3], cap), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(capped[:, [0, 3]], plain[:, [0, 3]], rtol=1e-5, atol=1e-6)
+
+
+def test_the_shipped_student_guides_the_block_energies_capped():
+    _, student = models.load_model(None, "consistency", None, None)
+    assert (student.guided_channels, student.guidance_cap) == ((36, 44), True)
+    assert "context guidance 3 on channels 36-43, capped" in student.sampler_name()
+
+
 def test_the_shipped_model_guides_all_but_the_spectral_envelope(guided_checkpoint):
     _, shipped = models.load_model(None, "diffusion", None, None)
     _, whole = models.load_model(guided_checkpoint, None, None, None)  # its sampling says no rows: all of them

@@ -11,6 +11,10 @@ independent of either signal's level and lie in [-1, 1]:
                       non-silent (frame energy within 30 dB of the signal's mean frame energy) of the
                       Pearson correlation of their 12-bin chroma vectors: the power of every FFT bin
                       between 55 Hz and 4.2 kHz added to the pitch class of its nearest semitone.
+Two more, of what a musician hears first: `level_difference_db`, the stem's RMS level over the
+true stem's (a part 6 dB too loud drowns the player), and `full_scale_share`, the share of the
+stem's samples at full scale (clipped: distortion in bursts).
+
 A figure with nothing to correlate (a silent signal, no frame where both sound, a flat envelope)
 is 0: no evidence of following, never NaN.
 
@@ -37,6 +41,7 @@ ONSET_FLOOR = 1e-4  # of the mean hop energy: -40 dB
 CHROMA_FRAME = 4096
 CHROMA_RANGE_HZ = (55.0, 4200.0)
 SILENT = 1e-3  # frame energy below -30 dB of the signal's mean frame energy
+FULL_SCALE = 0.999  # a sample this loud was clipped (decoders clip at 1)
 TINY = 1e-20  # keeps an all-zero signal's floor and logarithm finite
 
 
@@ -107,6 +112,18 @@ def _check(truth: np.ndarray, stem: np.ndarray, sample_rate: int) -> None:
 
 FIGURES = {"onset_corr": onset_correlation, "chroma_corr": chroma_correlation}
 CONTROL_BEATS = 2.25  # half a 4/4 bar and a sixteenth
+
+
+def level_difference_db(truth: np.ndarray, stem: np.ndarray) -> float:
+    """The stem's RMS level minus the true stem's, in dB."""
+    def rms_db(audio: np.ndarray) -> float:
+        return 10.0 * float(np.log10(np.mean(np.square(audio, dtype=np.float64)) + TINY))
+    return rms_db(stem) - rms_db(truth)
+
+
+def full_scale_share(stem: np.ndarray) -> float:
+    """The share of samples at full scale (|x| >= FULL_SCALE): what clipping left."""
+    return float(np.mean(np.abs(stem) >= FULL_SCALE))
 
 
 def follow(truth: np.ndarray, stem: np.ndarray, sample_rate: int, beat_seconds: float) -> dict[str, float]:

@@ -63,13 +63,15 @@ class Generator:
     calls) and network calls for consistency sampling (the server's 2). A network that sees the known
     target columns gets them as conditioning, and ADPM2 then needs no RePaint resampling (1 pass).
     `guidance` > 0 guides every call towards the context (`diffusion.guidance`; each call then runs the
-    network on twice the batch), on the output rows `guided_channels` [lo, hi) (None: all).
+    network on twice the batch), on the output rows `guided_channels` [lo, hi) (None: all), with
+    `guidance_cap` no guided value above the largest the plain conditional estimate gives its row.
     `continues_context` asks the engine to fill the context the musician
     has not played yet with the song's periodic continuation (`streaming.continuation`).
     """
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
-                 continues_context: bool = False, guided_channels: tuple[int, int] | None = None):
+                 continues_context: bool = False, guided_channels: tuple[int, int] | None = None,
+                 guidance_cap: bool = False):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
         height = denoiser.net.config.img_resolution  # the latent image is square: channels x columns
@@ -78,7 +80,7 @@ class Generator:
                              f"got {list(guided_channels)}")
         self.mode: Mode = denoiser.mode
         self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
-        self.guidance, self.guided_channels = guidance, guided_channels
+        self.guidance, self.guided_channels, self.guidance_cap = guidance, guided_channels, guidance_cap
         self.continues_context = continues_context
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
         config = denoiser.net.config
@@ -102,7 +104,8 @@ class Generator:
             if sees_target:
                 masked = known_target_context(masked, source, first_generated)
             denoiser = nnx.merge(graphdef, state)
-            denoise = context_guided(denoiser, guidance, self.width, guided_channels) if guidance else denoiser
+            denoise = (context_guided(denoiser, guidance, self.width, guided_channels, guidance_cap)
+                       if guidance else denoiser)
             return sampler(denoise, key, source, known, masked, labels, sigmas)
 
         self._jitted = jax.jit(predict)
@@ -122,6 +125,7 @@ class Generator:
         continuation = "periodic continuation" if self.continues_context else "no continuation"
         rows = "" if self.guided_channels is None or not self.guidance else " on channels {}-{}".format(
             self.guided_channels[0], self.guided_channels[1] - 1)
+        rows += ", capped" if self.guidance and self.guidance_cap else ""
         return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation})"
 
     def _program(self, num_stems: int) -> jax.stages.Compiled:

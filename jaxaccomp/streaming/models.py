@@ -57,6 +57,11 @@ def recommended_guided_channels(meta: dict) -> tuple[int, int] | None:
     return None if channels is None else (int(channels[0]), int(channels[1]))
 
 
+def recommended_guidance_cap(meta: dict) -> bool:
+    """Whether a checkpoint's metadata caps each guided row at the conditional estimate's largest value in it."""
+    return bool(meta.get("sampling", {}).get("guidance_cap", False))
+
+
 def recommended_continuation(meta: dict) -> str:
     """The context continuation a checkpoint's metadata recommends ("off": none)."""
     return str(meta.get("sampling", {}).get("continuation", "off"))
@@ -93,4 +98,5 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
     codec = get_codec(codec_name or meta["codec"], device=runtime.codec_device)
     denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name, dtype=runtime.jax_dtype)
     return codec, Generator(denoiser, steps, guidance, continues_context=continuation == "periodic",
-                            guided_channels=recommended_guided_channels(meta))
+                            guided_channels=recommended_guided_channels(meta),
+                            guidance_cap=recommended_guidance_cap(meta))
