@@ -14,17 +14,17 @@ independent of either signal's level and lie in [-1, 1]:
 A figure with nothing to correlate (a silent signal, no frame where both sound, a flat envelope)
 is 0: no evidence of following, never NaN.
 
-Two more, without a control (the demo prints them), of what a musician hears first: `level_difference_db`, the stem's RMS level over the
-true stem's (a part 6 dB too loud drowns the player), and `full_scale_share`, the share of the
-stem's samples at full scale (clipped: distortion in bursts).
+Two more, without a control (the demo prints them), of what a musician hears first:
+`level_difference_db`, the stem's RMS level over the true stem's (a part 6 dB too loud drowns the
+player), and `full_scale_share`, the share of the stem's samples at full scale (clipped: distortion
+in bursts).
 
-Alone a correlation says little (chroma correlation is well above 0 for any stem in the song's key), so
-`follow` reports each with a control from the same song: the figure against the true stem delayed
-by 2 1/4 beats (half a 4/4 bar and a sixteenth), which keeps the song's key, tempo and sound but
-puts its onsets off the beat grid and its chords half a bar late. On rendered songs the true stem
-scores 1 aligned and about 0 (onsets) and 0.4-0.5 (chroma) so delayed; another song's stem about 0
-and 0.0-0.3.
-"""
+Alone a correlation says little (chroma correlation is well above 0 for any stem in the song's
+key), so `follow` reports each with a control from the same song: the figure against the true stem
+delayed by 2 1/4 beats (half a 4/4 bar and a sixteenth), which keeps the song's key, tempo and
+sound but puts its onsets off the beat grid and its chords half a bar late. On rendered songs the
+true stem scores 1 aligned and about 0 (onsets) and 0.4-0.5 (chroma) so delayed; another song's
+stem about 0 and 0.0-0.3. """
 
 from __future__ import annotations
 
