@@ -24,7 +24,8 @@ key), so `follow` reports each with a control from the same song: the figure aga
 delayed by 2 1/4 beats (half a 4/4 bar and a sixteenth), which keeps the song's key, tempo and
 sound but puts its onsets off the beat grid and its chords half a bar late. On rendered songs the
 true stem scores 1 aligned and about 0 (onsets) and 0.4-0.5 (chroma) so delayed; another song's
-stem about 0 and 0.0-0.3. """
+stem about 0 and 0.0-0.3.
+"""
 
 from __future__ import annotations
 
