@@ -117,9 +117,8 @@ CONTROL_BEATS = 2.25  # half a 4/4 bar and a sixteenth
 
 def level_difference_db(truth: np.ndarray, stem: np.ndarray) -> float:
     """The stem's RMS level minus the true stem's, in dB."""
-    def rms_db(audio: np.ndarray) -> float:
-        return 10.0 * float(np.log10(np.mean(np.square(audio, dtype=np.float64)) + TINY))
-    return rms_db(stem) - rms_db(truth)
+    power = [np.mean(np.square(audio, dtype=np.float64)) + TINY for audio in (stem, truth)]
+    return 10.0 * float(np.log10(power[0] / power[1]))
 
 
 def full_scale_share(stem: np.ndarray) -> float:
