@@ -6,6 +6,8 @@ linear crossfade over the lead-in from what the track already holds, then the co
 file rendered here is what a live session with the same settings would have recorded. As in the
 live system, the first step comes at playback position `step` (the Max external's first step after
 a reset), so the accompaniment is silent until the first step's lead-in at (1 + w) step - fade.
+Played back, the parts then go through the clients' stop gate (`jaxaccomp.stop_gate`): silent while
+the band is, unless `stop_gate=False`.
 
 Input is a mixture (1 or 2 channels, averaged to mono) or one channel per stem in the order bass,
 drums, guitar, piano; then the context is the sum of the channels that are not generated (the Max
@@ -30,6 +32,7 @@ from jaxaccomp.codec.base import Codec
 from jaxaccomp.compile_cache import enable_compile_cache
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.provenance import checkpoint_hash, provenance
+from jaxaccomp import stop_gate as gate
 from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine
@@ -42,10 +45,12 @@ MIX_PEAK = 0.99  # the loudest sample a --mix may hold
 
 
 def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Predictor, stems: Sequence[str], *,
-              settings: StreamSettings = StreamSettings(), seed: int = 0, progress: bool = False) -> np.ndarray:
+              settings: StreamSettings = StreamSettings(), seed: int = 0, stop_gate: bool = True,
+              progress: bool = False) -> np.ndarray:
     """[len(stems), L] float32 accompaniment at 44.1 kHz for the mono `context` (L = its length at 44.1 kHz).
 
-    `settings` and `seed` are the engine's (`StreamingEngine`); `progress` shows a tqdm bar.
+    `settings` and `seed` are the engine's (`StreamingEngine`); `stop_gate` applies the clients' playback
+    gate (`jaxaccomp.stop_gate`); `progress` shows a tqdm bar.
     """
     context = np.asarray(context, np.float32)
     if context.ndim != 1:
@@ -63,7 +68,7 @@ def accompany(context: np.ndarray, sample_rate: int, codec: Codec, generator: Pr
         result = engine.step(played[k * step:(k + 1) * step])
         for track, stem in zip(out, stems):
             crossfade_into(track, result.write_start, result.audio[stem], settings.fade_samples)
-    return out
+    return gate.apply(out, context, SAMPLE_RATE) if stop_gate else out
 
 
 def seed_number(text: str) -> int:
@@ -104,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampling_arguments(parser)
     Runtime.add_arguments(parser)
     StreamSettings.add_arguments(parser)
+    gate.add_argument(parser)
     parser.add_argument("--seed", type=seed_number, default=0, help="seed of the sampler and the decoder (default: 0)")
     return parser
 
@@ -134,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         generator.warm_up(len(args.stems))
         out = accompany(context, rate, codec, generator, args.stems, settings=settings, seed=args.seed,
-                        progress=True)
+                        stop_gate=args.stop_gate == "on", progress=True)
     if out_rate != SAMPLE_RATE:  # back to the input's rate, sample for sample as long as the input
         out = np.ascontiguousarray(resample(out.T, SAMPLE_RATE, to=out_rate)[:context.shape[0]].T)
     checkpoint = args.checkpoint or default_checkpoint(args.mode)
@@ -142,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "checkpoint_sha256": checkpoint_hash(checkpoint), "mode": generator.mode, "steps": generator.steps,
             "guidance": generator.guidance, "continues_context": generator.continues_context, "dtype": runtime.dtype,
             "codec": codec.name, "seed": args.seed,
-            "stream": asdict(settings), **provenance()}
+            "stream": asdict(settings), "stop_gate": args.stop_gate, **provenance()}
     write_audio(args.out, out.T, out_rate, out_format, note)
     if mix_format is not None:
         mix = resample(context, rate, to=out_rate) + out.sum(axis=0)

@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from jaxaccomp.client.core import ClientSettings
     from jaxaccomp.client.player import play
-    from jaxaccomp.client.report import summary_lines, write_session
+    from jaxaccomp.client.report import heard_tracks, summary_lines, write_session
     from jaxaccomp.data.render import render_dataset
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = write_session(args.out, context, core, wall)
     tempo = json.loads((split.directory / split.tracks[0].id / "render.json").read_text())["tempo"]
     start = core.settings.stream.first_written
-    figures = write_follow(args.out, stems[index], core.tracks[0], start, 60.0 / tempo)
+    figures = write_follow(args.out, stems[index], heard_tracks(core, context)[0], start, 60.0 / tempo)
     server_lines = [line for line in log.read_text().splitlines() if line.startswith(("warm-up", "served"))]
     print("\n".join(summary_lines(report) + [f"server: {line}" for line in server_lines] + [follow_line(figures)]))
     print(f"{context.shape[0] / SAMPLE_RATE:.1f} s song streamed live; server exit status {status}; wrote context, "

@@ -69,3 +69,22 @@ def test_a_bad_packet_size_is_one_line(tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 1
     assert run.stderr.count("\n") == 1 and "packet size 4410 refused" in run.stderr and "9216 bytes" in run.stderr
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_the_stop_gate_port_equals_the_python_definition(tmp_path, rate):
+    """max/core's StopGate gives jaxaccomp.stop_gate's gain for every sample of a band that plays,
+    rests, gets quiet, stops and comes back."""
+    from jaxaccomp import stop_gate
+
+    rng = np.random.default_rng(5)
+    seconds = [(2.0, 0.3), (0.15, 0.0), (1.5, 0.3), (1.0, 0.01), (1.2, 0.0), (0.7, 0.2), (0.05, 0.0), (1.0, 1e-5)]
+    band = np.concatenate([level * rng.standard_normal(int(s * rate)) for s, level in seconds]).astype(np.float32)
+    band_file, gains_file = tmp_path / "band.f32", tmp_path / "gains.f32"
+    band.astype("<f4").tofile(band_file)
+    run = subprocess.run([build() / "core" / "stop_gate_gains", band_file, gains_file, str(rate)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    expected = stop_gate.sample_gains(band, rate, band.shape[0])
+    assert 0 < expected.mean() < 1  # the gate both opened and closed
+    np.testing.assert_allclose(np.fromfile(gains_file, "<f4"), expected, rtol=0, atol=1e-6)

@@ -14,6 +14,7 @@ import re
 import subprocess
 
 import numpy as np
+import pytest
 import soundfile
 
 from tests.support.max_build import ROOT, build, require
@@ -78,3 +79,63 @@ def test_bad_messages_are_one_line_errors(tmp_path):
     errors = [line for line in run.stderr.splitlines() if line.startswith("error: jaxaccomp~")]
     assert [line.split(":")[2].strip() for line in errors] == ["packet_size", "w", "predict_instruments", "server"]
     assert "refused" in errors[0] and "w must be -1, 0 or 1" in errors[1] and "port must be" in errors[3]
+
+
+GATE_HARNESS = """#N canvas 0 50 600 400 12;
+#X obj 10 10 table g-bass;
+#X obj 10 35 table g-drums;
+#X obj 10 60 table g-guitar;
+#X obj 10 85 table g-piano;
+#X obj 10 110 r gate;
+#X obj 10 140 jaxaccomp~ g bass drums guitar piano;
+#X obj 10 200 writesf~ 2;
+#X obj 300 170 route end;
+#X obj 300 200 t b b;
+#X msg 300 230 stop;
+#X msg 380 230 \\; pd quit;
+#X obj 10 260 r gate-file;
+#X msg 10 290 read -resize \\$1 g-bass g-drums g-guitar g-piano;
+#X obj 10 320 soundfiler;
+#X obj 200 260 r gate-rec;
+#X obj 120 260 list;
+#X connect 4 0 5 0;
+#X connect 5 0 6 0;
+#X connect 5 1 6 1;
+#X connect 5 4 7 0;
+#X connect 7 0 8 0;
+#X connect 8 1 9 0;
+#X connect 8 0 10 0;
+#X connect 9 0 6 0;
+#X connect 11 0 15 0;
+#X connect 15 0 12 0;
+#X connect 12 0 13 0;
+#X connect 14 0 6 0;
+"""
+
+
+@pytest.mark.parametrize("gated", [1, 0])
+def test_the_predicted_stem_plays_through_the_stop_gate(tmp_path, gated):
+    """The bass array holds a held note; the band (drums) plays 1.2 s and stops. Played out of the
+    bass outlet, the note follows jaxaccomp.stop_gate keyed by the band, or, after `stopgate 0`, plays
+    as written; the arrays are not touched."""
+    from jaxaccomp import stop_gate
+
+    t = np.arange(int(2.9 * SAMPLE_RATE)) / SAMPLE_RATE
+    song = np.zeros((t.shape[0], 4), np.float32)
+    song[:, 0] = 0.3 * np.sin(2 * np.pi * 55 * t)
+    song[:int(1.2 * SAMPLE_RATE), 1] = 0.2 * np.random.default_rng(0).standard_normal(int(1.2 * SAMPLE_RATE))
+    song_file, out_file, harness = tmp_path / "song.wav", tmp_path / "played.wav", tmp_path / "gate.pd"
+    soundfile.write(song_file, song, SAMPLE_RATE, subtype="FLOAT")
+    harness.write_text(GATE_HARNESS)
+    setup = (f"gate-file {song_file}; gate-rec open -bytes 4 {out_file}; gate predict_instruments 1 0 0 0; "
+             f"gate server 127.0.0.1 9; gate stopgate {gated}; pd dsp 1; gate-rec start; gate play 1")
+    run = subprocess.run(["pd", "-nogui", "-nosound", "-noprefs", "-r", str(SAMPLE_RATE), "-path", build() / "pd",
+                          "-open", harness, "-send", setup], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and out_file.exists(), run.stderr[-4000:]
+    played = soundfile.read(out_file, dtype="float32")[0]
+    # writesf~ may start a DSP block before or after playback: align on the drums, played as they are
+    lag = next(k for k in range(0, 257) if np.array_equal(played[k:k + 1000, 1], song[:1000, 1]))
+    bass = played[lag:lag + song.shape[0], 0]
+    expected = song[:, 0] * stop_gate.sample_gains(song[:, 1], SAMPLE_RATE, song.shape[0]) if gated else song[:, 0]
+    np.testing.assert_allclose(bass, expected[:bass.shape[0]], rtol=0, atol=1e-6)
+    assert bass.shape[0] > 2.5 * SAMPLE_RATE and np.any(bass[int(2 * SAMPLE_RATE):]) != bool(gated)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxaccomp import stop_gate
 from jaxaccomp.cli import run
 from jaxaccomp.client.core import ClientSettings
 from jaxaccomp.constants import STEMS
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--out", type=Path, required=True, help="output folder (new, or empty)")
     play.add_argument("--force", action="store_true", help="write into --out even if it holds files (replacing ours)")
     StreamSettings.add_arguments(play)
+    stop_gate.add_argument(play)
     play.add_argument("--tail", type=float, default=2.0,
                       help="seconds to keep listening after the song ends (default: 2)")
     play.add_argument("--reference", action="store_true",
@@ -69,7 +71,8 @@ def play(args: argparse.Namespace) -> int:
     from jaxaccomp.client.report import summary_lines, write_session
     from jaxaccomp.tracks import read_context, resample
 
-    settings = ClientSettings(StreamSettings.from_args(args), args.package_size, tuple(args.stems))
+    settings = ClientSettings(StreamSettings.from_args(args), args.package_size, tuple(args.stems),
+                              stop_gate=args.stop_gate == "on")
     check_output_folder(args.out, args.force)
     context, rate = read_context(args.song, settings.stems)
     context = resample(context, rate)

@@ -49,6 +49,7 @@ class ClientSettings:
     blob: bool = False  # extensions: only once the server's /hello_reply lists them
     position: bool = False
     ramped: bool = True  # the server pre-ramps the lead-in (the reference server always does)
+    stop_gate: bool = True  # play the parts through the stop gate (jaxaccomp.stop_gate)
 
     def __post_init__(self) -> None:
         if not self.stems or not set(self.stems) <= set(STEMS) or len(set(self.stems)) != len(self.stems):

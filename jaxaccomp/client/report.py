@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from jaxaccomp import stop_gate
 from jaxaccomp.client.core import ClientCore
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.provenance import provenance
@@ -21,7 +22,7 @@ def latency_report(core: ClientCore, wall_s: float) -> dict:
     return {
         "settings": {**asdict(s.stream), "package_size": s.package_size,
                      "stems": list(s.stems), "blob": s.blob, "position": s.position,
-                     "server_ramps_lead_in": s.ramped},
+                     "server_ramps_lead_in": s.ramped, "stop_gate": s.stop_gate},
         "server": ({"name": server.server, "protocol": server.protocol, "capabilities": list(server.capabilities)}
                    if server is not None else {"name": "reference (no /hello_reply)"}),
         "step_budget_ms": s.stream.step_budget_ms,
@@ -32,11 +33,19 @@ def latency_report(core: ClientCore, wall_s: float) -> dict:
     }
 
 
+def heard_tracks(core: ClientCore, context: np.ndarray) -> np.ndarray:
+    """[stems, L] what a listener heard: the tracks the replies were written into, through the stop gate
+    unless the client was set without it (the gate depends on the context alone, so applying it after
+    the session is applying it live)."""
+    return stop_gate.apply(core.tracks, context, SAMPLE_RATE) if core.settings.stop_gate else core.tracks
+
+
 def write_session(out: Path, context: np.ndarray, core: ClientCore, wall_s: float) -> dict:
-    """Write accompaniment.wav (one channel per stem), mix.wav and latency.json into `out`."""
+    """Write accompaniment.wav (one channel per stem, as heard), mix.wav and latency.json into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    sf.write(str(out / "accompaniment.wav"), core.tracks.T, SAMPLE_RATE, subtype="FLOAT")
-    sf.write(str(out / "mix.wav"), context + core.tracks.sum(axis=0), SAMPLE_RATE, subtype="FLOAT")
+    heard = heard_tracks(core, context)
+    sf.write(str(out / "accompaniment.wav"), heard.T, SAMPLE_RATE, subtype="FLOAT")
+    sf.write(str(out / "mix.wav"), context + heard.sum(axis=0), SAMPLE_RATE, subtype="FLOAT")
     report = latency_report(core, wall_s)
     (out / "latency.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

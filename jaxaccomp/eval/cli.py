@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from jaxaccomp import stop_gate
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.data.slakh import SPLITS, load_split
 from jaxaccomp.eval import metrics, paper, plots, report, runner
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"metrics (default: {', '.join(metrics.available())}, plus the paper's metrics of each "
                         f"weights file given below: {', '.join(metrics.PAPER_METRICS)})")
     StreamSettings.add_arguments(p, r_and_w=False)
+    stop_gate.add_argument(p)
     p.add_argument("--skip", type=float, default=3.0,
                    help="seconds at the start of every song left out of every metric; at least the latest first "
                         "written sample of the grid, (1+w) r T (default: 3, enough for every default regime)")
@@ -131,7 +133,7 @@ def _check_settings(out: Path, settings: dict) -> None:
     and a setting the folder does not record yet, such as a reference row's codec, is added)."""
     path = out / SETTINGS_FILE
     if path.is_file():
-        old = json.loads(path.read_text())
+        old = {"stop_gate": "off", **json.loads(path.read_text())}  # folders from before the gate were made without it
         changed = [key for key in settings if key not in ACCUMULATING and old.get(key, settings[key]) != settings[key]]
         changed += [f"{label} {name}" for key, label in ACCUMULATING.items() for name, value in settings[key].items()
                     if name in old.get(key, {}) and old[key][name] != value]
@@ -202,9 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     job = runner.Job(str(args.data), args.split, str(args.out), models, names, args.window, args.fade,
                      round(args.skip * SAMPLE_RATE), args.seed, keep_audio=not args.no_audio, mixes=args.mixes,
                      weights=tuple(sorted(weights.items())), device=args.device, codec_device=args.codec_device,
-                     **round_trip)
+                     stop_gate=args.stop_gate == "on", **round_trip)
     _check_settings(args.out, {"data": str(split.directory.resolve()), "window": args.window, "fade": args.fade,
                                "skip_s": args.skip, "seed": args.seed,
+                               "stop_gate": args.stop_gate,
                                "models": {m.name: {k: v for k, v in asdict(m).items() if k != "name"} for m in models},
                                "weights": weights, **round_trip})
     tasks = [runner.Task(job, Clip(source, None, track, stem), partners[(track, stem)])

@@ -65,6 +65,7 @@ class Job:
     round_trip_codec: str | None = None  # the codec of the codec_round_trip row (None: no such row)
     device: str | None = None  # JAX's platform in every process (runtime.Runtime.device; None: JAX's choice)
     codec_device: str | None = None  # Music2Latent's torch device (None: its own choice)
+    stop_gate: bool = True  # the clients' playback gate on generated parts (jaxaccomp.stop_gate)
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def _generate(task: Task, song: Song) -> tuple[np.ndarray, float]:
     codec, generator = _model(spec, job.device, job.codec_device)
     start = time.perf_counter()
     out = accompany(song.full_context, SAMPLE_RATE, codec, generator, [clip.stem],
-                    settings=clip.regime.settings(job.window, job.fade), seed=job.seed)[0]
+                    settings=clip.regime.settings(job.window, job.fade), seed=job.seed, stop_gate=job.stop_gate)[0]
     return out[job.skip:], time.perf_counter() - start
 
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "jaxaccomp/client.h"
+#include "jaxaccomp/stop_gate.h"
 #include "pd_array_store.h"
 
 namespace {
@@ -54,6 +55,8 @@ struct Player {
   t_clock *step_tick = nullptr, *poll_tick = nullptr, *end_tick = nullptr;
   std::int64_t written = 0;  // reply chunks written at the last redraw
   double redrawn_at = 0.0;
+  jaxaccomp::StopGate gate{44100.0};  // remade at the DSP chain's rate
+  bool gated = true;                  // `stopgate 0` plays the predicted stems as written
 
   PdArrayStore store() const { return PdArrayStore(prefix, client->stems()); }
 };
@@ -113,11 +116,19 @@ t_int* perform(t_int* w) {
   auto* x = reinterpret_cast<t_jaxaccomp*>(w[1]);
   const int n = static_cast<int>(w[2]);
   Player& p = *x->player;
-  for (std::size_t c = 0; c < p.dsp_words.size(); ++c) {
-    auto* out = reinterpret_cast<t_sample*>(w[3 + c]);
-    for (int i = 0; i < n; ++i) {
-      const std::int64_t frame = p.playhead + i;
-      out[i] = p.playing && p.dsp_words[c] != nullptr && frame < p.dsp_frames ? p.dsp_words[c][frame].w_float : 0;
+  const std::size_t stems = p.dsp_words.size();
+  const std::vector<bool>& predicted = p.client->predicted();
+  for (int i = 0; i < n; ++i) {
+    const std::int64_t frame = p.playhead + i;
+    const bool audible = p.playing && frame < p.dsp_frames;
+    float band = 0;  // what the musician plays: the mix of the stems not predicted, as sent
+    for (std::size_t c = 0; c < stems; ++c)
+      if (audible && !predicted[c] && p.dsp_words[c] != nullptr) band += p.dsp_words[c][frame].w_float;
+    const float gain = audible && p.gated ? p.gate.next(band) : 1.0f;
+    for (std::size_t c = 0; c < stems; ++c) {
+      auto* out = reinterpret_cast<t_sample*>(w[3 + c]);
+      const float sample = audible && p.dsp_words[c] != nullptr ? p.dsp_words[c][frame].w_float : 0;
+      out[i] = predicted[c] ? sample * gain : sample;
     }
   }
   if (p.playing) {
@@ -136,12 +147,15 @@ t_int* perform(t_int* w) {
       clock_delay(p.end_tick, 0);
     }
   }
-  return w + 3 + p.dsp_words.size();
+  return w + 3 + stems;
 }
 
 void dsp(t_jaxaccomp* x, t_signal** sp) {
   Player& p = *x->player;
-  guarded(x, "dsp", [&] { p.client->set_sample_rate(sp[0]->s_sr); });
+  guarded(x, "dsp", [&] {
+    p.client->set_sample_rate(sp[0]->s_sr);
+    p.gate = jaxaccomp::StopGate(sp[0]->s_sr);
+  });
   PdArrayStore store = p.store();
   store.use_in_dsp();
   p.dsp_frames = store.frames();
@@ -159,7 +173,10 @@ void play(t_jaxaccomp* x, t_floatarg on) {
   Player& p = *x->player;
   const PdArrayStore store = p.store();
   if (on != 0 && !store.missing().empty()) pd_error(x, "jaxaccomp~: no float array named %s", store.missing().c_str());
-  if (on != 0 && !p.playing) p.step_clock.restart(p.playhead);
+  if (on != 0 && !p.playing) {
+    p.step_clock.restart(p.playhead);
+    p.gate.reset();  // it hears the band from here on
+  }
   p.playing = on != 0;
 }
 
@@ -170,6 +187,7 @@ void seek(t_jaxaccomp* x, t_floatarg frame) {
   Player& p = *x->player;
   p.playhead = std::max<std::int64_t>(0, static_cast<std::int64_t>(frame));
   p.step_clock.restart(p.playhead);
+  p.gate.reset();
 }
 
 void reset(t_jaxaccomp* x) {
@@ -201,6 +219,7 @@ void set_verbose(t_jaxaccomp* x, t_floatarg v) {
   guarded(x, "verbose", [&] { x->player->client->set_verbose(v != 0); });
 }
 void set_ramped(t_jaxaccomp* x, t_floatarg v) { x->player->client->set_server_ramps_lead_in(v != 0); }
+void set_stop_gate(t_jaxaccomp* x, t_floatarg v) { x->player->gated = v != 0; }
 
 void set_packet_size(t_jaxaccomp* x, t_floatarg v) {
   guarded(x, "packet_size", [&] { x->player->client->set_packet_size(static_cast<int>(v)); });
@@ -330,6 +349,7 @@ void jaxaccomp_tilde_setup(void) {
   add(set_max_datagram, "max_datagram", A_FLOAT);
   add(set_verbose, "verbose", A_FLOAT);
   add(set_ramped, "ramped", A_FLOAT);
+  add(set_stop_gate, "stopgate", A_FLOAT);
   add(predict_instruments, "predict_instruments", A_GIMME);
   add(instrument, "instrument", A_FLOAT);
   add(server, "server", A_SYMBOL, A_FLOAT);
