@@ -118,7 +118,7 @@ async function start() {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [2],
     processorOptions: { step: stream.step, contentOffset: stream.contentOffset, fade: stream.fadeSamples,
                         ramped: page.hello.capabilities.includes("ramped"), stems: s.stems, file, steps, end,
-                        compensation,
+                        compensation, stopGate: $("stop-gate").checked,
                         inputLevel: file ? 1 : 0 } });
   stream.worklet = node.port;
   page.stream = stream; page.node = node; page.source = source; page.late = 0; page.columns = [];

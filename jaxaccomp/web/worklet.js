@@ -11,11 +11,48 @@
 // Latency compensation (the microphone): what you play reaches this thread `compensation` samples
 // after you played it (input latency) and what it plays reaches you that much later again (output
 // latency), so the generated tracks are played that many samples early; the look-ahead leaves room.
+// Stop with the band: the generated tracks play through jaxaccomp/stop_gate.py's gate, keyed by the
+// input (silent while the band is), unless the page turns it off. With latency compensation the gate
+// acts that many samples later on the timeline, as the input does. The recording keeps what was heard.
 // Everything is kept on the input's timeline (input, each generated track, their mix) and handed over
 // at the end.
 
 const BLOCK = 1 << 16; // samples per storage block of a track
 const METER_COLUMN = 512; // samples per column of the scrolling view
+
+class StopGate {
+  // The gate of jaxaccomp/stop_gate.py (constants and definition there; docs/streaming.md), sample by
+  // sample: next(band) is the gain for this timeline sample, then the band's sample is heard.
+  constructor(rate) {
+    const blocks = (seconds) => Math.max(1, Math.floor(seconds * rate / StopGate.BLOCK + 0.5));
+    this.hold = blocks(0.25); // HOLD_S
+    this.levels = new Float64Array(blocks(5.0)); // REFERENCE_S of block levels, a ring
+    this.release = StopGate.BLOCK / (0.1 * rate); // RELEASE_S
+    this.heard = 0; this.position = 0; this.squares = 0; this.before = 0; this.latest = 0;
+  }
+  next(band) {
+    const gain = this.before + (this.latest - this.before) * (this.position + 1) / StopGate.BLOCK;
+    this.squares += band * band;
+    if (++this.position === StopGate.BLOCK) this.decide();
+    return Math.fround(gain);
+  }
+  decide() {
+    const size = this.levels.length;
+    this.levels[this.heard % size] = 10 * Math.log10(this.squares / StopGate.BLOCK + 1e-12);
+    this.heard += 1;
+    let recent = -Infinity, loudest = -Infinity;
+    for (let back = 0; back < Math.min(this.heard, size); back++) {
+      const level = this.levels[(this.heard - 1 - back) % size];
+      loudest = Math.max(loudest, level);
+      if (back < this.hold) recent = Math.max(recent, level);
+    }
+    const open = recent > Math.max(loudest - 30, -70); // DROP_DB, FLOOR_DB
+    this.before = this.latest;
+    this.latest = open ? 1 : Math.max(0, this.latest - this.release);
+    this.position = 0; this.squares = 0;
+  }
+}
+StopGate.BLOCK = 512;
 
 class Track {
   // A mono track addressed by timeline sample, grown block by block; unwritten samples are 0.
@@ -41,7 +78,8 @@ class StreamProcessor extends AudioWorkletProcessor {
     this.file = o.file; this.steps = o.steps; this.end = o.end; // a file: steps to send, samples to play
     this.compensation = o.compensation; // samples the generated tracks are played early
     this.t = 0; this.sent = 0; this.late = 0; this.written = 0; this.running = true;
-    this.input = new Track(); this.mix = new Track();
+    this.input = new Track(); this.mix = new Track(); this.gains = new Track(); // the gate's, per timeline sample
+    this.gate = o.stopGate ? new StopGate(sampleRate) : null;
     this.tracks = o.stems.map(() => new Track());
     this.levels = { input: o.inputLevel, stems: o.stems.map(() => 1) };
     this.column = { inMin: 0, inMax: 0, genMin: 0, genMax: 0, n: 0 };
@@ -81,8 +119,13 @@ class StreamProcessor extends AudioWorkletProcessor {
   finish() {
     if (!this.running) return;
     this.running = false;
+    const heard = (track) => {
+      const samples = track.slice(0, this.t);
+      if (this.gate) for (let t = 0; t < samples.length; t++) samples[t] *= this.gains.get(t);
+      return samples;
+    };
     const recording = { input: this.input.slice(0, this.t), mix: this.mix.slice(0, this.t),
-                        stems: this.tracks.map((track) => track.slice(0, this.t)) };
+                        stems: this.tracks.map(heard) };
     const buffers = [recording.input.buffer, recording.mix.buffer, ...recording.stems.map((s) => s.buffer)];
     this.port.postMessage({ type: "ended", recording, late: this.late }, buffers);
   }
@@ -98,9 +141,12 @@ class StreamProcessor extends AudioWorkletProcessor {
       if (this.file) x = t < this.file.length ? this.file[t] : 0;
       else if (mic) { for (const channel of mic) x += channel[i]; x /= mic.length; }
       this.input.set(t, x);
+      const gain = this.gate ? this.gate.next(x) : 1; // for the track sample played now
+      if (this.gate) this.gains.set(t + this.compensation, gain);
+      const alignedGain = this.gate ? this.gains.get(t) : 1;
       let heard = x * this.levels.input, mixed = heard, generated = 0;
       for (let s = 0; s < this.tracks.length; s++) {
-        const now = this.tracks[s].get(t + this.compensation), aligned = this.tracks[s].get(t);
+        const now = this.tracks[s].get(t + this.compensation) * gain, aligned = this.tracks[s].get(t) * alignedGain;
         heard += now * this.levels.stems[s]; mixed += aligned * this.levels.stems[s]; generated += aligned;
         this.peaks.stems[s] = Math.max(this.peaks.stems[s], Math.abs(now));
       }
