@@ -205,8 +205,21 @@ def test_a_results_folder_keeps_its_settings(finished_sweep):
     sweep = finished_sweep.root
     with pytest.raises(ValueError, match=r"holds results made with other settings \(seed\)"):
         run_sweep(sweep, "--seed", "1")
+    with pytest.raises(ValueError, match=r"holds results made with other settings \(stop_gate\)"):
+        run_sweep(sweep, "--stop-gate", "off")
     with pytest.raises(ValueError, match=r"--skip 1 s is before the first sample r=0.5 w=0 writes \(3 s\)"):
         run_sweep(sweep, "--w", "0", "--skip", "1")
+
+
+def test_a_folder_from_before_the_stop_gate_reads_as_ungated(tmp_path):
+    from jaxaccomp.eval.cli import _check_settings
+
+    old = {"data": "d", "window": 264600, "fade": 0.02, "skip_s": 3.0, "seed": 0, "models": {}, "weights": {}}
+    (tmp_path / "settings.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"other settings \(stop_gate\)"):
+        _check_settings(tmp_path, {**old, "stop_gate": "on"})
+    _check_settings(tmp_path, {**old, "stop_gate": "off"})
+    assert json.loads((tmp_path / "settings.json").read_text())["stop_gate"] == "off"
 
 
 @pytest.mark.parametrize("flag", ["--cocola", "--vggish", "--beat-this"])
