@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 BLOCK = 512  # samples per decision (11.6 ms at 44.1 kHz)
 DROP_DB = 30.0  # the band counts as stopped this far below its loudest block of the last REFERENCE_S
@@ -60,11 +61,9 @@ def block_gains(context: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def _trailing_max(values: np.ndarray, span: int) -> np.ndarray:
     """values[b] -> max(values[max(0, b - span + 1) : b + 1])."""
-    from scipy.ndimage import maximum_filter1d
-
     if values.shape[0] == 0:
         return values
-    return maximum_filter1d(values, span, origin=(span - 1) // 2, mode="nearest") if span > 1 else values
+    return maximum_filter1d(values, span, origin=(span - 1) // 2, mode="nearest")
 
 
 def sample_gains(context: np.ndarray, sample_rate: int, length: int) -> np.ndarray:
