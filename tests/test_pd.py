@@ -98,13 +98,15 @@ GATE_HARNESS = """#N canvas 0 50 600 400 12;
 #X obj 10 320 soundfiler;
 #X obj 200 260 r gate-rec;
 #X obj 120 260 list;
+#X obj 380 200 delay 1000;
 #X connect 4 0 5 0;
 #X connect 5 0 6 0;
 #X connect 5 1 6 1;
 #X connect 5 4 7 0;
 #X connect 7 0 8 0;
 #X connect 8 1 9 0;
-#X connect 8 0 10 0;
+#X connect 8 0 16 0;
+#X connect 16 0 10 0;
 #X connect 9 0 6 0;
 #X connect 11 0 15 0;
 #X connect 15 0 12 0;
@@ -133,9 +135,13 @@ def test_the_predicted_stem_plays_through_the_stop_gate(tmp_path, gated):
                           "-open", harness, "-send", setup], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and out_file.exists(), run.stderr[-4000:]
     played = soundfile.read(out_file, dtype="float32")[0]
-    # writesf~ may start a DSP block before or after playback: align on the drums, played as they are
-    lag = next(k for k in range(0, 257) if np.array_equal(played[k:k + 1000, 1], song[:1000, 1]))
-    bass = played[lag:lag + song.shape[0], 0]
+    # writesf~ starts some DSP blocks before or after playback (more on a busy machine): align on the
+    # drums, which play as they are, in whichever direction the recording is off
+    early = [k for k in range(0, 8192, 64) if np.array_equal(played[k:k + 1000, 1], song[:1000, 1])]
+    late = [k for k in range(0, 8192, 64) if np.array_equal(played[:1000, 1], song[k:k + 1000, 1])]
+    assert early or late, f"the recorded drums are not the song's: {played.shape[0]} frames; {run.stderr[-800:]}"
+    played, start = (played[early[0]:], 0) if early else (played, late[0])
+    bass = played[:song.shape[0] - start, 0]
     expected = song[:, 0] * stop_gate.sample_gains(song[:, 1], SAMPLE_RATE, song.shape[0]) if gated else song[:, 0]
-    np.testing.assert_allclose(bass, expected[:bass.shape[0]], rtol=0, atol=1e-6)
-    assert bass.shape[0] > 2.5 * SAMPLE_RATE and np.any(bass[int(2 * SAMPLE_RATE):]) != bool(gated)
+    np.testing.assert_allclose(bass, expected[start:start + bass.shape[0]], rtol=0, atol=1e-6)
+    assert bass.shape[0] > 2.5 * SAMPLE_RATE and np.any(bass[int(2 * SAMPLE_RATE) - start:]) != bool(gated)
