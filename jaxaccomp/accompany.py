@@ -27,12 +27,12 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from jaxaccomp import stop_gate as gate
 from jaxaccomp.cli import interruptible
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.compile_cache import enable_compile_cache
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.provenance import checkpoint_hash, provenance
-from jaxaccomp import stop_gate as gate
 from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.engine import StreamingEngine

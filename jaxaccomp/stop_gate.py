@@ -6,8 +6,8 @@ silence for one to two steps (1.5-3 s at r = 1/4). A musician stops within a bea
 though, hears the band at the moment it plays each sample: this gate fades the generated part out
 once the band has been silent for `HOLD_S`, and fades it back in when the band returns. Its gain
 depends on the musician's audio alone, up to the sample before the block it acts on, so it is the
-same whether a client applies it live (the Max and Pd externals, the browser page) or a file is
-rendered offline (`accompany`, the evaluation).
+same whether a client applies it live (the Pd external, the browser page, the Python client) or a
+file is rendered offline (`accompany`, the evaluation). The Max external does not apply it yet.
 
 Per 512-sample block b of the musician's audio x (the context, at the client's sample rate):
   level[b]  = 10 log10(mean(x^2) + 1e-12) dB
@@ -33,7 +33,7 @@ FLOOR_DB = -70.0  # dBFS: below this the band is silent whatever its recent leve
 HOLD_S = 0.25  # how long the band must stay down: an eighth note at 120 bpm, longer than a rest between notes
 REFERENCE_S = 5.0  # how far back the band's recent loudest level is taken
 RELEASE_S = 0.1  # fade-out time from full level to silence
-SILENCE_DB = 1e-12  # added to the mean square: digital silence reads as -120 dB
+MEAN_SQUARE_FLOOR = 1e-12  # added to each block's mean square: digital silence reads as -120 dB
 
 
 def blocks_in(seconds: float, sample_rate: int) -> int:
@@ -46,7 +46,7 @@ def block_gains(context: np.ndarray, sample_rate: int) -> np.ndarray:
     context = np.asarray(context, np.float64)
     count = context.shape[0] // BLOCK
     squares = np.square(context[:count * BLOCK]).reshape(count, BLOCK)
-    level = 10.0 * np.log10(squares.mean(axis=1) + SILENCE_DB)
+    level = 10.0 * np.log10(squares.mean(axis=1) + MEAN_SQUARE_FLOOR)
     hold, reference = blocks_in(HOLD_S, sample_rate), blocks_in(REFERENCE_S, sample_rate)
     recent, loudest = _trailing_max(level, hold), _trailing_max(level, reference)
     is_open = recent > np.maximum(loudest - DROP_DB, FLOOR_DB)
