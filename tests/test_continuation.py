@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from jaxaccomp.constants import SAMPLE_RATE
-from jaxaccomp.streaming.continuation import (FEATURE_FFT, FEATURE_HOP, MEMORY_S, PeriodicContinuation, band_energies,
-                                              find_repeat)
+from jaxaccomp.streaming.continuation import HISTORY_S, PeriodicContinuation, band_energies, find_period
 
 
 def groove(seconds: float, bar: float, seed: int = 0) -> np.ndarray:
@@ -24,85 +23,34 @@ def groove(seconds: float, bar: float, seed: int = 0) -> np.ndarray:
     return audio + 0.3 * np.sin(2 * np.pi * np.cumsum(chord) / SAMPLE_RATE).astype(np.float32)
 
 
-def song_with_form(bar: float, seed: int = 0) -> tuple[np.ndarray, int]:
-    """Verse (A2 D3 E3 F#3, a bar each) twice, chorus (F3 C3 G3 A3) twice, then the verse again, over
-    one drum groove; returns the audio and where the verse's return starts."""
-    hit = np.exp(-np.arange(2000) / 300.0) * np.random.default_rng(seed).standard_normal(2000)
-    bar_samples = int(bar * SAMPLE_RATE)
-    verse, chorus = (110.0, 146.8, 164.8, 185.0), (174.6, 130.8, 196.0, 220.0)
-    chords = [*verse, *verse, *chorus, *chorus, *verse]
-    audio = np.zeros(bar_samples * len(chords), np.float32)
-    t = np.arange(bar_samples) / SAMPLE_RATE
-    for k, f0 in enumerate(chords):
-        audio[k * bar_samples:(k + 1) * bar_samples] += 0.3 * np.sin(2 * np.pi * f0 * t).astype(np.float32)
-    for k in range(4 * len(chords)):
-        at = k * bar_samples // 4
-        audio[at:at + 2000] += (1.0 if k % 4 == 0 else 0.3) * hit[:max(0, min(2000, audio.shape[0] - at))]
-    return audio, 16 * bar_samples
-
-
 @pytest.mark.parametrize("bar", [1.6, 2.137])
-def test_repeat_is_the_progression_to_the_sample_scale(bar: float) -> None:
-    lag = find_repeat(band_energies(groove(20.0, bar)))
-    assert lag is not None
+def test_period_is_the_progression_to_the_sample_scale(bar: float) -> None:
+    period = find_period(groove(HISTORY_S, bar))
+    assert period is not None
     # the chords repeat every two bars (so also every four or six); one bar would be a wrong chord half the time
-    progressions = lag / (2 * bar * SAMPLE_RATE)
-    assert round(progressions) >= 1 and abs(lag - round(progressions) * 2 * bar * SAMPLE_RATE) < 0.001 * SAMPLE_RATE
+    progressions = period / (2 * bar * SAMPLE_RATE)
+    assert round(progressions) >= 1 and abs(period - round(progressions) * 2 * bar * SAMPLE_RATE) < 0.001 * SAMPLE_RATE
 
 
-def test_a_returning_verse_is_continued_as_the_verse_went_on() -> None:
-    """Two bars into the returning verse, the last period of the song is the chorus's; the newest
-    seconds sound like the verse, so the guess is what followed them last time: the verse's third
-    and fourth chords, never heard since the chorus."""
-    bar = 1.6
-    audio, verse_again = song_with_form(bar)
-    end = verse_again + int(2.2 * bar * SAMPLE_RATE)
-    length = int(1.5 * bar * SAMPLE_RATE)
-    guess = PeriodicContinuation()(audio[:end], end, length)
-    truth = audio[end:end + length]
-    assert np.corrcoef(guess, truth)[0, 1] > 0.95  # sample by sample: the chords' sines dominate
-    last_period = audio[end - 4 * int(bar * SAMPLE_RATE):][:length]  # a chorus-length period back
-    assert np.corrcoef(last_period, truth)[0, 1] < 0.5  # what repeating the last period would have played
-
-
-def test_no_repeat_in_noise_or_in_too_little_audio() -> None:
+def test_no_period_in_noise_or_in_too_little_audio() -> None:
     rng = np.random.default_rng(1)
-    assert find_repeat(band_energies(rng.standard_normal(20 * SAMPLE_RATE).astype(np.float32))) is None
-    assert find_repeat(band_energies(groove(3.9, 1.6))) is None  # 3 s matched need a lag of 1 s before them
+    assert find_period(rng.standard_normal(int(HISTORY_S * SAMPLE_RATE)).astype(np.float32)) is None
+    assert find_period(groove(2.5, 1.6)) is None  # too short to score a 1-s lag on 2 s of overlap
     assert PeriodicContinuation()(np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE, 1000) is None
 
 
-def test_continuation_repeats_what_followed() -> None:
-    history = groove(20.0, 1.6)
-    follow = PeriodicContinuation()
-    follow(history, history.shape[0], 1)
-    lag = follow.lag
-    length = lag + SAMPLE_RATE  # more than the lag: what followed is tiled
-    guess = follow(history, history.shape[0], length)
+def test_continuation_repeats_the_last_period() -> None:
+    history = groove(HISTORY_S, 1.6)
+    period = find_period(history)
+    length = period + SAMPLE_RATE  # more than one period: the last one is tiled
+    guess = PeriodicContinuation()(history, history.shape[0], length)
     assert guess.shape == (length,) and guess.dtype == np.float32
-    np.testing.assert_array_equal(guess[:lag], history[-lag:])
-    np.testing.assert_array_equal(guess[lag:length], guess[:length - lag])  # tiled past the lag
+    np.testing.assert_array_equal(guess[:period], history[-period:])
+    np.testing.assert_array_equal(guess[period:length], guess[:length - period])
     # and it is what the song really does next
-    longer = groove(20.0 + length / SAMPLE_RATE + 1, 1.6)
+    longer = groove(HISTORY_S + length / SAMPLE_RATE + 1, 1.6)
     truth = longer[history.shape[0]:history.shape[0] + length]
     assert np.corrcoef(band_energies(guess).ravel(), band_energies(truth).ravel())[0, 1] > 0.9
-
-
-def test_memory_holds_each_frame_once_and_forgets_after_a_gap() -> None:
-    audio, _ = song_with_form(1.6)
-    follow = PeriodicContinuation()
-    step = SAMPLE_RATE + 4410  # each call finds the repeat again
-    kept = int(MEMORY_S * SAMPLE_RATE)
-    for end in range(step, audio.shape[0], step):
-        follow(audio[max(0, end - kept):end], end, 100)
-    batch = band_energies(audio[:end])
-    memory = follow._features
-    assert memory.shape[0] == min(batch.shape[0], int(MEMORY_S * SAMPLE_RATE / FEATURE_HOP))
-    np.testing.assert_array_equal(memory, batch[-memory.shape[0]:])
-    jump = end + 2 * kept  # far ahead: the history no longer joins the memory
-    follow(np.zeros(3 * SAMPLE_RATE, np.float32), jump, 100)
-    first, last = -(-(jump - 3 * SAMPLE_RATE) // FEATURE_HOP), (jump - FEATURE_FFT) // FEATURE_HOP
-    assert follow._features.shape[0] == last - first + 1  # only the frames of the new history
 
 
 class Recorder:
@@ -144,13 +92,13 @@ def test_engine_shows_the_continued_song_once_it_repeats(continues: bool) -> Non
     assert all(plan.first_masked < 64 for plan in plans)
 
 
-def test_repeat_is_found_again_only_after_a_second_of_new_audio(monkeypatch) -> None:
+def test_period_is_found_again_only_after_a_second_of_new_audio(monkeypatch) -> None:
     import jaxaccomp.streaming.continuation as continuation
 
     searches = []
-    monkeypatch.setattr(continuation, "find_repeat", lambda features, rate: searches.append(len(features)) or 44100)
+    monkeypatch.setattr(continuation, "find_period", lambda audio, rate: searches.append(len(audio)) or 44100)
     follow = PeriodicContinuation()
-    history = groove(15.0, 1.6)
+    history = groove(HISTORY_S, 1.6)
     end = 10 * SAMPLE_RATE
     for offset in (0, 4134, SAMPLE_RATE - 1):  # steps of r = 1/64 within one second: one search
         follow(history, end + offset, 100)

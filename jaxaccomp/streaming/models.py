@@ -41,8 +41,8 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                         help="context guidance: how much harder than trained to follow the song (0: off, the "
                              "reference's sampling; default: what the checkpoint recommends, 0 if it says nothing)")
     parser.add_argument("--continuation", choices=CONTINUATIONS,
-                        help="what the model sees where the song is not played yet: 'periodic', what followed "
-                             "the last time the song sounded as it does now; 'off', nothing (masked, the reference's sampling); "
+                        help="what the model sees where the song is not played yet: 'periodic', the song's last "
+                             "repetition period continued; 'off', nothing (masked, the reference's sampling); "
                              "default: what the checkpoint recommends, off if it says nothing")
 
 
