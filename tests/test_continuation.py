@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from jaxaccomp.constants import SAMPLE_RATE
-from jaxaccomp.streaming.continuation import HISTORY_S, PeriodicContinuation, band_energies, find_period
+from jaxaccomp.streaming.continuation import (FEATURE_FFT, FEATURE_HOP, HISTORY_S, MEMORY_S, REPEAT_AFTER_S,
+                                              PeriodicContinuation, band_energies, find_period, find_repeat)
 
 
 def groove(seconds: float, bar: float, seed: int = 0) -> np.ndarray:
@@ -23,6 +24,23 @@ def groove(seconds: float, bar: float, seed: int = 0) -> np.ndarray:
     return audio + 0.3 * np.sin(2 * np.pi * np.cumsum(chord) / SAMPLE_RATE).astype(np.float32)
 
 
+def song_with_form(bar: float, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Verse (A2 D3 E3 F#3, a bar each) twice, chorus (F3 C3 G3 A3) twice, then the verse again, over
+    one drum groove; returns the audio and where the verse's return starts."""
+    hit = np.exp(-np.arange(2000) / 300.0) * np.random.default_rng(seed).standard_normal(2000)
+    bar_samples = int(bar * SAMPLE_RATE)
+    verse, chorus = (110.0, 146.8, 164.8, 185.0), (174.6, 130.8, 196.0, 220.0)
+    chords = [*verse, *verse, *chorus, *chorus, *verse]
+    audio = np.zeros(bar_samples * len(chords), np.float32)
+    t = np.arange(bar_samples) / SAMPLE_RATE
+    for k, f0 in enumerate(chords):
+        audio[k * bar_samples:(k + 1) * bar_samples] += 0.3 * np.sin(2 * np.pi * f0 * t).astype(np.float32)
+    for k in range(4 * len(chords)):
+        at = k * bar_samples // 4
+        audio[at:at + 2000] += (1.0 if k % 4 == 0 else 0.3) * hit[:max(0, min(2000, audio.shape[0] - at))]
+    return audio, 16 * bar_samples
+
+
 @pytest.mark.parametrize("bar", [1.6, 2.137])
 def test_period_is_the_progression_to_the_sample_scale(bar: float) -> None:
     period = find_period(groove(HISTORY_S, bar))
@@ -37,6 +55,40 @@ def test_no_period_in_noise_or_in_too_little_audio() -> None:
     assert find_period(rng.standard_normal(int(HISTORY_S * SAMPLE_RATE)).astype(np.float32)) is None
     assert find_period(groove(2.5, 1.6)) is None  # too short to score a 1-s lag on 2 s of overlap
     assert PeriodicContinuation()(np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE, 1000) is None
+
+
+@pytest.mark.parametrize("bar", [1.6, 2.137])
+def test_repeat_is_the_progression_to_the_sample_scale(bar: float) -> None:
+    lag = find_repeat(band_energies(groove(20.0, bar)))
+    assert lag is not None
+    progressions = lag / (2 * bar * SAMPLE_RATE)
+    assert round(progressions) >= 1 and abs(lag - round(progressions) * 2 * bar * SAMPLE_RATE) < 0.001 * SAMPLE_RATE
+
+
+def test_no_repeat_in_noise_or_in_too_little_audio() -> None:
+    rng = np.random.default_rng(1)
+    assert find_repeat(band_energies(rng.standard_normal(20 * SAMPLE_RATE).astype(np.float32))) is None
+    assert find_repeat(band_energies(groove(3.9, 1.6))) is None  # 3 s matched need a lag of 1 s before them
+
+
+@pytest.mark.parametrize("heard_s", [REPEAT_AFTER_S - 2.0, REPEAT_AFTER_S + 2.0])
+def test_a_returning_verse_is_continued_as_the_verse_went_on_once_enough_was_heard(heard_s: float) -> None:
+    """Two bars into the returning verse, the last period of the song is the chorus's; the newest
+    seconds sound like the verse, so the repeat continues with the verse's third and fourth chords,
+    never heard since the chorus. Before `REPEAT_AFTER_S` of the stream the period is used."""
+    bar = heard_s / 18.2  # the return starts at bar 16; 2.2 bars into it `heard_s` have been heard
+    audio, verse_again = song_with_form(bar)
+    end = verse_again + int(2.2 * bar * SAMPLE_RATE)
+    length = int(1.5 * bar * SAMPLE_RATE)
+    follow = PeriodicContinuation()
+    guess = follow(audio[:end], end, length)  # the whole stream so far, less than MEMORY_S
+    truth = audio[end:end + length]
+    last_period = audio[end - 4 * int(bar * SAMPLE_RATE):][:length]  # a chorus-length period back
+    assert np.corrcoef(last_period, truth)[0, 1] < 0.5  # what repeating the last period plays
+    if heard_s >= REPEAT_AFTER_S:
+        assert np.corrcoef(guess, truth)[0, 1] > 0.95  # sample by sample: the chords' sines dominate
+    else:
+        assert follow.lag == find_period(audio[end - int(HISTORY_S * SAMPLE_RATE):end])
 
 
 def test_continuation_repeats_the_last_period() -> None:
@@ -106,6 +158,23 @@ def test_period_is_found_again_only_after_a_second_of_new_audio(monkeypatch) -> 
     follow(history, end + SAMPLE_RATE, 100)  # a second later
     follow(history, end, 100)  # the stream went back (a reset elsewhere): search again
     assert len(searches) == 3
+
+
+def test_memory_holds_each_frame_once_and_forgets_after_a_gap() -> None:
+    audio, _ = song_with_form(1.6)
+    follow = PeriodicContinuation()
+    step = SAMPLE_RATE + 4410  # each call finds the lag again
+    kept = int(MEMORY_S * SAMPLE_RATE)
+    for end in range(step, audio.shape[0], step):
+        follow(audio[max(0, end - kept):end], end, 100)
+    batch = band_energies(audio[:end])
+    memory = follow._features
+    assert memory.shape[0] == min(batch.shape[0], int(MEMORY_S * SAMPLE_RATE / FEATURE_HOP))
+    np.testing.assert_array_equal(memory, batch[-memory.shape[0]:])
+    jump = end + 2 * kept  # far ahead: the history no longer joins the memory
+    follow(np.zeros(3 * SAMPLE_RATE, np.float32), jump, 100)
+    first, last = -(-(jump - 3 * SAMPLE_RATE) // FEATURE_HOP), (jump - FEATURE_FFT) // FEATURE_HOP
+    assert follow._features.shape[0] == last - first + 1  # only the frames of the new history
 
 
 def test_the_checkpoint_recommends_a_continuation_and_a_flag_overrides_it(tmp_path) -> None:

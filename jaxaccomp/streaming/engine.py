@@ -9,7 +9,7 @@ needs (all stems in one codec call) and cuts exactly [W0 - fade, W1).
 
 State, all indexed by absolute position so nothing drifts:
   audio            the samples kept before P: the next window's context, and where the
-                   song's period is found (the longer of a window and `continuation.HISTORY_S`);
+                   song's repetition is found (the longer of a window and `continuation.MEMORY_S`);
   target latents   one [stems, channels] vector per absolute column ever generated, kept while a
                    later window or decode can reach it. A column never generated reads as the
                    codec's silence latent (encode of zeros), as in the reference server, so the
@@ -34,7 +34,7 @@ import numpy as np
 
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.constants import STEMS
-from jaxaccomp.streaming.continuation import HISTORY_S, PeriodicContinuation
+from jaxaccomp.streaming.continuation import MEMORY_S, PeriodicContinuation
 from jaxaccomp.streaming.generator import Predictor
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.timeline import StepPlan, plan_step
@@ -83,7 +83,7 @@ class StreamingEngine:
         settings.check_fits(self.width, codec.hop)
         self.settings, self.step_size = settings, settings.step
         self.seed, self.ramp_lead_in = seed, ramp_lead_in
-        self._kept = max(self.width * codec.hop, int(HISTORY_S * codec.sample_rate))  # samples of audio kept before P
+        self._kept = max(self.width * codec.hop, int(MEMORY_S * codec.sample_rate))  # samples of audio kept before P
         self._labels = np.eye(len(STEMS), dtype=np.float32)[[STEMS.index(s) for s in stems]]
         self._key = jax.random.key(seed)
         middle = silence_latent(codec, self.width)
