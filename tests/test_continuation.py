@@ -7,7 +7,8 @@ import pytest
 
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.streaming.continuation import (FEATURE_FFT, FEATURE_HOP, HISTORY_S, MEMORY_S, REPEAT_AFTER_S,
-                                              PeriodicContinuation, band_energies, find_period, find_repeat)
+                                              PeriodicContinuation, band_energies, find_period, find_repeat,
+                                              sounding)
 
 
 def groove(seconds: float, bar: float, seed: int = 0) -> np.ndarray:
@@ -89,6 +90,24 @@ def test_a_returning_verse_is_continued_as_the_verse_went_on_once_enough_was_hea
         assert np.corrcoef(guess, truth)[0, 1] > 0.95  # sample by sample: the chords' sines dominate
     else:
         assert follow.lag == find_period(audio[end - int(HISTORY_S * SAMPLE_RATE):end])
+
+
+def test_silence_before_the_song_is_not_song_heard() -> None:
+    """A musician who starts playing after 40 s of silence (the server was waiting) has been heard
+    for 10 s: the period is used, not the repeat."""
+    song = groove(10.0, 1.6)
+    stream = np.concatenate([np.zeros(40 * SAMPLE_RATE, np.float32), song])
+    follow = PeriodicContinuation()
+    follow(stream[-int(MEMORY_S * SAMPLE_RATE):], stream.shape[0], 1000)
+    assert follow.lag == find_period(stream[-int(HISTORY_S * SAMPLE_RATE):])
+
+
+@pytest.mark.parametrize(("dbfs", "counts"), [(-20.0, True), (-66.0, True), (-74.0, False), (None, False)])
+def test_a_frame_sounds_above_the_stop_gates_floor(dbfs: float | None, counts: bool) -> None:
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    amplitude = 0.0 if dbfs is None else np.sqrt(2 * 10 ** (dbfs / 10))  # a sine's mean square is A^2 / 2
+    assert sounding(band_energies((amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32))).all() == counts
+    assert sounding(band_energies((amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32))).any() == counts
 
 
 def test_continuation_repeats_the_last_period() -> None:

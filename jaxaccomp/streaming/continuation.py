@@ -33,6 +33,7 @@ import scipy.fft
 import scipy.signal
 
 from jaxaccomp.constants import SAMPLE_RATE
+from jaxaccomp.stop_gate import FLOOR_DB
 
 FEATURE_HOP = 512  # samples per feature frame (11.6 ms at 44.1 kHz)
 FEATURE_FFT = 2048  # analysis frame
@@ -44,7 +45,7 @@ MIN_CORRELATION = 0.2  # below this nothing repeats: no continuation, the future
 HISTORY_S = MAX_PERIOD_S + MIN_OVERLAP_S + 1.0  # the newest audio in which the period is found
 RECENT_S = 3.0  # the newest audio matched against the memory: a bar and a half at 120 bpm
 MEMORY_S = 60.0  # how far back a repeat is looked for (and audio kept): a verse and a chorus
-REPEAT_AFTER_S = 30.0  # heard this much (contiguously), the repeat replaces the period
+REPEAT_AFTER_S = 30.0  # heard this much (sounding, above the stop gate's floor), the repeat replaces the period
 REESTIMATE_S = 1.0  # new audio after which the lag is found again
 
 
@@ -64,6 +65,15 @@ def _band_matrix(sample_rate: int) -> np.ndarray:
     """[FFT bins, bands] 0/1: which band each bin's power adds to."""
     band = np.digitize(np.fft.rfftfreq(FEATURE_FFT, 1.0 / sample_rate), BAND_EDGES_HZ) - 1
     return (band[:, None] == np.arange(BAND_EDGES_HZ.shape[0] - 1)[None, :]).astype(np.float32)
+
+
+def sounding(features: np.ndarray) -> np.ndarray:
+    """[frames] bool: the frame's mean square (30 Hz - 11 kHz, from its band energies) is above the
+    stop gate's floor. Silence before the musician starts does not count as song heard."""
+    power = np.expm1(features.astype(np.float64)).sum(axis=1) / 1e4
+    # one-sided spectrum of a Hann-windowed frame: sum |X|^2 = N/2 * sum (x w)^2, and sum w^2 = 3N/8
+    mean_square = power / (FEATURE_FFT / 2 * 3 * FEATURE_FFT / 8)
+    return mean_square > 10.0 ** (FLOOR_DB / 10.0)
 
 
 def lag_correlations(features: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -157,7 +167,7 @@ class PeriodicContinuation:
             if self._found_at is not None and end < self._found_at:
                 self._features, self._next_frame = self._features[:0], 0  # went back: start again
             self._remember(np.asarray(history, np.float32), end)
-            if self._features.shape[0] >= REPEAT_AFTER_S * self.sample_rate / FEATURE_HOP:
+            if np.count_nonzero(sounding(self._features)) >= REPEAT_AFTER_S * self.sample_rate / FEATURE_HOP:
                 self.lag = find_repeat(self._features, self.sample_rate)
             else:
                 self.lag = find_period(history[-int(HISTORY_S * self.sample_rate):], self.sample_rate)
