@@ -13,7 +13,7 @@ hops) and refined below a hop by a parabola through the best score:
 - the **period** of the last `HISTORY_S`: the lag, between `MIN_PERIOD_S` and `MAX_PERIOD_S`, at
   which they correlate best with themselves (Pearson over the overlap, so long lags are not
   penalised for their shorter overlap); the guess repeats the last period;
-- once `REPEAT_AFTER_S` have been heard, the **repeat**: the lag at which the newest `RECENT_S`
+- once `REPEAT_AFTER_S` of sound have been heard, the **repeat**: the lag at which the newest `RECENT_S`
   correlate best with an earlier stretch within the last `MEMORY_S`; the guess is what followed
   that stretch. When a verse comes back after a chorus, the period copies the chorus just played,
   the repeat finds the last verse: on rendered 90-s songs it named the chord 1.5-3 s ahead right

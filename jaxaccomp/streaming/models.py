@@ -42,7 +42,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                              "reference's sampling; default: what the checkpoint recommends, 0 if it says nothing)")
     parser.add_argument("--continuation", choices=CONTINUATIONS,
                         help="what the model sees where the song is not played yet: 'periodic', the song's last "
-                             "repetition period continued (after 30 s heard: what followed the last time the song "
+                             "repetition period continued (after 30 s of sound: what followed the last time the song "
                              "sounded as it does now); 'off', nothing (masked, the reference's sampling); "
                              "default: what the checkpoint recommends, off if it says nothing")
 
