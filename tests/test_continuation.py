@@ -106,8 +106,8 @@ def test_silence_before_the_song_is_not_song_heard() -> None:
 def test_a_frame_sounds_above_the_stop_gates_floor(dbfs: float | None, counts: bool) -> None:
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     amplitude = 0.0 if dbfs is None else np.sqrt(2 * 10 ** (dbfs / 10))  # a sine's mean square is A^2 / 2
-    assert sounding(band_energies((amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32))).all() == counts
-    assert sounding(band_energies((amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32))).any() == counts
+    frames = sounding(band_energies((amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32)))
+    assert frames.all() == counts and frames.any() == counts
 
 
 def test_continuation_repeats_the_last_period() -> None:

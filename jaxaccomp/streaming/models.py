@@ -11,6 +11,7 @@ from pathlib import Path
 
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.runtime import Runtime
+from jaxaccomp.streaming.continuation import REPEAT_AFTER_S
 from jaxaccomp.streaming.generator import Generator
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -42,7 +43,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                              "reference's sampling; default: what the checkpoint recommends, 0 if it says nothing)")
     parser.add_argument("--continuation", choices=CONTINUATIONS,
                         help="what the model sees where the song is not played yet: 'periodic', the song's last "
-                             "repetition period continued (after 30 s of sound: what followed the last time the song "
+                             f"repetition period continued (after {REPEAT_AFTER_S:g} s of sound: what followed the last time the song "
                              "sounded as it does now); 'off', nothing (masked, the reference's sampling); "
                              "default: what the checkpoint recommends, off if it says nothing")
 
