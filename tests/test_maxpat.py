@@ -1,8 +1,9 @@
 """The Max performance patch max/maxmsp/RTAP.maxpat, read as JSON (no Max needed): it is what
 make_rtap.py writes, every cord joins existing boxes at existing inlets and outlets, every message it
-sends jaxaccomp.multi_track is one the external implements (read from its method table), and the paths
-the performance depends on are wired: step clock -> predict, instrument -> predict_instruments,
-outlet -> step clock and load_model, one buffer~ name throughout. rtap_server.js, which starts and
+sends jaxaccomp.multi_track and jaxaccomp.stopgate~ is one the external implements (read from its
+method table), and the paths the performance depends on are wired: step clock -> predict, instrument
+-> predict_instruments, outlet -> step clock and load_model, one buffer~ name throughout, the stems
+through the stop gate to the speakers. rtap_server.js, which starts and
 stops the server from node.script, runs under node against a stand-in for Max's max-api module.
 """
 
@@ -24,6 +25,7 @@ import pytest
 
 MAXMSP = Path(__file__).resolve().parents[1] / "max" / "maxmsp"
 EXTERNAL = "jaxaccomp.multi_track"
+STOP_GATE = "jaxaccomp.stopgate~"
 BUFFER = "rtap_song"
 STEMS = ["bass", "drums", "guitar", "piano"]
 
@@ -40,11 +42,12 @@ BOXES = {b["box"]["id"]: b["box"] for b in PATCH["boxes"]}
 CORDS = [(l["patchline"]["source"], l["patchline"]["destination"]) for l in PATCH["lines"]]
 
 
-def implemented_messages() -> set[str]:
-    """The selectors in the external's method table: `add(handler, "name", types...)`."""
-    source = (MAXMSP / "multi_track.cpp").read_text()
+def implemented_messages(source_file: str = "multi_track.cpp") -> set[str]:
+    """The selectors in an external's method table: `add(handler, "name", types...)`, less Max's own
+    A_CANT methods (notify, dsp64), which no patch sends."""
+    source = (MAXMSP / source_file).read_text()
     table = source[source.index("ext_main"):]
-    return set(re.findall(r'^\s*add\(\w+, "(\w+)"', table, re.MULTILINE)) - {"notify"}  # notify is Max's, A_CANT
+    return set(re.findall(r'^\s*add\(\w+, "(\w+)"', table, re.MULTILINE)) - {"notify", "dsp64"}
 
 
 def boxes(maxclass: str, text: str | None = None, prefix: str | None = None) -> list[str]:
@@ -81,6 +84,7 @@ def reaches(start: str, goal: str) -> bool:
 
 
 EXT = only("newobj", prefix=EXTERNAL)
+GATE = only("newobj", prefix=STOP_GATE)
 
 
 def test_the_file_is_what_make_rtap_writes():
@@ -188,13 +192,34 @@ def test_live_input_records_into_every_channel_through_poke():
         assert reaches(only("newobj", prefix="groove~"), poke)
 
 
-def test_monitors_and_meters_for_each_stem():
+def test_monitors_and_meters_for_each_stem_through_the_stop_gate():
     dac, groove = only("ezdac~"), only("newobj", prefix="groove~")
+    assert BOXES[GATE]["text"] == f"{STOP_GATE} 4"
     meters = boxes("meter~")
     assert len(meters) == 4
     for k in range(4):
-        (level, _), = cords_out_of(groove, k)
+        assert cords_out_of(groove, k) == [(GATE, k)]  # every stem reaches the speakers through the gate
+        (level, _), = cords_out_of(GATE, k)
         assert {(dac, 0), (dac, 1)} <= set(cords_out_of(level)) and any(m in dict(cords_out_of(level)) for m in meters)
+
+
+def test_the_stop_gate_hears_the_instrument_the_reset_and_its_switch():
+    implemented = implemented_messages("stop_gate_tilde.cpp")
+    assert implemented == {"predict_instruments", "stopgate", "reset"}
+    sent = set()
+    for source, outlet in cords_into(GATE):
+        if BOXES[source]["outlettype"][outlet] == "signal":
+            continue  # the stems, checked above
+        words = BOXES[source]["text"].split(" ")
+        assert words[0] in implemented, f"{BOXES[source]['text']!r}: the stop gate has no {words[0]!r} message"
+        sent.add(words[0])
+    assert sent == implemented
+    # The same one-hot predict_instruments messages reach both objects.
+    one_hots = [b for b in boxes("message") if BOXES[b]["text"].startswith("predict_instruments")]
+    assert len(one_hots) == 4 and all({(EXT, 0), (GATE, 0)} <= set(cords_out_of(b)) for b in one_hots)
+    switch = only("message", text="stopgate $1")
+    assert any(BOXES[source]["maxclass"] == "toggle" for source, _ in cords_into(switch))
+    assert (GATE, 0) in cords_out_of(only("message", text="reset"))
 
 
 def test_the_server_is_started_and_stopped_by_the_node_script():

@@ -115,6 +115,27 @@
 			{
 				"box": {
 					"id": "obj-6",
+					"maxclass": "newobj",
+					"text": "jaxaccomp.stopgate~ 4",
+					"numinlets": 4,
+					"numoutlets": 4,
+					"outlettype": [
+						"signal",
+						"signal",
+						"signal",
+						"signal"
+					],
+					"patching_rect": [
+						800,
+						575,
+						280.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-7",
 					"maxclass": "comment",
 					"text": "T (samples)",
 					"numinlets": 1,
@@ -130,7 +151,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-7",
+					"id": "obj-8",
 					"maxclass": "number",
 					"numinlets": 1,
 					"numoutlets": 2,
@@ -149,7 +170,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-8",
+					"id": "obj-9",
 					"maxclass": "newobj",
 					"text": "loadmess 264600",
 					"numinlets": 1,
@@ -167,7 +188,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-9",
+					"id": "obj-10",
 					"maxclass": "message",
 					"text": "T $1",
 					"numinlets": 2,
@@ -185,7 +206,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-10",
+					"id": "obj-11",
 					"maxclass": "comment",
 					"text": "r (step ratio)",
 					"numinlets": 1,
@@ -201,7 +222,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-11",
+					"id": "obj-12",
 					"maxclass": "umenu",
 					"numinlets": 1,
 					"numoutlets": 3,
@@ -230,7 +251,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-12",
+					"id": "obj-13",
 					"maxclass": "newobj",
 					"text": "prepend r",
 					"numinlets": 1,
@@ -248,7 +269,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-13",
+					"id": "obj-14",
 					"maxclass": "newobj",
 					"text": "loadmess 1",
 					"numinlets": 1,
@@ -266,7 +287,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-14",
+					"id": "obj-15",
 					"maxclass": "comment",
 					"text": "w (-1 retro, 0 now, 1 ahead)",
 					"numinlets": 1,
@@ -282,7 +303,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-15",
+					"id": "obj-16",
 					"maxclass": "umenu",
 					"numinlets": 1,
 					"numoutlets": 3,
@@ -309,7 +330,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-16",
+					"id": "obj-17",
 					"maxclass": "newobj",
 					"text": "prepend w",
 					"numinlets": 1,
@@ -327,7 +348,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-17",
+					"id": "obj-18",
 					"maxclass": "newobj",
 					"text": "loadmess 2",
 					"numinlets": 1,
@@ -345,7 +366,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-18",
+					"id": "obj-19",
 					"maxclass": "comment",
 					"text": "fade (s)",
 					"numinlets": 1,
@@ -361,7 +382,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-19",
+					"id": "obj-20",
 					"maxclass": "flonum",
 					"numinlets": 1,
 					"numoutlets": 2,
@@ -380,7 +401,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-20",
+					"id": "obj-21",
 					"maxclass": "newobj",
 					"text": "loadmess 0.02",
 					"numinlets": 1,
@@ -398,7 +419,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-21",
+					"id": "obj-22",
 					"maxclass": "message",
 					"text": "fade $1",
 					"numinlets": 2,
@@ -416,7 +437,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-22",
+					"id": "obj-23",
 					"maxclass": "comment",
 					"text": "packet size (samples)",
 					"numinlets": 1,
@@ -432,7 +453,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-23",
+					"id": "obj-24",
 					"maxclass": "umenu",
 					"numinlets": 1,
 					"numoutlets": 3,
@@ -463,7 +484,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-24",
+					"id": "obj-25",
 					"maxclass": "newobj",
 					"text": "prepend packet_size",
 					"numinlets": 1,
@@ -481,7 +502,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-25",
+					"id": "obj-26",
 					"maxclass": "newobj",
 					"text": "loadmess 1",
 					"numinlets": 1,
@@ -499,7 +520,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-26",
+					"id": "obj-27",
 					"maxclass": "comment",
 					"text": "max datagram (bytes): raise it (and macOS's net.inet.udp.maxdgram) for packets over 1536",
 					"numinlets": 1,
@@ -515,7 +536,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-27",
+					"id": "obj-28",
 					"maxclass": "number",
 					"numinlets": 1,
 					"numoutlets": 2,
@@ -534,7 +555,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-28",
+					"id": "obj-29",
 					"maxclass": "newobj",
 					"text": "loadmess 9216",
 					"numinlets": 1,
@@ -552,7 +573,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-29",
+					"id": "obj-30",
 					"maxclass": "message",
 					"text": "max_datagram $1",
 					"numinlets": 2,
@@ -570,7 +591,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-30",
+					"id": "obj-31",
 					"maxclass": "comment",
 					"text": "verbose",
 					"numinlets": 1,
@@ -586,7 +607,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-31",
+					"id": "obj-32",
 					"maxclass": "toggle",
 					"numinlets": 1,
 					"numoutlets": 1,
@@ -604,7 +625,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-32",
+					"id": "obj-33",
 					"maxclass": "newobj",
 					"text": "loadmess 1",
 					"numinlets": 1,
@@ -622,7 +643,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-33",
+					"id": "obj-34",
 					"maxclass": "message",
 					"text": "verbose $1",
 					"numinlets": 2,
@@ -640,7 +661,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-34",
+					"id": "obj-35",
 					"maxclass": "comment",
 					"text": "instrument to generate",
 					"numinlets": 1,
@@ -656,7 +677,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-35",
+					"id": "obj-36",
 					"maxclass": "umenu",
 					"numinlets": 1,
 					"numoutlets": 3,
@@ -685,7 +706,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-36",
+					"id": "obj-37",
 					"maxclass": "newobj",
 					"text": "loadmess 0",
 					"numinlets": 1,
@@ -703,7 +724,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-37",
+					"id": "obj-38",
 					"maxclass": "newobj",
 					"text": "route 0 1 2 3",
 					"numinlets": 1,
@@ -725,7 +746,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-38",
+					"id": "obj-39",
 					"maxclass": "message",
 					"text": "predict_instruments 1 0 0 0",
 					"numinlets": 2,
@@ -743,7 +764,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-39",
+					"id": "obj-40",
 					"maxclass": "message",
 					"text": "predict_instruments 0 1 0 0",
 					"numinlets": 2,
@@ -761,7 +782,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-40",
+					"id": "obj-41",
 					"maxclass": "message",
 					"text": "predict_instruments 0 0 1 0",
 					"numinlets": 2,
@@ -779,7 +800,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-41",
+					"id": "obj-42",
 					"maxclass": "message",
 					"text": "predict_instruments 0 0 0 1",
 					"numinlets": 2,
@@ -797,7 +818,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-42",
+					"id": "obj-43",
 					"maxclass": "comment",
 					"text": "Server: edit the start message to your command; rtap_server.js runs it in a shell, from this folder",
 					"numinlets": 1,
@@ -813,7 +834,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-43",
+					"id": "obj-44",
 					"maxclass": "newobj",
 					"text": "node.script rtap_server.js @autostart 1",
 					"numinlets": 1,
@@ -832,7 +853,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-44",
+					"id": "obj-45",
 					"maxclass": "message",
 					"text": "start cd ../.. && .venv/bin/python serve.py --port 7000 --client-port 8000",
 					"numinlets": 2,
@@ -850,7 +871,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-45",
+					"id": "obj-46",
 					"maxclass": "message",
 					"text": "stop",
 					"numinlets": 2,
@@ -868,7 +889,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-46",
+					"id": "obj-47",
 					"maxclass": "newobj",
 					"text": "print rtap_server",
 					"numinlets": 1,
@@ -884,7 +905,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-47",
+					"id": "obj-48",
 					"maxclass": "message",
 					"text": "server 127.0.0.1 7000",
 					"numinlets": 2,
@@ -902,7 +923,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-48",
+					"id": "obj-49",
 					"maxclass": "message",
 					"text": "listen 8000",
 					"numinlets": 2,
@@ -920,7 +941,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-49",
+					"id": "obj-50",
 					"maxclass": "message",
 					"text": "load_model",
 					"numinlets": 2,
@@ -938,7 +959,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-50",
+					"id": "obj-51",
 					"maxclass": "comment",
 					"text": "Test packet, Print (server debug dump), Clean (silence the generated stem), stats",
 					"numinlets": 1,
@@ -954,7 +975,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-51",
+					"id": "obj-52",
 					"maxclass": "message",
 					"text": "test_packet",
 					"numinlets": 2,
@@ -972,7 +993,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-52",
+					"id": "obj-53",
 					"maxclass": "message",
 					"text": "print",
 					"numinlets": 2,
@@ -990,7 +1011,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-53",
+					"id": "obj-54",
 					"maxclass": "message",
 					"text": "clear",
 					"numinlets": 2,
@@ -1008,7 +1029,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-54",
+					"id": "obj-55",
 					"maxclass": "message",
 					"text": "stats",
 					"numinlets": 2,
@@ -1026,7 +1047,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-55",
+					"id": "obj-56",
 					"maxclass": "comment",
 					"text": "Load a 4-channel file (bass drums guitar piano), or Write the buffer~ to one",
 					"numinlets": 1,
@@ -1042,7 +1063,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-56",
+					"id": "obj-57",
 					"maxclass": "message",
 					"text": "replace",
 					"numinlets": 2,
@@ -1060,7 +1081,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-57",
+					"id": "obj-58",
 					"maxclass": "message",
 					"text": "write",
 					"numinlets": 2,
@@ -1078,7 +1099,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-58",
+					"id": "obj-59",
 					"maxclass": "newobj",
 					"text": "route step ready batch rtt_ms",
 					"numinlets": 1,
@@ -1100,7 +1121,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-59",
+					"id": "obj-60",
 					"maxclass": "comment",
 					"text": "last batch, round trip (ms)",
 					"numinlets": 1,
@@ -1116,7 +1137,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-60",
+					"id": "obj-61",
 					"maxclass": "number",
 					"numinlets": 1,
 					"numoutlets": 2,
@@ -1135,7 +1156,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-61",
+					"id": "obj-62",
 					"maxclass": "flonum",
 					"numinlets": 1,
 					"numoutlets": 2,
@@ -1154,7 +1175,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-62",
+					"id": "obj-63",
 					"maxclass": "newobj",
 					"text": "print rtap",
 					"numinlets": 1,
@@ -1170,7 +1191,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-63",
+					"id": "obj-64",
 					"maxclass": "newobj",
 					"text": "gate 1 1",
 					"numinlets": 2,
@@ -1188,7 +1209,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-64",
+					"id": "obj-65",
 					"maxclass": "newobj",
 					"text": "t b b",
 					"numinlets": 1,
@@ -1207,7 +1228,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-65",
+					"id": "obj-66",
 					"maxclass": "message",
 					"text": "0",
 					"numinlets": 2,
@@ -1225,7 +1246,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-66",
+					"id": "obj-67",
 					"maxclass": "comment",
 					"text": "Play",
 					"numinlets": 1,
@@ -1241,7 +1262,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-67",
+					"id": "obj-68",
 					"maxclass": "toggle",
 					"numinlets": 1,
 					"numoutlets": 1,
@@ -1259,7 +1280,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-68",
+					"id": "obj-69",
 					"maxclass": "newobj",
 					"text": "sig~",
 					"numinlets": 1,
@@ -1277,7 +1298,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-69",
+					"id": "obj-70",
 					"maxclass": "comment",
 					"text": "Stop/Reset",
 					"numinlets": 1,
@@ -1293,7 +1314,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-70",
+					"id": "obj-71",
 					"maxclass": "button",
 					"numinlets": 1,
 					"numoutlets": 1,
@@ -1311,7 +1332,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-71",
+					"id": "obj-72",
 					"maxclass": "newobj",
 					"text": "t b b",
 					"numinlets": 1,
@@ -1330,7 +1351,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-72",
+					"id": "obj-73",
 					"maxclass": "message",
 					"text": "0",
 					"numinlets": 2,
@@ -1348,7 +1369,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-73",
+					"id": "obj-74",
 					"maxclass": "message",
 					"text": "reset",
 					"numinlets": 2,
@@ -1366,7 +1387,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-74",
+					"id": "obj-75",
 					"maxclass": "message",
 					"text": "loop 1",
 					"numinlets": 2,
@@ -1384,7 +1405,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-75",
+					"id": "obj-76",
 					"maxclass": "newobj",
 					"text": "loadbang",
 					"numinlets": 1,
@@ -1402,7 +1423,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-76",
+					"id": "obj-77",
 					"maxclass": "newobj",
 					"text": "info~ rtap_song",
 					"numinlets": 2,
@@ -1427,7 +1448,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-77",
+					"id": "obj-78",
 					"maxclass": "newobj",
 					"text": "loadbang",
 					"numinlets": 1,
@@ -1445,7 +1466,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-78",
+					"id": "obj-79",
 					"maxclass": "newobj",
 					"text": "* 0.",
 					"numinlets": 2,
@@ -1463,7 +1484,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-79",
+					"id": "obj-80",
 					"maxclass": "newobj",
 					"text": "/ 1000.",
 					"numinlets": 2,
@@ -1481,7 +1502,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-80",
+					"id": "obj-81",
 					"maxclass": "comment",
 					"text": "step clock: playhead -> step index -> on change, predict index * step",
 					"numinlets": 1,
@@ -1497,7 +1518,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-81",
+					"id": "obj-82",
 					"maxclass": "newobj",
 					"text": "snapshot~ 5",
 					"numinlets": 2,
@@ -1515,7 +1536,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-82",
+					"id": "obj-83",
 					"maxclass": "newobj",
 					"text": "* 0.",
 					"numinlets": 2,
@@ -1533,7 +1554,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-83",
+					"id": "obj-84",
 					"maxclass": "newobj",
 					"text": "/ 1.",
 					"numinlets": 2,
@@ -1551,7 +1572,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-84",
+					"id": "obj-85",
 					"maxclass": "newobj",
 					"text": "i",
 					"numinlets": 2,
@@ -1569,7 +1590,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-85",
+					"id": "obj-86",
 					"maxclass": "newobj",
 					"text": "change",
 					"numinlets": 1,
@@ -1589,7 +1610,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-86",
+					"id": "obj-87",
 					"maxclass": "newobj",
 					"text": "* 1",
 					"numinlets": 2,
@@ -1607,7 +1628,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-87",
+					"id": "obj-88",
 					"maxclass": "message",
 					"text": "predict $1",
 					"numinlets": 2,
@@ -1625,7 +1646,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-88",
+					"id": "obj-89",
 					"maxclass": "comment",
 					"text": "Live input (off: Internal, the file's own stems)",
 					"numinlets": 1,
@@ -1641,7 +1662,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-89",
+					"id": "obj-90",
 					"maxclass": "toggle",
 					"numinlets": 1,
 					"numoutlets": 1,
@@ -1659,7 +1680,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-90",
+					"id": "obj-91",
 					"maxclass": "newobj",
 					"text": "pak 0 0",
 					"numinlets": 2,
@@ -1677,7 +1698,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-91",
+					"id": "obj-92",
 					"maxclass": "newobj",
 					"text": "*~ 0.",
 					"numinlets": 2,
@@ -1695,7 +1716,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-92",
+					"id": "obj-93",
 					"maxclass": "newobj",
 					"text": "adc~ 1 2 3 4",
 					"numinlets": 1,
@@ -1716,7 +1737,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-93",
+					"id": "obj-94",
 					"maxclass": "newobj",
 					"text": "expr $i1 && ($i2 != 0)",
 					"numinlets": 2,
@@ -1734,7 +1755,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-94",
+					"id": "obj-95",
 					"maxclass": "newobj",
 					"text": "*~ 0.",
 					"numinlets": 2,
@@ -1752,7 +1773,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-95",
+					"id": "obj-96",
 					"maxclass": "newobj",
 					"text": "+~ -1.",
 					"numinlets": 2,
@@ -1770,7 +1791,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-96",
+					"id": "obj-97",
 					"maxclass": "newobj",
 					"text": "- 1",
 					"numinlets": 2,
@@ -1788,7 +1809,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-97",
+					"id": "obj-98",
 					"maxclass": "newobj",
 					"text": "poke~ rtap_song 1",
 					"numinlets": 3,
@@ -1804,7 +1825,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-98",
+					"id": "obj-99",
 					"maxclass": "newobj",
 					"text": "expr $i1 && ($i2 != 1)",
 					"numinlets": 2,
@@ -1822,7 +1843,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-99",
+					"id": "obj-100",
 					"maxclass": "newobj",
 					"text": "*~ 0.",
 					"numinlets": 2,
@@ -1840,7 +1861,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-100",
+					"id": "obj-101",
 					"maxclass": "newobj",
 					"text": "+~ -1.",
 					"numinlets": 2,
@@ -1858,7 +1879,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-101",
+					"id": "obj-102",
 					"maxclass": "newobj",
 					"text": "- 1",
 					"numinlets": 2,
@@ -1876,7 +1897,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-102",
+					"id": "obj-103",
 					"maxclass": "newobj",
 					"text": "poke~ rtap_song 2",
 					"numinlets": 3,
@@ -1892,7 +1913,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-103",
+					"id": "obj-104",
 					"maxclass": "newobj",
 					"text": "expr $i1 && ($i2 != 2)",
 					"numinlets": 2,
@@ -1910,7 +1931,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-104",
+					"id": "obj-105",
 					"maxclass": "newobj",
 					"text": "*~ 0.",
 					"numinlets": 2,
@@ -1928,7 +1949,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-105",
+					"id": "obj-106",
 					"maxclass": "newobj",
 					"text": "+~ -1.",
 					"numinlets": 2,
@@ -1946,7 +1967,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-106",
+					"id": "obj-107",
 					"maxclass": "newobj",
 					"text": "- 1",
 					"numinlets": 2,
@@ -1964,7 +1985,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-107",
+					"id": "obj-108",
 					"maxclass": "newobj",
 					"text": "poke~ rtap_song 3",
 					"numinlets": 3,
@@ -1980,7 +2001,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-108",
+					"id": "obj-109",
 					"maxclass": "newobj",
 					"text": "expr $i1 && ($i2 != 3)",
 					"numinlets": 2,
@@ -1998,7 +2019,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-109",
+					"id": "obj-110",
 					"maxclass": "newobj",
 					"text": "*~ 0.",
 					"numinlets": 2,
@@ -2016,7 +2037,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-110",
+					"id": "obj-111",
 					"maxclass": "newobj",
 					"text": "+~ -1.",
 					"numinlets": 2,
@@ -2034,7 +2055,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-111",
+					"id": "obj-112",
 					"maxclass": "newobj",
 					"text": "- 1",
 					"numinlets": 2,
@@ -2052,7 +2073,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-112",
+					"id": "obj-113",
 					"maxclass": "newobj",
 					"text": "poke~ rtap_song 4",
 					"numinlets": 3,
@@ -2068,7 +2089,77 @@
 			},
 			{
 				"box": {
-					"id": "obj-113",
+					"id": "obj-114",
+					"maxclass": "comment",
+					"text": "stop with the band",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"outlettype": [],
+					"patching_rect": [
+						1000,
+						520,
+						130.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-115",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"patching_rect": [
+						1000,
+						545,
+						22.0,
+						22.0
+					],
+					"parameter_enable": 0
+				}
+			},
+			{
+				"box": {
+					"id": "obj-116",
+					"maxclass": "newobj",
+					"text": "loadmess 1",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1000,
+						495,
+						96.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-117",
+					"maxclass": "message",
+					"text": "stopgate $1",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1030,
+						545,
+						104.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-118",
 					"maxclass": "comment",
 					"text": "monitor (edit the *~ levels); click the speaker to start audio",
 					"numinlets": 1,
@@ -2084,7 +2175,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-114",
+					"id": "obj-119",
 					"maxclass": "ezdac~",
 					"numinlets": 2,
 					"numoutlets": 0,
@@ -2100,7 +2191,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-115",
+					"id": "obj-120",
 					"maxclass": "newobj",
 					"text": "*~ 0.5",
 					"numinlets": 2,
@@ -2118,7 +2209,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-116",
+					"id": "obj-121",
 					"maxclass": "meter~",
 					"numinlets": 1,
 					"numoutlets": 1,
@@ -2136,7 +2227,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-117",
+					"id": "obj-122",
 					"maxclass": "comment",
 					"text": "bass",
 					"numinlets": 1,
@@ -2152,7 +2243,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-118",
+					"id": "obj-123",
 					"maxclass": "waveform~",
 					"numinlets": 5,
 					"numoutlets": 6,
@@ -2177,7 +2268,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-119",
+					"id": "obj-124",
 					"maxclass": "newobj",
 					"text": "*~ 0.5",
 					"numinlets": 2,
@@ -2195,7 +2286,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-120",
+					"id": "obj-125",
 					"maxclass": "meter~",
 					"numinlets": 1,
 					"numoutlets": 1,
@@ -2213,7 +2304,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-121",
+					"id": "obj-126",
 					"maxclass": "comment",
 					"text": "drums",
 					"numinlets": 1,
@@ -2229,7 +2320,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-122",
+					"id": "obj-127",
 					"maxclass": "waveform~",
 					"numinlets": 5,
 					"numoutlets": 6,
@@ -2254,7 +2345,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-123",
+					"id": "obj-128",
 					"maxclass": "newobj",
 					"text": "*~ 0.5",
 					"numinlets": 2,
@@ -2272,7 +2363,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-124",
+					"id": "obj-129",
 					"maxclass": "meter~",
 					"numinlets": 1,
 					"numoutlets": 1,
@@ -2290,7 +2381,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-125",
+					"id": "obj-130",
 					"maxclass": "comment",
 					"text": "guitar",
 					"numinlets": 1,
@@ -2306,7 +2397,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-126",
+					"id": "obj-131",
 					"maxclass": "waveform~",
 					"numinlets": 5,
 					"numoutlets": 6,
@@ -2331,7 +2422,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-127",
+					"id": "obj-132",
 					"maxclass": "newobj",
 					"text": "*~ 0.5",
 					"numinlets": 2,
@@ -2349,7 +2440,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-128",
+					"id": "obj-133",
 					"maxclass": "meter~",
 					"numinlets": 1,
 					"numoutlets": 1,
@@ -2367,7 +2458,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-129",
+					"id": "obj-134",
 					"maxclass": "comment",
 					"text": "piano",
 					"numinlets": 1,
@@ -2383,7 +2474,7 @@
 			},
 			{
 				"box": {
-					"id": "obj-130",
+					"id": "obj-135",
 					"maxclass": "waveform~",
 					"numinlets": 5,
 					"numoutlets": 6,
@@ -2411,11 +2502,23 @@
 			{
 				"patchline": {
 					"source": [
+						"obj-9",
+						0
+					],
+					"destination": [
+						"obj-8",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
 						"obj-8",
 						0
 					],
 					"destination": [
-						"obj-7",
+						"obj-10",
 						0
 					]
 				}
@@ -2423,23 +2526,35 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-7",
-						0
-					],
-					"destination": [
-						"obj-9",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-9",
+						"obj-10",
 						0
 					],
 					"destination": [
 						"obj-4",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-14",
+						0
+					],
+					"destination": [
+						"obj-12",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-12",
+						1
+					],
+					"destination": [
+						"obj-13",
 						0
 					]
 				}
@@ -2451,7 +2566,7 @@
 						0
 					],
 					"destination": [
-						"obj-11",
+						"obj-4",
 						0
 					]
 				}
@@ -2459,23 +2574,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-11",
+						"obj-18",
+						0
+					],
+					"destination": [
+						"obj-16",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-16",
 						1
 					],
 					"destination": [
-						"obj-12",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-12",
-						0
-					],
-					"destination": [
-						"obj-4",
+						"obj-17",
 						0
 					]
 				}
@@ -2487,31 +2602,19 @@
 						0
 					],
 					"destination": [
-						"obj-15",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-15",
-						1
-					],
-					"destination": [
-						"obj-16",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-16",
-						0
-					],
-					"destination": [
 						"obj-4",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-21",
+						0
+					],
+					"destination": [
+						"obj-20",
 						0
 					]
 				}
@@ -2523,7 +2626,7 @@
 						0
 					],
 					"destination": [
-						"obj-19",
+						"obj-22",
 						0
 					]
 				}
@@ -2531,23 +2634,35 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-19",
-						0
-					],
-					"destination": [
-						"obj-21",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-21",
+						"obj-22",
 						0
 					],
 					"destination": [
 						"obj-4",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-26",
+						0
+					],
+					"destination": [
+						"obj-24",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-24",
+						1
+					],
+					"destination": [
+						"obj-25",
 						0
 					]
 				}
@@ -2559,31 +2674,19 @@
 						0
 					],
 					"destination": [
-						"obj-23",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-23",
-						1
-					],
-					"destination": [
-						"obj-24",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-24",
-						0
-					],
-					"destination": [
 						"obj-4",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-29",
+						0
+					],
+					"destination": [
+						"obj-28",
 						0
 					]
 				}
@@ -2595,7 +2698,7 @@
 						0
 					],
 					"destination": [
-						"obj-27",
+						"obj-30",
 						0
 					]
 				}
@@ -2603,23 +2706,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-27",
-						0
-					],
-					"destination": [
-						"obj-29",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-29",
+						"obj-30",
 						0
 					],
 					"destination": [
 						"obj-4",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-33",
+						0
+					],
+					"destination": [
+						"obj-32",
 						0
 					]
 				}
@@ -2631,7 +2734,7 @@
 						0
 					],
 					"destination": [
-						"obj-31",
+						"obj-34",
 						0
 					]
 				}
@@ -2639,23 +2742,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-31",
-						0
-					],
-					"destination": [
-						"obj-33",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-33",
+						"obj-34",
 						0
 					],
 					"destination": [
 						"obj-4",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-37",
+						0
+					],
+					"destination": [
+						"obj-36",
 						0
 					]
 				}
@@ -2667,30 +2770,6 @@
 						0
 					],
 					"destination": [
-						"obj-35",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-35",
-						0
-					],
-					"destination": [
-						"obj-37",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-37",
-						0
-					],
-					"destination": [
 						"obj-38",
 						0
 					]
@@ -2700,6 +2779,18 @@
 				"patchline": {
 					"source": [
 						"obj-38",
+						0
+					],
+					"destination": [
+						"obj-39",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-39",
 						0
 					],
 					"destination": [
@@ -2711,11 +2802,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-37",
+						"obj-39",
+						0
+					],
+					"destination": [
+						"obj-6",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-38",
 						1
 					],
 					"destination": [
-						"obj-39",
+						"obj-40",
 						0
 					]
 				}
@@ -2723,7 +2826,7 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-39",
+						"obj-40",
 						0
 					],
 					"destination": [
@@ -2735,11 +2838,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-37",
+						"obj-40",
+						0
+					],
+					"destination": [
+						"obj-6",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-38",
 						2
 					],
 					"destination": [
-						"obj-40",
+						"obj-41",
 						0
 					]
 				}
@@ -2747,7 +2862,7 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-40",
+						"obj-41",
 						0
 					],
 					"destination": [
@@ -2759,11 +2874,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-37",
+						"obj-41",
+						0
+					],
+					"destination": [
+						"obj-6",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-38",
 						3
 					],
 					"destination": [
-						"obj-41",
+						"obj-42",
 						0
 					]
 				}
@@ -2771,7 +2898,7 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-41",
+						"obj-42",
 						0
 					],
 					"destination": [
@@ -2783,11 +2910,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-44",
+						"obj-42",
 						0
 					],
 					"destination": [
-						"obj-43",
+						"obj-6",
 						0
 					]
 				}
@@ -2799,7 +2926,7 @@
 						0
 					],
 					"destination": [
-						"obj-43",
+						"obj-44",
 						0
 					]
 				}
@@ -2807,23 +2934,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-43",
-						0
-					],
-					"destination": [
 						"obj-46",
 						0
+					],
+					"destination": [
+						"obj-44",
+						0
 					]
 				}
 			},
 			{
 				"patchline": {
 					"source": [
-						"obj-47",
+						"obj-44",
 						0
 					],
 					"destination": [
-						"obj-4",
+						"obj-47",
 						0
 					]
 				}
@@ -2855,7 +2982,7 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-51",
+						"obj-50",
 						0
 					],
 					"destination": [
@@ -2903,11 +3030,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-56",
+						"obj-55",
 						0
 					],
 					"destination": [
-						"obj-3",
+						"obj-4",
 						0
 					]
 				}
@@ -2927,11 +3054,23 @@
 			{
 				"patchline": {
 					"source": [
+						"obj-58",
+						0
+					],
+					"destination": [
+						"obj-3",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
 						"obj-4",
 						0
 					],
 					"destination": [
-						"obj-58",
+						"obj-59",
 						0
 					]
 				}
@@ -2939,20 +3078,8 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-58",
+						"obj-59",
 						2
-					],
-					"destination": [
-						"obj-60",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-58",
-						3
 					],
 					"destination": [
 						"obj-61",
@@ -2963,8 +3090,8 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-58",
-						4
+						"obj-59",
+						3
 					],
 					"destination": [
 						"obj-62",
@@ -2975,23 +3102,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-58",
-						1
+						"obj-59",
+						4
 					],
 					"destination": [
 						"obj-63",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-63",
-						0
-					],
-					"destination": [
-						"obj-64",
 						0
 					]
 				}
@@ -2999,8 +3114,20 @@
 			{
 				"patchline": {
 					"source": [
+						"obj-59",
+						1
+					],
+					"destination": [
 						"obj-64",
 						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-64",
+						0
 					],
 					"destination": [
 						"obj-65",
@@ -3012,70 +3139,10 @@
 				"patchline": {
 					"source": [
 						"obj-65",
-						0
-					],
-					"destination": [
-						"obj-63",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-64",
-						0
-					],
-					"destination": [
-						"obj-49",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-67",
-						0
-					],
-					"destination": [
-						"obj-68",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-68",
-						0
-					],
-					"destination": [
-						"obj-5",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-70",
-						0
-					],
-					"destination": [
-						"obj-71",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-71",
 						1
 					],
 					"destination": [
-						"obj-72",
+						"obj-66",
 						0
 					]
 				}
@@ -3083,11 +3150,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-72",
+						"obj-66",
 						0
 					],
 					"destination": [
-						"obj-67",
+						"obj-64",
 						0
 					]
 				}
@@ -3095,7 +3162,31 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-72",
+						"obj-65",
+						0
+					],
+					"destination": [
+						"obj-50",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-68",
+						0
+					],
+					"destination": [
+						"obj-69",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-69",
 						0
 					],
 					"destination": [
@@ -3111,6 +3202,18 @@
 						0
 					],
 					"destination": [
+						"obj-72",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-72",
+						1
+					],
+					"destination": [
 						"obj-73",
 						0
 					]
@@ -3120,6 +3223,42 @@
 				"patchline": {
 					"source": [
 						"obj-73",
+						0
+					],
+					"destination": [
+						"obj-68",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-73",
+						0
+					],
+					"destination": [
+						"obj-5",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-72",
+						0
+					],
+					"destination": [
+						"obj-74",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-74",
 						0
 					],
 					"destination": [
@@ -3131,11 +3270,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-75",
+						"obj-74",
 						0
 					],
 					"destination": [
-						"obj-74",
+						"obj-6",
 						0
 					]
 				}
@@ -3143,7 +3282,19 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-74",
+						"obj-76",
+						0
+					],
+					"destination": [
+						"obj-75",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-75",
 						0
 					],
 					"destination": [
@@ -3159,7 +3310,19 @@
 						1
 					],
 					"destination": [
-						"obj-76",
+						"obj-77",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-78",
+						0
+					],
+					"destination": [
+						"obj-77",
 						0
 					]
 				}
@@ -3168,22 +3331,10 @@
 				"patchline": {
 					"source": [
 						"obj-77",
-						0
-					],
-					"destination": [
-						"obj-76",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-76",
 						6
 					],
 					"destination": [
-						"obj-78",
+						"obj-79",
 						1
 					]
 				}
@@ -3191,19 +3342,7 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-76",
-						0
-					],
-					"destination": [
-						"obj-78",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-78",
+						"obj-77",
 						0
 					],
 					"destination": [
@@ -3215,22 +3354,22 @@
 			{
 				"patchline": {
 					"source": [
+						"obj-79",
+						0
+					],
+					"destination": [
+						"obj-80",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
 						"obj-5",
 						4
 					],
 					"destination": [
-						"obj-81",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-81",
-						0
-					],
-					"destination": [
 						"obj-82",
 						0
 					]
@@ -3300,6 +3439,18 @@
 				"patchline": {
 					"source": [
 						"obj-87",
+						0
+					],
+					"destination": [
+						"obj-88",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-88",
 						0
 					],
 					"destination": [
@@ -3311,19 +3462,7 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-79",
-						0
-					],
-					"destination": [
-						"obj-82",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-58",
+						"obj-80",
 						0
 					],
 					"destination": [
@@ -3335,11 +3474,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-58",
+						"obj-59",
 						0
 					],
 					"destination": [
-						"obj-86",
+						"obj-84",
 						1
 					]
 				}
@@ -3347,11 +3486,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-89",
+						"obj-59",
 						0
 					],
 					"destination": [
+						"obj-87",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
 						"obj-90",
+						0
+					],
+					"destination": [
+						"obj-91",
 						0
 					]
 				}
@@ -3359,11 +3510,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-35",
+						"obj-36",
 						0
 					],
 					"destination": [
-						"obj-90",
+						"obj-91",
 						1
 					]
 				}
@@ -3375,7 +3526,7 @@
 						4
 					],
 					"destination": [
-						"obj-91",
+						"obj-92",
 						0
 					]
 				}
@@ -3383,11 +3534,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-79",
+						"obj-80",
 						0
 					],
 					"destination": [
-						"obj-91",
+						"obj-92",
 						1
 					]
 				}
@@ -3395,23 +3546,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-90",
-						0
-					],
-					"destination": [
-						"obj-93",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-93",
+						"obj-91",
 						0
 					],
 					"destination": [
 						"obj-94",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-94",
+						0
+					],
+					"destination": [
+						"obj-95",
 						1
 					]
 				}
@@ -3419,7 +3570,43 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-93",
+						"obj-94",
+						0
+					],
+					"destination": [
+						"obj-97",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-97",
+						0
+					],
+					"destination": [
+						"obj-96",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-92",
+						0
+					],
+					"destination": [
+						"obj-95",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-95",
 						0
 					],
 					"destination": [
@@ -3435,8 +3622,20 @@
 						0
 					],
 					"destination": [
-						"obj-95",
+						"obj-98",
 						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-93",
+						0
+					],
+					"destination": [
+						"obj-98",
+						0
 					]
 				}
 			},
@@ -3447,7 +3646,7 @@
 						0
 					],
 					"destination": [
-						"obj-94",
+						"obj-99",
 						0
 					]
 				}
@@ -3455,11 +3654,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-94",
+						"obj-99",
 						0
 					],
 					"destination": [
-						"obj-95",
+						"obj-100",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-99",
+						0
+					],
+					"destination": [
+						"obj-102",
 						0
 					]
 				}
@@ -3467,11 +3678,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-95",
+						"obj-102",
 						0
 					],
 					"destination": [
-						"obj-97",
+						"obj-101",
 						1
 					]
 				}
@@ -3483,7 +3694,7 @@
 						0
 					],
 					"destination": [
-						"obj-97",
+						"obj-100",
 						0
 					]
 				}
@@ -3491,31 +3702,7 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-90",
-						0
-					],
-					"destination": [
-						"obj-98",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-98",
-						0
-					],
-					"destination": [
-						"obj-99",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-98",
+						"obj-100",
 						0
 					],
 					"destination": [
@@ -3531,7 +3718,7 @@
 						0
 					],
 					"destination": [
-						"obj-100",
+						"obj-103",
 						1
 					]
 				}
@@ -3539,96 +3726,12 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-91",
-						0
-					],
-					"destination": [
-						"obj-99",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-99",
-						0
-					],
-					"destination": [
-						"obj-100",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-100",
-						0
-					],
-					"destination": [
-						"obj-102",
+						"obj-93",
 						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-92",
-						1
-					],
-					"destination": [
-						"obj-102",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-90",
-						0
 					],
 					"destination": [
 						"obj-103",
 						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-103",
-						0
-					],
-					"destination": [
-						"obj-104",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-103",
-						0
-					],
-					"destination": [
-						"obj-106",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-106",
-						0
-					],
-					"destination": [
-						"obj-105",
-						1
 					]
 				}
 			},
@@ -3652,18 +3755,30 @@
 					],
 					"destination": [
 						"obj-105",
-						0
+						1
 					]
 				}
 			},
 			{
 				"patchline": {
 					"source": [
-						"obj-105",
+						"obj-104",
 						0
 					],
 					"destination": [
 						"obj-107",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-107",
+						0
+					],
+					"destination": [
+						"obj-106",
 						1
 					]
 				}
@@ -3672,59 +3787,47 @@
 				"patchline": {
 					"source": [
 						"obj-92",
+						0
+					],
+					"destination": [
+						"obj-105",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-105",
+						0
+					],
+					"destination": [
+						"obj-106",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-106",
+						0
+					],
+					"destination": [
+						"obj-108",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-93",
 						2
 					],
 					"destination": [
-						"obj-107",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-90",
-						0
-					],
-					"destination": [
 						"obj-108",
 						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-108",
-						0
-					],
-					"destination": [
-						"obj-109",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-108",
-						0
-					],
-					"destination": [
-						"obj-111",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-111",
-						0
-					],
-					"destination": [
-						"obj-110",
-						1
 					]
 				}
 			},
@@ -3748,6 +3851,42 @@
 					],
 					"destination": [
 						"obj-110",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-109",
+						0
+					],
+					"destination": [
+						"obj-112",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-112",
+						0
+					],
+					"destination": [
+						"obj-111",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-92",
+						0
+					],
+					"destination": [
+						"obj-110",
 						0
 					]
 				}
@@ -3759,7 +3898,19 @@
 						0
 					],
 					"destination": [
-						"obj-112",
+						"obj-111",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-111",
+						0
+					],
+					"destination": [
+						"obj-113",
 						1
 					]
 				}
@@ -3767,11 +3918,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-92",
+						"obj-93",
 						3
 					],
 					"destination": [
-						"obj-112",
+						"obj-113",
 						0
 					]
 				}
@@ -3783,7 +3934,7 @@
 						0
 					],
 					"destination": [
-						"obj-115",
+						"obj-6",
 						0
 					]
 				}
@@ -3791,23 +3942,47 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-115",
-						0
+						"obj-5",
+						1
 					],
 					"destination": [
+						"obj-6",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-5",
+						2
+					],
+					"destination": [
+						"obj-6",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-5",
+						3
+					],
+					"destination": [
+						"obj-6",
+						3
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
 						"obj-116",
 						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-115",
-						0
 					],
 					"destination": [
-						"obj-114",
+						"obj-115",
 						0
 					]
 				}
@@ -3819,19 +3994,7 @@
 						0
 					],
 					"destination": [
-						"obj-114",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-5",
-						1
-					],
-					"destination": [
-						"obj-119",
+						"obj-117",
 						0
 					]
 				}
@@ -3839,7 +4002,19 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-119",
+						"obj-117",
+						0
+					],
+					"destination": [
+						"obj-6",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-6",
 						0
 					],
 					"destination": [
@@ -3851,11 +4026,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-119",
+						"obj-120",
 						0
 					],
 					"destination": [
-						"obj-114",
+						"obj-121",
 						0
 					]
 				}
@@ -3863,11 +4038,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-119",
+						"obj-120",
 						0
 					],
 					"destination": [
-						"obj-114",
+						"obj-119",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-120",
+						0
+					],
+					"destination": [
+						"obj-119",
 						1
 					]
 				}
@@ -3875,20 +4062,8 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-5",
-						2
-					],
-					"destination": [
-						"obj-123",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-123",
-						0
+						"obj-6",
+						1
 					],
 					"destination": [
 						"obj-124",
@@ -3899,11 +4074,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-123",
+						"obj-124",
 						0
 					],
 					"destination": [
-						"obj-114",
+						"obj-125",
 						0
 					]
 				}
@@ -3911,11 +4086,23 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-123",
+						"obj-124",
 						0
 					],
 					"destination": [
-						"obj-114",
+						"obj-119",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-124",
+						0
+					],
+					"destination": [
+						"obj-119",
 						1
 					]
 				}
@@ -3923,20 +4110,8 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-5",
-						3
-					],
-					"destination": [
-						"obj-127",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"obj-127",
-						0
+						"obj-6",
+						2
 					],
 					"destination": [
 						"obj-128",
@@ -3947,11 +4122,11 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-127",
+						"obj-128",
 						0
 					],
 					"destination": [
-						"obj-114",
+						"obj-129",
 						0
 					]
 				}
@@ -3959,11 +4134,71 @@
 			{
 				"patchline": {
 					"source": [
-						"obj-127",
+						"obj-128",
 						0
 					],
 					"destination": [
-						"obj-114",
+						"obj-119",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-128",
+						0
+					],
+					"destination": [
+						"obj-119",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-6",
+						3
+					],
+					"destination": [
+						"obj-132",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-132",
+						0
+					],
+					"destination": [
+						"obj-133",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-132",
+						0
+					],
+					"destination": [
+						"obj-119",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-132",
+						0
+					],
+					"destination": [
+						"obj-119",
 						1
 					]
 				}

@@ -8,7 +8,8 @@ each time playback crosses the next multiple of the step r*T:
     groove~ sync (0..1) -> snapshot~ 5 -> * frames -> / step -> i -> change -> * step -> predict $1
 
 The step comes from the external (`step` out of its outlet, after T and r and when the server sets T),
-so the patch never recomputes r*T. The frames come from info~ after a file is loaded. The server is
+so the patch never recomputes r*T. The frames come from info~ after a file is loaded. The stems reach
+the speakers through jaxaccomp.stopgate~, which silences the generated one once the band stops. The server is
 started and stopped by rtap_server.js in node.script (built into Max 8 and later), running the command
 in an editable message box.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "RTAP.maxpat"
 EXTERNAL = "jaxaccomp.multi_track"
+STOP_GATE = "jaxaccomp.stopgate~"
 BUFFER = "rtap_song"
 STEMS = ("bass", "drums", "guitar", "piano")
 SERVER_SCRIPT = "rtap_server.js"
@@ -47,6 +49,7 @@ IO = {
     "buffer~": (1, 2),
     "info~": (2, 8),
     EXTERNAL: (1, 1),
+    STOP_GATE: (lambda args: int(args[0]), lambda args: int(args[0])),
     "groove~": (3, lambda args: int(args[1]) + 1),
     "sig~": (1, 1),
     "snapshot~": (2, 1),
@@ -150,9 +153,9 @@ def number_setting(p: Patch, label: str, maxclass: str, default: str, selector: 
     return box
 
 
-def settings(p: Patch, external: str) -> str:
-    """T, r, w, fade, packet size, max datagram, verbose and the instrument, all set at load. Returns the
-    instrument menu, which the live-input routing also follows."""
+def settings(p: Patch, external: str, stop_gate: str) -> str:
+    """T, r, w, fade, packet size, max datagram, verbose and the instrument (to the external and the stop
+    gate), all set at load. Returns the instrument menu, which the live-input routing also follows."""
     number_setting(p, "T (samples)", "number", "264600", "T", 20, 80, external, 90.0)
     menu_setting(p, "r (step ratio)", ["0.5", "0.25", "0.125", "0.0625"], 1, "r", 140, 80, external)
     menu_setting(p, "w (-1 retro, 0 now, 1 ahead)", ["-1", "0", "1"], 2, "w", 260, 80, external)
@@ -173,6 +176,7 @@ def settings(p: Patch, external: str) -> str:
         one_hot = p.message(f"predict_instruments {flags}", 140, 330 + 25 * k)
         p.connect(route, k, one_hot)
         p.connect(one_hot, 0, external)
+        p.connect(one_hot, 0, stop_gate)
     return instrument
 
 
@@ -222,8 +226,9 @@ def reports(p: Patch, external: str, load: str) -> str:
     return route
 
 
-def transport(p: Patch, external: str, groove: str) -> None:
-    """Play/Pause (the groove~ speed), Stop/Reset (stop, back to 0, /reset), looping on at load."""
+def transport(p: Patch, external: str, groove: str, stop_gate: str) -> None:
+    """Play/Pause (the groove~ speed), Stop/Reset (stop, back to 0, /reset, the stop gate closed), looping
+    on at load."""
     p.comment("Play", 800, 60)
     play = p.ui("toggle", 800, 80, 22.0)
     p.chain(play, p.obj("sig~", 800, 110), groove)
@@ -238,6 +243,7 @@ def transport(p: Patch, external: str, groove: str) -> None:
     reset = p.message("reset", 860, 160)
     p.connect(order, 0, reset)
     p.connect(reset, 0, external)
+    p.connect(reset, 0, stop_gate)
     loop = p.message("loop 1", 960, 110)
     p.chain(p.obj("loadbang", 960, 60), loop, groove)
 
@@ -300,18 +306,29 @@ def live_input(p: Patch, groove: str, frames: str, instrument: str) -> None:
         p.connect(inputs, k, poke)
 
 
-def monitor(p: Patch, groove: str) -> None:
-    """Each stem at half level to a meter and both speakers; waveform~ views of the four channels."""
+def monitor(p: Patch, stop_gate: str) -> None:
+    """Each stem out of the stop gate at half level to a meter and both speakers; waveform~ views of the
+    four channels."""
     p.comment("monitor (edit the *~ levels); click the speaker to start audio", 800, 600, 300.0)
     dac = p.ui("ezdac~", 800, 720, 45.0)
     for k, stem in enumerate(STEMS):
         level = p.obj("*~ 0.5", 800 + 70 * k, 625)
-        p.connect(groove, k, level)
+        p.connect(stop_gate, k, level)
         p.connect(level, 0, p.ui("meter~", 800 + 70 * k, 655, 60.0))
         p.connect(level, 0, dac, 0)
         p.connect(level, 0, dac, 1)
         p.comment(stem, 1150, 485 + 90 * k, 80.0)
         p.ui("waveform~", 1230, 485 + 90 * k, 250.0, buffername=BUFFER, chanoffset=k + 1)
+
+
+def stop_gate_switch(p: Patch, groove: str, stop_gate: str) -> None:
+    """groove~'s stems into the stop gate, which silences the generated one once the band stops; a
+    toggle, on at load, switches it (off: the stem plays as the server wrote it)."""
+    for k in range(len(STEMS)):
+        p.connect(groove, k, stop_gate, k)
+    p.comment("stop with the band", 1000, 520, 130.0)
+    switch = p.ui("toggle", 1000, 545, 22.0)
+    p.chain(p.obj("loadmess 1", 1000, 495), switch, p.message("stopgate $1", 1030, 545), stop_gate)
 
 
 def build() -> dict:
@@ -322,15 +339,17 @@ def build() -> dict:
     buffer = p.obj(f"buffer~ {BUFFER} 20000 {len(STEMS)}", 20, 560)
     external = p.obj(f"{EXTERNAL} {BUFFER} {' '.join(STEMS)}", 460, 560, 330.0)
     groove = p.obj(f"groove~ {BUFFER} {len(STEMS)}", 800, 180)
-    instrument = settings(p, external)
+    stop_gate = p.obj(f"{STOP_GATE} {len(STEMS)}", 800, 575, 280.0)
+    instrument = settings(p, external, stop_gate)
     load = server(p, external)
     utilities(p, external, buffer)
     route = reports(p, external, load)
-    transport(p, external, groove)
+    transport(p, external, groove, stop_gate)
     frames = buffer_length(p, buffer)
     step_clock(p, external, groove, frames, route)
     live_input(p, groove, frames, instrument)
-    monitor(p, groove)
+    stop_gate_switch(p, groove, stop_gate)
+    monitor(p, stop_gate)
     return p.document()
 
 

@@ -12,6 +12,7 @@
 #include "ext.h"
 #include "ext_buffer.h"
 #include "ext_obex.h"
+#include "method_table.h"
 
 #include <cmath>
 #include <cstdint>
@@ -325,12 +326,9 @@ void destroy(t_multi_track* x) {
 }  // namespace
 
 extern "C" C74_EXPORT void ext_main(void*) {
-  t_class* c = class_new(kClassName, reinterpret_cast<method>(make), reinterpret_cast<method>(destroy),
-                         sizeof(t_multi_track), nullptr, A_GIMME, 0);
+  t_class* c = box_class(kClassName, make, destroy, sizeof(t_multi_track));
   // The message table; tests/test_maxpat.py reads the names from here.
-  auto add = [c](auto handler, const char* name, auto... types) {
-    class_addmethod(c, reinterpret_cast<method>(handler), name, types..., 0);
-  };
+  const auto add = method_adder(c);
   add(predict, "predict", A_LONG);
   add(predict_instruments, "predict_instruments", A_GIMME);
   add(set_T, "T", A_LONG);

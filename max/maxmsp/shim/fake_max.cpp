@@ -33,6 +33,16 @@ namespace {
 
 struct Outlet {
   void* owner;
+  std::string type;  // "signal" for a signal outlet
+};
+
+// What a signal object gave Max: its inlets (dsp_setup) and, once compiled, its perform routine.
+struct Dsp {
+  int inlets = 0;
+  long vector_size = 0;
+  t_perfroutine64 perform = nullptr;
+  long flags = 0;
+  void* userparam = nullptr;
 };
 
 struct World {
@@ -46,6 +56,7 @@ struct World {
   std::map<t_clock*, std::unique_ptr<t_clock>> clocks;
   std::map<t_buffer_ref*, std::unique_ptr<t_buffer_ref>> buffer_refs;
   std::map<std::string, std::unique_ptr<Buffer>> buffers;
+  std::map<void*, Dsp> dsp;  // signal objects, by object
 };
 
 World& world() {
@@ -157,6 +168,49 @@ void run_clocks() {
 
 int live_clocks() { return static_cast<int>(world().clocks.size()); }
 
+int signal_inlets(void* object) { return world().dsp.at(object).inlets; }
+
+int signal_outlets(void* object) {
+  int count = 0;
+  for (const auto& outlet : world().outlets) count += outlet->owner == object && outlet->type == "signal";
+  return count;
+}
+
+bool start_dsp(void* object, double sample_rate, long vector_size) {
+  const maxclass& c = *world().instances.at(object);
+  const auto found = c.methods.find("dsp64");
+  if (found == c.methods.end()) {
+    refuse(object, "has no dsp64 method");
+    return false;
+  }
+  Dsp& dsp = world().dsp.at(object);
+  dsp.perform = nullptr;
+  std::vector<short> connected(static_cast<std::size_t>(dsp.inlets + signal_outlets(object)), 1);
+  using Dsp64 = void (*)(void*, t_object*, short*, double, long, long);
+  reinterpret_cast<Dsp64>(found->second.first)(object, nullptr, connected.data(), sample_rate, vector_size, 0);
+  dsp.vector_size = vector_size;
+  return dsp.perform != nullptr;
+}
+
+std::vector<std::vector<double>> process(void* object, const std::vector<std::vector<double>>& ins) {
+  const Dsp& dsp = world().dsp.at(object);
+  if (dsp.perform == nullptr || static_cast<int>(ins.size()) != dsp.inlets) std::abort();  // a test's mistake
+  const std::size_t length = ins.empty() ? 0 : ins[0].size();
+  std::vector<std::vector<double>> outs(static_cast<std::size_t>(signal_outlets(object)), std::vector<double>(length));
+  const auto size = static_cast<std::size_t>(dsp.vector_size);
+  for (std::size_t start = 0; start + size <= length; start += size) {
+    std::vector<std::vector<double>> in_vectors, out_vectors(outs.size(), std::vector<double>(size));
+    for (const auto& signal : ins) in_vectors.emplace_back(signal.begin() + start, signal.begin() + start + size);
+    std::vector<double*> in_pointers, out_pointers;
+    for (auto& v : in_vectors) in_pointers.push_back(v.data());
+    for (auto& v : out_vectors) out_pointers.push_back(v.data());
+    dsp.perform(static_cast<t_object*>(object), nullptr, in_pointers.data(), static_cast<long>(in_pointers.size()),
+                out_pointers.data(), static_cast<long>(out_pointers.size()), dsp.vector_size, dsp.flags, dsp.userparam);
+    for (std::size_t k = 0; k < outs.size(); ++k) std::copy(out_vectors[k].begin(), out_vectors[k].end(), outs[k].begin() + start);
+  }
+  return outs;
+}
+
 }  // namespace fake_max
 
 using fake_max::world;
@@ -193,8 +247,8 @@ void object_error(t_object* x, const char* s, ...) {
   va_end(args);
 }
 
-void* outlet_new(void* x, const char*) {
-  world().outlets.push_back(std::make_unique<fake_max::Outlet>(fake_max::Outlet{x}));
+void* outlet_new(void* x, const char* s) {
+  world().outlets.push_back(std::make_unique<fake_max::Outlet>(fake_max::Outlet{x, s != nullptr ? s : ""}));
   return world().outlets.back().get();
 }
 
@@ -247,6 +301,7 @@ t_max_err object_free(void* x) {
   auto& w = world();
   if (const auto it = w.instances.find(x); it != w.instances.end()) {
     reinterpret_cast<void (*)(void*)>(it->second->destroy)(x);
+    if (w.dsp.count(x) != 0) std::abort();  // a signal object must leave the DSP chain (dsp_free) in its free
     w.outlets.erase(std::remove_if(w.outlets.begin(), w.outlets.end(),
                                    [x](const auto& outlet) { return outlet->owner == x; }),
                     w.outlets.end());
@@ -309,6 +364,22 @@ t_atom_float buffer_getsamplerate(t_buffer_obj* b) { return fake_max::as_buffer(
 t_max_err buffer_setdirty(t_buffer_obj* buffer_object) {
   ++fake_max::as_buffer(buffer_object)->dirtied;
   return 0;
+}
+
+void z_dsp_setup(t_pxobject* x, long nsignals) {
+  x->z_count = static_cast<short>(nsignals);
+  world().dsp[x].inlets = static_cast<int>(nsignals);
+}
+
+void z_dsp_free(t_pxobject* x) { world().dsp.erase(x); }
+
+void class_dspinit(t_class*) {}
+
+void dsp_add64(t_object*, t_object* x, t_perfroutine64 f, long flags, void* userparam) {
+  fake_max::Dsp& dsp = world().dsp.at(x);
+  dsp.perform = f;
+  dsp.flags = flags;
+  dsp.userparam = userparam;
 }
 
 }  // extern "C"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ext_obex.h"
+#include "z_dsp.h"
 
 namespace fake_max {
 
@@ -51,5 +52,15 @@ void send(void* object, const std::string& selector, const std::vector<Arg>& arg
 // Fires every clock that is due (clock_delay'd and not unset), each once: the test's scheduler tick.
 void run_clocks();
 int live_clocks();  // clocks created and not yet freed
+
+// Signal objects. The signal inlets the object asked dsp_setup for, and its "signal" outlets.
+int signal_inlets(void* object);
+int signal_outlets(void* object);
+// Compiles the object into a DSP chain as Max does when audio starts: its dsp64 method at this rate
+// and vector size, which must call dsp_add64. False (with the reason in the console) if it did not.
+bool start_dsp(void* object, double sample_rate, long vector_size);
+// Runs the compiled object on one signal per inlet (equal lengths, whole vectors), vector by
+// vector, with outlets that never share memory with inlets; returns one signal per outlet.
+std::vector<std::vector<double>> process(void* object, const std::vector<std::vector<double>>& ins);
 
 }  // namespace fake_max
