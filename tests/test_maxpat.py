@@ -44,10 +44,11 @@ CORDS = [(l["patchline"]["source"], l["patchline"]["destination"]) for l in PATC
 
 def implemented_messages(source_file: str = "multi_track.cpp") -> set[str]:
     """The selectors in an external's method table: `add(handler, "name", types...)`, less Max's own
-    A_CANT methods (notify, dsp64), which no patch sends."""
+    A_CANT methods (notify, assist, dsp64), which no patch sends."""
     source = (MAXMSP / source_file).read_text()
     table = source[source.index("ext_main"):]
-    return set(re.findall(r'^\s*add\(\w+, "(\w+)"', table, re.MULTILINE)) - {"notify", "dsp64"}
+    return {name for name, types in re.findall(r'^\s*add\(\w+, "(\w+)"(.*)\);', table, re.MULTILINE)
+            if "A_CANT" not in types}
 
 
 def boxes(maxclass: str, text: str | None = None, prefix: str | None = None) -> list[str]:

@@ -15,6 +15,7 @@
 #include "method_table.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -263,6 +264,13 @@ void set_buffer(t_multi_track* x, t_symbol* name) {
   });
 }
 
+// The text Max shows over the inlet or the outlet.
+void assist(t_multi_track*, void*, long kind, long, char* text) {
+  std::snprintf(text, ASSIST_MAX_STRING_LEN, "%s",
+                kind == ASSIST_INLET ? "predict <curr>, predict_instruments <0/1 ...>, T, r, w, fade, server, load_model, reset ..."
+                                     : "step <r*T>, ready, batch, rtt_ms, server_<name>, stats counters");
+}
+
 // buffer~ notifications keep the reference current. No mutex: buffer_setdirty, called under it,
 // may notify synchronously.
 t_max_err notify(t_multi_track* x, t_symbol* s, t_symbol* msg, void* sender, void* data) {
@@ -349,6 +357,7 @@ extern "C" C74_EXPORT void ext_main(void*) {
   add(stats, "stats");
   add(set_buffer, "set_buffer", A_SYM);
   add(notify, "notify", A_CANT);
+  add(assist, "assist", A_CANT);
   class_register(CLASS_BOX, c);
   multi_track_class = c;
 }

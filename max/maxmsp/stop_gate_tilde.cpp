@@ -19,6 +19,7 @@
 #include "z_dsp.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -102,6 +103,16 @@ void predict_instruments(t_stop_gate* x, t_symbol*, long argc, t_atom* argv) {
 void set_stop_gate(t_stop_gate* x, t_atom_long on) { x->instance->gated.store(on != 0); }
 void reset(t_stop_gate* x) { x->instance->reset_due.store(true); }
 
+// The text Max shows over an inlet or outlet.
+void assist(t_stop_gate*, void*, long kind, long index, char* text) {
+  if (kind == ASSIST_INLET)
+    std::snprintf(text, ASSIST_MAX_STRING_LEN, "(signal) stem %ld as played%s", index + 1,
+                  index == 0 ? "; predict_instruments <0/1 ...>, stopgate <0/1>, reset" : "");
+  else
+    std::snprintf(text, ASSIST_MAX_STRING_LEN, "(signal) stem %ld, silenced after the band stops if generated",
+                  index + 1);
+}
+
 // --- life cycle ----------------------------------------------------------------------------------
 
 void* make(t_symbol*, long argc, t_atom* argv) {
@@ -138,6 +149,7 @@ extern "C" C74_EXPORT void ext_main(void*) {
   add(predict_instruments, "predict_instruments", A_GIMME);
   add(set_stop_gate, "stopgate", A_LONG);
   add(reset, "reset");
+  add(assist, "assist", A_CANT);
   add(dsp64, "dsp64", A_CANT);
   class_dspinit(c);
   class_register(CLASS_BOX, c);

@@ -1,5 +1,5 @@
-// Stand-in for the Max SDK's ext.h: the types, console, outlet and clock calls multi_track.cpp
-// uses, declared from the public Max API reference (no SDK code). Real builds use the SDK's header.
+// Stand-in for the Max SDK's ext.h: the types, console, outlet, clock and assist declarations the
+// externals use, declared from the public Max API reference (no SDK code). Real builds use the SDK's header.
 #pragma once
 
 #if defined(_WIN32)
@@ -39,6 +39,10 @@ typedef struct atom {
 } t_atom;
 
 typedef struct clock t_clock;
+
+// What an assist method describes (ext_assist.h), and how long its text may be.
+enum t_assist_function { ASSIST_INLET = 1, ASSIST_OUTLET };
+enum { ASSIST_MAX_STRING_LEN = 500 };
 
 extern "C" {
 t_symbol* gensym(const char* s);

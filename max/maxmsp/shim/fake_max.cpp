@@ -168,6 +168,16 @@ void run_clocks() {
 
 int live_clocks() { return static_cast<int>(world().clocks.size()); }
 
+std::string assist(void* object, bool inlet, long index) {
+  const maxclass& c = *world().instances.at(object);
+  const auto found = c.methods.find("assist");
+  if (found == c.methods.end()) return "";
+  char text[ASSIST_MAX_STRING_LEN + 1] = {};
+  using Assist = void (*)(void*, void*, long, long, char*);
+  reinterpret_cast<Assist>(found->second.first)(object, nullptr, inlet ? ASSIST_INLET : ASSIST_OUTLET, index, text);
+  return text;
+}
+
 int signal_inlets(void* object) { return world().dsp.at(object).inlets; }
 
 int signal_outlets(void* object) {

@@ -53,6 +53,9 @@ void send(void* object, const std::string& selector, const std::vector<Arg>& arg
 void run_clocks();
 int live_clocks();  // clocks created and not yet freed
 
+// What the object's assist method says over inlet or outlet `index` ("" if it has none).
+std::string assist(void* object, bool inlet, long index);
+
 // Signal objects. The signal inlets the object asked dsp_setup for, and its "signal" outlets.
 int signal_inlets(void* object);
 int signal_outlets(void* object);

@@ -114,6 +114,12 @@ TEST(creation_takes_a_buffer_name_and_symbol_stems) {
   CHECK_EQ(fake_max::errors().size(), std::size_t{3});
 }
 
+TEST(the_inlet_and_outlet_say_what_they_take_and_send) {
+  Fixture f;
+  CHECK(fake_max::assist(f.object, true, 0).find("predict <curr>") != std::string::npos);
+  CHECK(fake_max::assist(f.object, false, 0).find("step <r*T>") != std::string::npos);
+}
+
 TEST(predict_sends_the_mix_of_the_other_stems_and_silences_the_window) {
   Fixture f;
   f.fill(0, 1.0f);

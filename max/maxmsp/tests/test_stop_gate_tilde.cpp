@@ -141,3 +141,11 @@ TEST(a_bad_predict_instruments_is_one_error_and_changes_nothing) {
   object_free(gate);
   fake_max::forget();
 }
+
+TEST(every_inlet_and_outlet_says_what_it_is) {
+  void* gate = make();
+  CHECK(fake_max::assist(gate, true, 0).find("predict_instruments") != std::string::npos);
+  CHECK(fake_max::assist(gate, true, 3).find("stem 4") != std::string::npos);
+  CHECK(fake_max::assist(gate, false, 1).find("stem 2, silenced") != std::string::npos);
+  object_free(gate);
+}
