@@ -355,6 +355,25 @@ def test_grid_partners_and_reference_signals():
     np.testing.assert_array_equal(fit_length(np.arange(3.0), 7), [0, 1, 2, 0, 1, 2, 0])
 
 
+def test_a_random_pairing_is_scored_again_when_its_partner_changes(tmp_path):
+    """A run extended with more songs draws other partners: the old partner's scores are not reused."""
+    from jaxaccomp.eval import runner
+    from jaxaccomp.eval.clips import Clip
+
+    job = runner.Job(data="d", split="test", out=str(tmp_path), models=(), metrics=("beat_f1", "onset_corr"),
+                     window=264600, fade=0.02, skip=0, seed=0)
+    clip = Clip("random_pairing", None, "T0", "bass")
+    record = clip.path(tmp_path, ".json")
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"partner": "T1", "metrics": {"beat_f1": 0.5, "onset_corr": 0.1}}))
+    assert runner.pending(runner.Task(job, clip, "T1")) == ()
+    assert runner.pending(runner.Task(job, clip, "T2")) == ("beat_f1", "onset_corr")
+    truth = Clip("ground_truth", None, "T0", "bass")  # no partner: its record is kept
+    truth.path(tmp_path, ".json").parent.mkdir(parents=True)
+    truth.path(tmp_path, ".json").write_text(json.dumps({"partner": None, "metrics": {"beat_f1": 1.0}}))
+    assert runner.pending(runner.Task(job, truth)) == ("onset_corr",)
+
+
 def test_normalised_score():
     names = ("beat_f1",)
     summary = [{"source": s, "regime": "reference" if s != "m" else "r0.25_w+1", "stem": "all",

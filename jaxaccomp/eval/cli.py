@@ -210,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "stop_gate": args.stop_gate,
                                "models": {m.name: {k: v for k, v in asdict(m).items() if k != "name"} for m in models},
                                "weights": weights, **round_trip})
-    tasks = [runner.Task(job, Clip(source, None, track, stem), partners[(track, stem)])
+    tasks = [runner.Task(job, Clip(source, None, track, stem),
+                         partners[(track, stem)] if source == "random_pairing" else None)
              for source in references for track in tracks for stem in stems]
     tasks += [runner.Task(job, Clip(model.name, regime, track, stem))
               for model in models for regime in regimes for track in tracks for stem in stems]

@@ -76,10 +76,11 @@ class Task:
 
 
 def pending(task: Task) -> tuple[str, ...]:
-    """Metrics this clip has no cached result for (all of them if it was never finished)."""
+    """Metrics this clip has no cached result for (all of them if it was never finished, or if it is a
+    random pairing whose partner has changed: more songs in the run draw other partners)."""
     root = Path(task.job.out)
     record = _read_record(task.clip.path(root, ".json"))
-    done = set(record.get("metrics", {}))
+    done = set(record.get("metrics", {})) if record.get("partner") == task.partner else set()
     return tuple(m.name for m in metrics.get(task.job.metrics, task.job.weights)
                  if m.name not in done or (isinstance(m, metrics.SetMetric)
                                            and not task.clip.path(root, f".{m.name}.npy").is_file()))
@@ -195,7 +196,7 @@ def evaluate(task: Task) -> Clip:
     else:
         raw, seconds = _generate(task, song)
         stem, names = loudness.normalize(raw, SAMPLE_RATE), job.metrics
-        record = {"source": clip.source, "regime": clip.regime_label,
+        record = {"source": clip.source, "regime": clip.regime_label, "partner": task.partner,
                   "r": None if clip.regime is None else clip.regime.r,
                   "w": None if clip.regime is None else clip.regime.w,
                   "track": clip.track, "stem": clip.stem, "seconds": stem.shape[0] / SAMPLE_RATE,
