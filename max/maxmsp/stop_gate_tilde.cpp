@@ -66,7 +66,8 @@ void perform64(t_stop_gate* x, t_object*, double** ins, long numins, double** ou
     double band = 0.0;  // what the musician plays: the mix of the stems not generated
     for (long k = 0; k < stems; ++k)
       if (!is_predicted(predicted, k)) band += ins[k][i];
-    const double gain = gated ? in.gate.next(static_cast<float>(band)) : 1.0;
+    const double heard = in.gate.next(static_cast<float>(band));  // heard even when off: on again, it knows
+    const double gain = gated ? heard : 1.0;
     for (long k = 0; k < stems; ++k) outs[k][i] = is_predicted(predicted, k) ? ins[k][i] * gain : ins[k][i];
   }
 }

@@ -124,7 +124,8 @@ t_int* perform(t_int* w) {
     float band = 0;  // what the musician plays: the mix of the stems not predicted, as sent
     for (std::size_t c = 0; c < stems; ++c)
       if (audible && !predicted[c] && p.dsp_words[c] != nullptr) band += p.dsp_words[c][frame].w_float;
-    const float gain = audible && p.gated ? p.gate.next(band) : 1.0f;
+    const float heard = audible ? p.gate.next(band) : 1.0f;  // heard even with `stopgate 0`
+    const float gain = p.gated ? heard : 1.0f;
     for (std::size_t c = 0; c < stems; ++c) {
       auto* out = reinterpret_cast<t_sample*>(w[3 + c]);
       const float sample = audible && p.dsp_words[c] != nullptr ? p.dsp_words[c][frame].w_float : 0;

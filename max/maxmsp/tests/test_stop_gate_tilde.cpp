@@ -111,6 +111,19 @@ TEST(stopgate_0_plays_as_written_and_reset_closes_the_gate) {
   object_free(gate);
 }
 
+TEST(switched_on_again_it_knows_the_band_stopped_meanwhile) {
+  void* gate = make();
+  fake_max::send(gate, "predict_instruments", {1LL, 0LL, 0LL, 0LL});
+  CHECK(fake_max::start_dsp(gate, kRate, kVector));
+  fake_max::process(gate, song(1.0, 1.0));  // open
+  fake_max::send(gate, "stopgate", {0LL});
+  const Signals silent_band = song(1.0, 0.0);
+  CHECK_NEAR(peak(fake_max::process(gate, silent_band)[0], 0.5, 1.0), 0.5, 1e-9);  // off: plays on
+  fake_max::send(gate, "stopgate", {1LL});
+  CHECK_EQ(peak(fake_max::process(gate, silent_band)[0], 0.0, 1.0), 0.0);  // on: already closed
+  object_free(gate);
+}
+
 TEST(the_gate_follows_the_chain_sample_rate) {
   void* gate = make();
   CHECK(fake_max::start_dsp(gate, 48000, kVector));
