@@ -28,6 +28,12 @@ STEMS = ("bass", "drums", "guitar", "piano")
 SERVER_SCRIPT = "rtap_server.js"
 SERVER_COMMAND = "start cd ../.. && .venv/bin/python serve.py --port 7000 --client-port 8000"  # from max/maxmsp
 
+
+def first_number(args: list[str]) -> int:
+    """A count given as the box's first argument (gate's outlets, the stop gate's stems)."""
+    return int(args[0])
+
+
 # Inlets and outlets of each object class, by the box's first word (Max recomputes them on load;
 # they keep the file self-consistent so that tests can check every cord). A function of the box's
 # arguments where the count depends on them.
@@ -37,7 +43,7 @@ IO = {
     "prepend": (1, 1),
     "route": (1, lambda args: len(args) + 1),
     "t": (1, len),
-    "gate": (2, lambda args: int(args[0])),
+    "gate": (2, first_number),
     "pak": (len, 1),
     "expr": (2, 1),
     "*": (2, 1),
@@ -49,7 +55,7 @@ IO = {
     "buffer~": (1, 2),
     "info~": (2, 8),
     EXTERNAL: (1, 1),
-    STOP_GATE: (lambda args: int(args[0]), lambda args: int(args[0])),
+    STOP_GATE: (first_number, first_number),
     "groove~": (3, lambda args: int(args[1]) + 1),
     "sig~": (1, 1),
     "snapshot~": (2, 1),
