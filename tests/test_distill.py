@@ -96,6 +96,31 @@ def test_student_starts_as_teacher_and_learns_a_fixed_batch(latent_caches, teach
     assert 0 < target_moved < 0.1 * student_moved
 
 
+def test_init_from_starts_student_and_target_from_that_model(latent_caches, teacher, tmp_path):
+    """Fine-tuning a student towards a newer teacher: --init-from is the start, the teacher stays the teacher."""
+    from jaxaccomp.nn.checkpoint import save_denoiser
+    from jaxaccomp.training import state as train_state
+    from jaxaccomp.training.distillation import DistillProgram, resolve
+
+    cfg = resolve(distill_tiny(teacher))
+    start = train_state.init_params(cfg.unet_config(), seed=7)
+    save_denoiser(tmp_path / "student", train_state.export_denoiser(start, cfg.unet_config(), "consistency"),
+                  codec=EmbeddedCodec.name)
+    program = DistillProgram(resolve(distill_tiny(teacher, init_from=str(tmp_path / "student"))))
+    state = program.init_state()
+    for student, target, reference in zip(jax.tree.leaves(state["params"]), jax.tree.leaves(state["target"]),
+                                          jax.tree.leaves(start)):
+        np.testing.assert_array_equal(np.asarray(student), np.asarray(reference))
+        np.testing.assert_array_equal(np.asarray(target), np.asarray(reference))
+    for frozen, reference in zip(jax.tree.leaves(program.teacher), params_of(teacher)):
+        np.testing.assert_array_equal(np.asarray(frozen), reference)  # the teacher is still the teacher
+    other = train_config.from_data({"preset": "frames_tiny"}, train_config.load("tiny"))
+    save_denoiser(tmp_path / "other", train_state.export_denoiser(train_state.init_params(other.unet_config(), 0),
+                                                                  other.unet_config()), codec=EmbeddedCodec.name)
+    with pytest.raises(CheckpointError, match="not the configured"):
+        DistillProgram(resolve(distill_tiny(teacher, init_from=str(tmp_path / "other"))))
+
+
 def read_events(directory: Path) -> list[tuple[int, str, float]]:
     """(step, tag, value) of every scalar in the TensorBoard event files (TFRecord framing)."""
     from tensorboardX.proto.event_pb2 import Event

@@ -43,10 +43,10 @@ def load_teacher(cfg: DistillConfig) -> tuple[dict, DiffusionConfig]:
     return nnx.to_pure_dict(nnx.state(teacher.net, nnx.Param)), from_dict(DiffusionConfig, meta["diffusion"])
 
 
-def init_state(cfg: DistillConfig, teacher: dict) -> State:
-    """Student and EMA target both start as copies of the teacher."""
+def init_state(cfg: DistillConfig, start: dict) -> State:
+    """Student and EMA target both start as copies of `start`: the teacher, or the --init-from model."""
     copy = functools.partial(jax.tree.map, jnp.copy)
-    return st.new_state(cfg, copy(teacher), target=copy(teacher))
+    return st.new_state(cfg, copy(start), target=copy(start))
 
 
 def _loss(cfg: DistillConfig, diffusion: DiffusionConfig, teacher: dict, student: dict, target: dict, batch: dict,
@@ -108,10 +108,12 @@ class DistillProgram:
     def __init__(self, cfg: DistillConfig) -> None:
         self.cfg = cfg
         self.teacher, self.diffusion = load_teacher(cfg)
+        # Fine-tuning a student (e.g. towards a longer-trained teacher) starts from its export, read here once.
+        self.initial = st.load_params(cfg.init_from, cfg.unet_config()) if cfg.init_from else self.teacher
         self._placed: dict[Mesh, dict] = {}
 
     def init_state(self) -> State:
-        return init_state(self.cfg, self.teacher)
+        return init_state(self.cfg, self.initial)
 
     def _on(self, mesh: Mesh) -> dict:
         """The teacher's parameters on the mesh's devices (placed once per mesh)."""
