@@ -3,6 +3,7 @@ consistency-mode model, logs its loss terms, and refuses bad teachers with one-l
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import sys
@@ -114,6 +115,15 @@ def test_init_from_starts_student_and_target_from_that_model(latent_caches, teac
         np.testing.assert_array_equal(np.asarray(target), np.asarray(reference))
     for frozen, reference in zip(jax.tree.leaves(program.teacher), params_of(teacher)):
         np.testing.assert_array_equal(np.asarray(frozen), reference)  # the teacher is still the teacher
+    # The fine-tune is served as its start model recommends (a run without --init-from recommends nothing).
+    meta_path = tmp_path / "student" / "meta.json"
+    sampling = {"guidance": 3.0, "guided_channels": [36, 44], "guidance_cap": True, "continuation": "periodic"}
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "sampling": sampling}))
+    common = ["--config", "tiny", "--teacher", str(teacher), "--train-cache", str(latent_caches[0]), "--steps", "1"]
+    assert cli.distill_main([*common, "--init-from", str(tmp_path / "student"), "--out", str(tmp_path / "tuned")]) == 0
+    assert load_denoiser(tmp_path / "tuned" / "model")[1]["sampling"] == sampling
+    assert cli.distill_main([*common, "--out", str(tmp_path / "plain")]) == 0
+    assert "sampling" not in load_denoiser(tmp_path / "plain" / "model")[1]
     other = train_config.from_data({"preset": "frames_tiny"}, train_config.load("tiny"))
     save_denoiser(tmp_path / "other", train_state.export_denoiser(train_state.init_params(other.unet_config(), 0),
                                                                   other.unet_config()), codec=EmbeddedCodec.name)

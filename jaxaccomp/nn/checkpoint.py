@@ -30,8 +30,10 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, malformed or made for another codec."""
 
 
-def save_denoiser(path: str | Path, denoiser: Denoiser, *, codec: str, source: str | None = None) -> Path:
-    """Write the denoiser's network and parameterisation to a new directory `path`."""
+def save_denoiser(path: str | Path, denoiser: Denoiser, *, codec: str, source: str | None = None,
+                  sampling: dict[str, Any] | None = None) -> Path:
+    """Write the denoiser's network and parameterisation (and the sampling it recommends, if any) to a new
+    directory `path`."""
     path = Path(path).absolute()
     if path.exists():
         raise CheckpointError(f"{path} already exists; choose a new output directory")
@@ -48,6 +50,8 @@ def save_denoiser(path: str | Path, denoiser: Denoiser, *, codec: str, source: s
         "diffusion": to_dict(denoiser.diffusion),
         "source": source,
     }
+    if sampling:
+        meta["sampling"] = sampling
     (path / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return path
 

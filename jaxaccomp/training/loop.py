@@ -123,14 +123,18 @@ class Program(Protocol):
 
 
 def export_model(path: Path, program: Program, state: State, codec: str, source: str) -> None:
-    """Replace the denoiser export at `path` (written beside it, then renamed)."""
-    from jaxaccomp.nn.checkpoint import save_denoiser
+    """Replace the denoiser export at `path` (written beside it, then renamed). A fine-tune (--init-from)
+    keeps the sampling its start model recommends (guidance, continuation): served like the model it came
+    from, not silently unguided."""
+    from jaxaccomp.nn.checkpoint import read_meta, save_denoiser
     from jaxaccomp.training.state import export_denoiser, exported_params
 
     partial, old = path.with_name(path.name + ".partial"), path.with_name(path.name + ".old")
     shutil.rmtree(partial, ignore_errors=True)
     model = export_denoiser(exported_params(state), program.cfg.unet_config(), program.mode, program.diffusion)
-    save_denoiser(partial, model, codec=codec, source=f"{program.name} {source}")
+    start = program.cfg.init_from
+    save_denoiser(partial, model, codec=codec, source=f"{program.name} {source}",
+                  sampling=read_meta(start).get("sampling") if start else None)
     if path.exists():
         path.rename(old)
     partial.rename(path)
