@@ -98,7 +98,8 @@ def test_student_starts_as_teacher_and_learns_a_fixed_batch(latent_caches, teach
 
 
 def test_init_from_starts_student_and_target_from_that_model(latent_caches, teacher, tmp_path):
-    """Fine-tuning a student towards a newer teacher: --init-from is the start, the teacher stays the teacher."""
+    """Fine-tuning a student towards a newer teacher: --init-from gives the start (parameters and recommended
+    sampling), the teacher stays the teacher."""
     from jaxaccomp.nn.checkpoint import save_denoiser
     from jaxaccomp.training import state as train_state
     from jaxaccomp.training.distillation import DistillProgram, resolve

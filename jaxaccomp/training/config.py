@@ -194,7 +194,7 @@ HELP: dict[str, str] = {
     "known_rollout": "a network that sees the known target: share of examples whose known target is a model's own free-running output (python -m jaxaccomp.data.rollouts on the training cache first)",
     "context_drop": "share of examples trained without the song (whole context zeroed), so that context guidance's unconditional branch is trained (0 = off, the reference)",
     "loss_channels": "uniform (every latent channel alike) or groups (each embedded-codec channel group, e.g. the block energies, an equal share of the DSM loss)",
-    "init_from": "start from the parameters of this model export (fine-tuning; its network must be the config's)",
+    "init_from": "start from the parameters of this model export and keep its recommended sampling (fine-tuning; its network must be the config's)",
     "seed": "seed of initialisation, data order and training noise",
     "prng_impl": "JAX PRNG implementation (rbg is faster for dropout on CPU; streams differ)",
     "out": "run directory: config.yaml, metrics.csv, checkpoints/, model/ and best_model/",
