@@ -346,17 +346,22 @@ def test_grid_partners_and_reference_signals():
     assert Regime(0.5, 0).settings(264600, 0.02).first_written == 132300
     tracks = [f"T{i}" for i in range(5)]
     partners = random_partners(tracks, ["bass", "drums"], seed=0)
-    assert all(partners[(t, s)] != t for t in tracks for s in ("bass", "drums"))
-    assert sorted(partners[(t, "bass")] for t in tracks) == tracks  # each stem used once
+    assert all(len(partners[(t, s)]) == 1 and t not in partners[(t, s)] for t in tracks for s in ("bass", "drums"))
+    assert sorted(partners[(t, "bass")][0] for t in tracks) == tracks  # each stem used once
     assert partners == random_partners(tracks, ["bass", "drums"], seed=0)
+    every = random_partners(tracks, ["bass"], seed=0, draw="all")
+    assert every[("T2", "bass")] == ("T0", "T1", "T3", "T4")
     with pytest.raises(ValueError, match="at least 2 tracks"):
         random_partners(["T0"], ["bass"], 0)
+    with pytest.raises(ValueError, match="one or all"):
+        random_partners(tracks, ["bass"], 0, draw="some")
     np.testing.assert_array_equal(delay(np.arange(5.0), 2), [0, 0, 0, 1, 2])
     np.testing.assert_array_equal(fit_length(np.arange(3.0), 7), [0, 1, 2, 0, 1, 2, 0])
 
 
-def test_a_random_pairing_is_scored_again_when_its_partner_changes(tmp_path):
-    """A run extended with more songs draws other partners: the old partner's scores are not reused."""
+def test_a_random_pairing_is_scored_again_when_its_partners_change(tmp_path):
+    """A run extended with more songs, or drawing every partner, pairs other stems: old scores are not reused
+    (records written before partner sets name one "partner")."""
     from jaxaccomp.eval import runner
     from jaxaccomp.eval.clips import Clip
 
@@ -366,12 +371,34 @@ def test_a_random_pairing_is_scored_again_when_its_partner_changes(tmp_path):
     record = clip.path(tmp_path, ".json")
     record.parent.mkdir(parents=True)
     record.write_text(json.dumps({"partner": "T1", "metrics": {"beat_f1": 0.5, "onset_corr": 0.1}}))
-    assert runner.pending(runner.Task(job, clip, "T1")) == ()
-    assert runner.pending(runner.Task(job, clip, "T2")) == ("beat_f1", "onset_corr")
+    assert runner.pending(runner.Task(job, clip, ("T1",))) == ()
+    assert runner.pending(runner.Task(job, clip, ("T2",))) == ("beat_f1", "onset_corr")
+    assert runner.pending(runner.Task(job, clip, ("T1", "T2"))) == ("beat_f1", "onset_corr")
+    record.write_text(json.dumps({"partners": ["T1", "T2"], "metrics": {"beat_f1": 0.5, "onset_corr": 0.1}}))
+    assert runner.pending(runner.Task(job, clip, ("T1", "T2"))) == ()
+    assert runner.pending(runner.Task(job, clip, ("T1",))) == ("beat_f1", "onset_corr")
     truth = Clip("ground_truth", None, "T0", "bass")  # no partner: its record is kept
     truth.path(tmp_path, ".json").parent.mkdir(parents=True)
     truth.path(tmp_path, ".json").write_text(json.dumps({"partner": None, "metrics": {"beat_f1": 1.0}}))
     assert runner.pending(runner.Task(job, truth)) == ("onset_corr",)
+
+
+def test_a_random_pairing_of_several_partners_scores_their_mean(tmp_path):
+    """--random-partners all: each partner's stem is scored as one would be, the clip's value is their mean,
+    and a set metric keeps every partner's vectors."""
+    from jaxaccomp.eval import runner
+
+    rng = np.random.default_rng(0)
+    truth, context = (rng.standard_normal(3 * SR).astype(np.float32) * 0.1 for _ in range(2))
+    song = runner.Song(context, context, truth, truth, None)
+    partners = [rng.standard_normal(3 * SR).astype(np.float32) * 0.1 for _ in range(3)]
+    onset, logmel = metrics.get(("onset_corr", "fd_logmel"))
+    alone = [runner._score(onset, song, [stem], tmp_path / "x.npy") for stem in partners]
+    assert runner._score(onset, song, partners, tmp_path / "x.npy") == pytest.approx(np.mean(alone))
+    assert len(set(alone)) == 3  # the partners differ, so the mean is not any one of them
+    assert runner._score(logmel, song, partners, tmp_path / "v.npy") is None
+    one = logmel.embed(partners[0], SR)
+    assert np.load(tmp_path / "v.npy").shape == (3 * one.shape[0], one.shape[1])
 
 
 def test_normalised_score():

@@ -33,7 +33,8 @@ from jaxaccomp import stop_gate
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.data.slakh import SPLITS, load_split
 from jaxaccomp.eval import metrics, paper, plots, report, runner
-from jaxaccomp.eval.clips import ANCHORS, REFERENCES, Clip, Regime, check_source_name, grid, random_partners
+from jaxaccomp.eval.clips import (ANCHORS, PARTNER_DRAWS, REFERENCES, Clip, Regime, check_source_name, grid,
+                                  random_partners)
 from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, sigma_schedule
@@ -85,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"reference rows among {', '.join(REFERENCES)} (default: all); {' and '.join(ANCHORS)} are "
                         "always scored: normalised scores and set metrics are computed against them")
     p.add_argument("--seed", type=int, default=0, help="sampling and random-pairing seed (default: 0)")
+    p.add_argument("--random-partners", choices=PARTNER_DRAWS, default="one",
+                   help="the random pairing: 'one' other song's stem per song and stem (a seeded draw), or 'all' "
+                        "the other songs' stems, scores averaged: steadier on few songs, (songs - 1) times the "
+                        "reference's scoring (default: one)")
     p.add_argument("--workers", type=int, default=1, help="processes evaluating clips in parallel (default: 1)")
     p.add_argument("--out", type=Path, default=Path("eval-results"), help="results folder (default: eval-results)")
     p.add_argument("--no-audio", action="store_true",
@@ -200,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 "Slakh2100 copy, or render a test set there with --render-songs N")
     split = load_split(args.data, args.split)
     tracks = [track.id for track in split.tracks][:args.songs]
-    partners = random_partners(tracks, stems, args.seed)
+    partners = random_partners(tracks, stems, args.seed, args.random_partners)
     job = runner.Job(str(args.data), args.split, str(args.out), models, names, args.window, args.fade,
                      round(args.skip * SAMPLE_RATE), args.seed, keep_audio=not args.no_audio, mixes=args.mixes,
                      weights=tuple(sorted(weights.items())), device=args.device, codec_device=args.codec_device,
@@ -211,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "models": {m.name: {k: v for k, v in asdict(m).items() if k != "name"} for m in models},
                                "weights": weights, **round_trip})
     tasks = [runner.Task(job, Clip(source, None, track, stem),
-                         partners[(track, stem)] if source == "random_pairing" else None)
+                         partners[(track, stem)] if source == "random_pairing" else ())
              for source in references for track in tracks for stem in stems]
     tasks += [runner.Task(job, Clip(model.name, regime, track, stem))
               for model in models for regime in regimes for track in tracks for stem in stems]
@@ -220,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ran = runner.run(tasks, args.workers, progress=not args.no_progress, device=args.device)
     info = {"settings": json.loads((args.out / SETTINGS_FILE).read_text()), "tracks": tracks, "stems": stems,
             "regimes": [r.label for r in regimes], "skipped_regimes": {r.label: reason for r, reason in skipped},
-            "metrics": {m.name: m.description for m in metrics.get(names)}}
+            "metrics": {m.name: m.description for m in metrics.get(names)}, "random_partners": args.random_partners}
     written = _report(args.out, [task.clip for task in tasks], names, stems, args.window, args.fade, info)
     print(f"{ran} clips evaluated, {len(tasks) - ran} already done; wrote {', '.join(str(p) for p in written)}",
           file=sys.stderr)

@@ -5,7 +5,8 @@ the given regime, or as one of five reference sources that calibrate every metri
 pipeline (docs/evaluation.md, "The protocol"):
   ground_truth      the song's own stem;
   random_pairing    the same instrument's stem of another song of the split (a seeded derangement per
-                    stem; looped or cut to the song's length);
+                    stem; looped or cut to the song's length), or of every other song, its scores averaged
+                    (`PARTNER_DRAWS`);
   silence           zeros;
   half_beat_shift   the song's own stem delayed by half a beat (true tempo if recorded, else the
                     context's tracked tempo);
@@ -88,17 +89,27 @@ def check_source_name(name: str) -> str:
     return name
 
 
-def random_partners(tracks: list[str], stems: list[str], seed: int) -> dict[tuple[str, str], str]:
-    """(track, stem) -> another track whose same stem stands in as the random pairing."""
+# How the random pairing is drawn: "one" partner per song and stem (a seeded derangement), or "all" the
+# other songs, whose scores are averaged: the level of chance without the luck of one draw.
+PARTNER_DRAWS = ("one", "all")
+
+
+def random_partners(tracks: list[str], stems: list[str], seed: int,
+                    draw: str = "one") -> dict[tuple[str, str], tuple[str, ...]]:
+    """(track, stem) -> the other tracks whose same stem stands in as the random pairing."""
     if len(tracks) < 2:
         raise ValueError(f"the random-pairing reference needs at least 2 tracks, the split gives {len(tracks)}")
+    if draw not in PARTNER_DRAWS:
+        raise ValueError(f"random partners are drawn as {' or '.join(PARTNER_DRAWS)}, got {draw!r}")
+    if draw == "all":
+        return {(track, stem): tuple(other for other in tracks if other != track) for track in tracks for stem in stems}
     partners = {}
     for index, stem in enumerate(stems):
         rng = np.random.default_rng([seed, index])
         order = np.arange(len(tracks))
         while np.any(order == np.arange(len(tracks))):  # a derangement: nobody keeps its own stem
             order = rng.permutation(len(tracks))
-        partners.update({(track, stem): tracks[other] for track, other in zip(tracks, order)})
+        partners.update({(track, stem): (tracks[other],) for track, other in zip(tracks, order)})
     return partners
 
 

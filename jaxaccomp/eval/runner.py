@@ -72,15 +72,22 @@ class Job:
 class Task:
     job: Job
     clip: Clip
-    partner: str | None = None  # the random pairing's other track
+    partners: tuple[str, ...] = ()  # the random pairing's other tracks (clips.random_partners)
+
+
+def _recorded_partners(record: dict) -> tuple[str, ...]:
+    """The partners a clip record was scored with (records before partner sets held one "partner")."""
+    if "partners" in record:
+        return tuple(record["partners"])
+    return (record["partner"],) if record.get("partner") else ()
 
 
 def pending(task: Task) -> tuple[str, ...]:
     """Metrics this clip has no cached result for (all of them if it was never finished, or if it is a
-    random pairing whose partner has changed: more songs in the run draw other partners)."""
+    random pairing whose partners have changed: more songs or another draw give other partners)."""
     root = Path(task.job.out)
     record = _read_record(task.clip.path(root, ".json"))
-    done = set(record.get("metrics", {})) if record.get("partner") == task.partner else set()
+    done = set(record.get("metrics", {})) if _recorded_partners(record) == task.partners else set()
     return tuple(m.name for m in metrics.get(task.job.metrics, task.job.weights)
                  if m.name not in done or (isinstance(m, metrics.SetMetric)
                                            and not task.clip.path(root, f".{m.name}.npy").is_file()))
@@ -158,30 +165,32 @@ def _song(job: Job, track_id: str, stem: str) -> Song:
                 None if beats_all is None else beats_all[beats_all >= offset] - offset)
 
 
-def _generate(task: Task, song: Song) -> tuple[np.ndarray, float]:
-    """(the evaluated part of the clip's stem as its source makes it, seconds of generation)."""
+def _generate(task: Task, song: Song) -> tuple[list[np.ndarray], float]:
+    """(the evaluated part of the clip's stem as its source makes it, seconds of generation); a random
+    pairing gives one stem per partner, scored alike and averaged."""
     from jaxaccomp.accompany import accompany
 
     job, clip = task.job, task.clip
     if clip.source == "ground_truth":
-        return song.truth, 0.0
+        return [song.truth], 0.0
     if clip.source == "silence":
-        return np.zeros_like(song.truth), 0.0
+        return [np.zeros_like(song.truth)], 0.0
     if clip.source == "random_pairing":
-        other = _tracks(job.data, job.split)[1][task.partner].read()[STEMS.index(clip.stem)]
-        return fit_length(other[job.skip:], song.truth.shape[0]), 0.0
+        tracks = _tracks(job.data, job.split)[1]
+        return [fit_length(tracks[partner].read()[STEMS.index(clip.stem), job.skip:], song.truth.shape[0])
+                for partner in task.partners], 0.0
     if clip.source == "half_beat_shift":
         period = beat_period(song.beats) if song.beats is not None else None
         period = period or beat_period(beats.track(song.context, SAMPLE_RATE)) or 0.5  # 120 bpm if all else fails
-        return delay(song.truth, round(period / 2 * SAMPLE_RATE)), 0.0
+        return [delay(song.truth, round(period / 2 * SAMPLE_RATE))], 0.0
     if clip.source == "codec_round_trip":  # coded whole and then cut, as a model's output is
-        return round_trip(_codec(job.round_trip_codec, job.codec_device), song.full_truth)[job.skip:], 0.0
+        return [round_trip(_codec(job.round_trip_codec, job.codec_device), song.full_truth)[job.skip:]], 0.0
     spec = next(model for model in job.models if model.name == clip.source)
     codec, generator = _model(spec, job.device, job.codec_device)
     start = time.perf_counter()
     out = accompany(song.full_context, SAMPLE_RATE, codec, generator, [clip.stem],
                     settings=clip.regime.settings(job.window, job.fade), seed=job.seed, stop_gate=job.stop_gate)[0]
-    return out[job.skip:], time.perf_counter() - start
+    return [out[job.skip:]], time.perf_counter() - start
 
 
 def evaluate(task: Task) -> Clip:
@@ -192,33 +201,41 @@ def evaluate(task: Task) -> Clip:
     song = _song(job, clip.track, clip.stem)
     audio_path = clip.path(root, ".flac")
     if audio_path.is_file() and record:  # kept audio: score only what is missing
-        stem, names = sf.read(str(audio_path), dtype="float32")[0], pending(task)
+        stems, names = [sf.read(str(audio_path), dtype="float32")[0]], pending(task)
     else:
         raw, seconds = _generate(task, song)
-        stem, names = loudness.normalize(raw, SAMPLE_RATE), job.metrics
-        record = {"source": clip.source, "regime": clip.regime_label, "partner": task.partner,
+        stems, names = [loudness.normalize(stem, SAMPLE_RATE) for stem in raw], job.metrics
+        record = {"source": clip.source, "regime": clip.regime_label, "partners": list(task.partners),
                   "r": None if clip.regime is None else clip.regime.r,
                   "w": None if clip.regime is None else clip.regime.w,
-                  "track": clip.track, "stem": clip.stem, "seconds": stem.shape[0] / SAMPLE_RATE,
+                  "track": clip.track, "stem": clip.stem, "seconds": stems[0].shape[0] / SAMPLE_RATE,
                   "song_seconds": song.full_context.shape[0] / SAMPLE_RATE,
                   "generation_s": seconds if clip.regime is not None else None, "metrics": {}}
         if clip.regime is not None and job.keep_audio:
-            _write_flac(audio_path, stem)
-            stem = sf.read(str(audio_path), dtype="float32")[0]  # scored as kept: a rescoring sees the same
+            _write_flac(audio_path, stems[0])
+            stems = [sf.read(str(audio_path), dtype="float32")[0]]  # scored as kept: a rescoring sees the same
         if clip.regime is not None and job.mixes:
             _write_flac(clip.path(root, ".mix.flac"),
-                        loudness.mix_with_stem(song.context, stem, SAMPLE_RATE, len(STEMS) - 1))
+                        loudness.mix_with_stem(song.context, stems[0], SAMPLE_RATE, len(STEMS) - 1))
     for metric in metrics.get(names, job.weights):
-        record["metrics"][metric.name] = _score(metric, song, stem, clip.path(root, f".{metric.name}.npy"))
+        record["metrics"][metric.name] = _score(metric, song, stems, clip.path(root, f".{metric.name}.npy"))
     _write_atomic(clip.path(root, ".json"), lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
     return clip
 
 
-def _score(metric: metrics.Metric, song: Song, stem: np.ndarray, vectors_path: Path) -> float | None:
-    """A clip metric's value, or None after saving a set metric's vectors (or without true beats)."""
+def _score(metric: metrics.Metric, song: Song, stems: list[np.ndarray], vectors_path: Path) -> float | None:
+    """A clip metric's mean over `stems` (a random pairing's partners; otherwise one), or None after
+    saving a set metric's vectors (every stem's, stacked) or without true beats."""
     if isinstance(metric, metrics.SetMetric):
-        _write_atomic(vectors_path, functools.partial(_save_npy, metric.embed(stem, SAMPLE_RATE)))
+        vectors = np.concatenate([metric.embed(stem, SAMPLE_RATE) for stem in stems])
+        _write_atomic(vectors_path, functools.partial(_save_npy, vectors))
         return None
+    values = [_value(metric, song, stem) for stem in stems]
+    return None if None in values else float(np.mean(values))
+
+
+def _value(metric: metrics.ClipMetric, song: Song, stem: np.ndarray) -> float | None:
+    """One stem's value of a clip metric (None without true beats)."""
     if metric.against == "beats":
         return None if song.beats is None else metric.fn(song.beats, stem, SAMPLE_RATE)
     if metric.against == "truth":
