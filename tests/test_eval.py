@@ -405,7 +405,7 @@ def test_normalised_score():
     names = ("beat_f1",)
     summary = [{"source": s, "regime": "reference" if s != "m" else "r0.25_w+1", "stem": "all",
                 "beat_f1_mean": v} for s, v in (("ground_truth", 0.8), ("random_pairing", 0.2), ("m", 0.5))]
-    report._normalise(summary, metrics.get(names))
+    report.normalise(summary, metrics.get(names))
     assert [row["beat_f1_norm"] for row in summary] == pytest.approx([1, 0, 0.5])
     with pytest.raises(ValueError, match="unknown metric 'fad'"):
         metrics.get(["fad"])

@@ -70,7 +70,7 @@ def summarize(out: Path, clips: list[Clip], rows: list[dict], names: tuple[str, 
                 stats = _stats([rows[i][metric.name] for i in members if metric.name in rows[i]])
                 row.update({f"{metric.name}_{key}": value for key, value in stats.items()})
         summary.append(row)
-    _normalise(summary, chosen)
+    normalise(summary, chosen)
     return sorted(summary, key=lambda r: (r["regime"] == "reference", r["source"], r["w"] or 0, r["r"] or 0))
 
 
@@ -82,7 +82,7 @@ def _set_value(out: Path, metric: metrics.SetMetric, clips: list[Clip]) -> float
     return metric.distance(pooled(truth), pooled(clips))
 
 
-def _normalise(summary: list[dict], chosen: tuple[metrics.Metric, ...]) -> None:
+def normalise(summary: list[dict], chosen: tuple[metrics.Metric, ...]) -> None:
     """Add `<metric>_norm` to every row, against the reference rows of the same stem group."""
     by_key = {(row["source"], row["stem"]): row for row in summary if row["regime"] == "reference"}
     for metric in chosen:
