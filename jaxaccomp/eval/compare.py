@@ -71,19 +71,23 @@ def _by_clip(rows: list[dict], source: str) -> dict[ClipKey, dict]:
     return {(row["regime"], row["track"], row["stem"]): row for row in rows if row["source"] == source}
 
 
-def _normalised(rows: list[dict], model: dict[ClipKey, dict], keys: list[ClipKey], metric: metrics.Metric) -> float | None:
-    """The model's normalised score over `keys`, pooled over stems, against this folder's references."""
-    def mean(source_rows: dict[ClipKey, dict], regime: str | None) -> float | None:
-        values = [source_rows[(regime or k[0], k[1], k[2])].get(metric.name) for k in keys
-                  if (regime or k[0], k[1], k[2]) in source_rows]
-        values = [v for v in values if v is not None]
-        return float(np.mean(values)) if len(values) == len(keys) else None
+def _mean(by_clip: dict[ClipKey, dict], keys: list[ClipKey], name: str) -> float | None:
+    """The mean of metric `name` over the clips `keys`, or None unless every one has a value."""
+    values = [by_clip[key].get(name) for key in keys if key in by_clip]
+    values = [value for value in values if value is not None]
+    return float(np.mean(values)) if len(values) == len(keys) else None
 
+
+def _normalised(rows: list[dict], model: dict[ClipKey, dict], keys: list[ClipKey], metric: metrics.Metric) -> float | None:
+    """The model's normalised score over `keys`, pooled over stems, against this folder's references
+    of the same songs and stems."""
+    references = [(REFERENCE_REGIME, track, stem) for _, track, stem in keys]
+    name = f"{metric.name}_mean"
     group = [{"source": source, "regime": REFERENCE_REGIME, "stem": report.ALL_STEMS,
-              f"{metric.name}_mean": mean(_by_clip(rows, source), REFERENCE_REGIME)}
+              name: _mean(_by_clip(rows, source), references, metric.name)}
              for source in ("ground_truth", "random_pairing")]
     group.append({"source": "model", "regime": keys[0][0], "stem": report.ALL_STEMS,
-                  f"{metric.name}_mean": mean(model, None)})
+                  name: _mean(model, keys, metric.name)})
     report.normalise(group, (metric,))
     return group[-1][f"{metric.name}_norm"]
 
