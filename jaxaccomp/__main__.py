@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
     "train": ("jaxaccomp.training.cli", "main", (), "EDM training of a model (train.py)"),
     "distill": ("jaxaccomp.training.cli", "distill_main", (), "consistency distillation of a teacher (distill.py)"),
     "eval": ("jaxaccomp.eval.cli", "main", (), "the evaluation sweep over step sizes and look-ahead"),
+    "compare": ("jaxaccomp.eval.compare", "main", (), "compare two evaluation runs clip by clip"),
     "convert": ("jaxaccomp.convert.__main__", "main", (), "import or export reference (torch) checkpoints"),
 }
 

@@ -76,7 +76,8 @@ def _jaxaccomp(*args: str) -> subprocess.CompletedProcess:
 def test_one_command_runs_every_program():
     listing = _jaxaccomp("--help")
     assert listing.returncode == 0
-    for name in ("serve", "accompany", "play", "ping", "demo", "render", "train", "distill", "eval", "convert"):
+    for name in ("serve", "accompany", "play", "ping", "demo", "render", "train", "distill", "eval", "compare",
+                 "convert"):
         assert f"  {name} " in listing.stdout
     unknown = _jaxaccomp("fly")
     assert unknown.returncode == 2 and "unknown command 'fly'" in unknown.stderr
@@ -86,3 +87,5 @@ def test_one_command_runs_every_program():
     assert play.returncode == 0 and "--stem" in play.stdout and "--connect-timeout" in play.stdout
     train = _jaxaccomp("distill", "--help")
     assert train.returncode == 0 and "--teacher" in train.stdout
+    missing = _jaxaccomp("compare", "nowhere", "nothing")  # a one-line error, not a traceback
+    assert missing.returncode == 1 and missing.stderr.startswith("error: nowhere/summary.json not found")
