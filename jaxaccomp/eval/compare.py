@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxaccomp.eval import metrics, report
-from jaxaccomp.eval.clips import REFERENCE_REGIME, REFERENCES
+from jaxaccomp.eval.clips import ANCHORS, REFERENCE_REGIME, REFERENCES
 
 ClipKey = tuple[str, str, str]  # (regime, track, stem)
 
@@ -78,14 +78,15 @@ def _mean(by_clip: dict[ClipKey, dict], keys: list[ClipKey], name: str) -> float
     return float(np.mean(values)) if len(values) == len(keys) else None
 
 
-def _normalised(rows: list[dict], model: dict[ClipKey, dict], keys: list[ClipKey], metric: metrics.Metric) -> float | None:
-    """The model's normalised score over `keys`, pooled over stems, against this folder's references
-    of the same songs and stems."""
+def _normalised(anchors: dict[str, dict[ClipKey, dict]], model: dict[ClipKey, dict], keys: list[ClipKey],
+                metric: metrics.Metric) -> float | None:
+    """The model's normalised score over `keys`, pooled over stems, against its folder's ground truth and
+    random pairing (`anchors`, by source) of the same songs and stems."""
     references = [(REFERENCE_REGIME, track, stem) for _, track, stem in keys]
     name = f"{metric.name}_mean"
     group = [{"source": source, "regime": REFERENCE_REGIME, "stem": report.ALL_STEMS,
-              name: _mean(_by_clip(rows, source), references, metric.name)}
-             for source in ("ground_truth", "random_pairing")]
+              name: _mean(anchors[source], references, metric.name)}
+             for source in ANCHORS]
     group.append({"source": "model", "regime": keys[0][0], "stem": report.ALL_STEMS,
                   name: _mean(model, keys, metric.name)})
     report.normalise(group, (metric,))
@@ -103,6 +104,8 @@ def compare(baseline_rows: list[dict], candidate_rows: list[dict], baseline_sour
             regimes: Sequence[str] | None = None) -> list[dict]:
     """One entry per (regime, metric) with paired clips: see the module docstring."""
     old, new = _by_clip(baseline_rows, baseline_source), _by_clip(candidate_rows, candidate_source)
+    anchors = {side: {source: _by_clip(rows, source) for source in ANCHORS}
+               for side, rows in (("baseline", baseline_rows), ("candidate", candidate_rows))}
     common = sorted(set(old) & set(new))
     chosen_regimes = sorted({k[0] for k in common}) if regimes is None else list(regimes)
     clip_metrics = [m for m in metrics.get((*metrics.available(), *metrics.PAPER_METRICS))
@@ -118,8 +121,8 @@ def compare(baseline_rows: list[dict], candidate_rows: list[dict], baseline_sour
             stems = sorted({k[2] for k in keys})
             per_stem = {stem: _paired(np.array([d for d, k in zip(differences, keys) if k[2] == stem])) for stem in stems}
             results.append({"regime": regime, "metric": metric.name, **_paired(differences), "stems": per_stem,
-                            "normalised": {"baseline": _normalised(baseline_rows, old, keys, metric),
-                                           "candidate": _normalised(candidate_rows, new, keys, metric)}})
+                            "normalised": {"baseline": _normalised(anchors["baseline"], old, keys, metric),
+                                           "candidate": _normalised(anchors["candidate"], new, keys, metric)}})
     return results
 
 
