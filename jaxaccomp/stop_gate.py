@@ -1,18 +1,24 @@
-"""Stop with the band: a playback gate on the accompaniment, keyed by the musician's own audio.
+"""Stop with the band, and fall with it: a playback gate on the accompaniment, keyed by the musician's audio.
 
 In look-ahead the accompaniment for the next step is generated before the musician plays it, so
 when the band stops (the end of a song, a stop-time break) the generated part plays on into the
-silence for one to two steps (1.5-3 s at r = 1/4). A musician stops within a beat. The client,
-though, hears the band at the moment it plays each sample: this gate fades the generated part out
-once the band has been silent for `HOLD_S`, and fades it back in when the band returns. Its gain
-depends on the musician's audio alone, up to the sample before the block it acts on, so it is the
-same whether a client applies it live (the Pd external, the browser page, the Python client) or a
-file is rendered offline (`accompany`, the evaluation). The Max external does not apply it yet.
+silence for one to two steps (1.5-3 s at r = 1/4), and when the band falls away (a song's last
+chord ringing out, a break) it plays on at full level. A musician stops within a beat and plays
+softer with the band. The client, though, hears the band at the moment it plays each sample: this
+gate fades the generated part out once the band has been silent for `HOLD_S`, turns it down
+`FOLLOW_SLOPE` dB for every dB the band has fallen more than `FOLLOW_DB` below its recent loudest,
+and brings it back when the band does. Its gain depends on the musician's audio alone, up to the
+sample before the block it acts on, so it is the same whether a client applies it live (the Pd
+external, the Max object, the browser page, the Python client) or a file is rendered offline
+(`accompany`, the evaluation).
 
 Per 512-sample block b of the musician's audio x (the context, at the client's sample rate):
   level[b]  = 10 log10(mean(x^2) + 1e-12) dB
-  open[b]   = the loudest level of the last HOLD_S > max(the loudest of the last REFERENCE_S - DROP_DB, FLOOR_DB)
-  gain[b]   = 1 if open[b], else gain[b - 1] - 512 / (RELEASE_S sr), at least 0   (gain[-1] = 0)
+  recent[b] = the loudest level of the last HOLD_S;  loudest[b] = the loudest of the last REFERENCE_S
+  open[b]   = recent[b] > max(loudest[b] - DROP_DB, FLOOR_DB)
+  target[b] = 10^(-FOLLOW_SLOPE max(0, loudest[b] - recent[b] - FOLLOW_DB) / 20) if open[b], else 0
+  gain[b]   = target[b] if target[b] >= gain[b - 1], else max(target[b], gain[b - 1] - 512 / (RELEASE_S sr))
+              (gain[-1] = 0: it rises at once and falls at most from full level to silence in RELEASE_S)
 and over output block k the gain ramps linearly from gain[k - 2] to gain[k - 1]: a block of the band
 is heard before the gate acts, and every change is a ramp (no click). Relative to the band's own
 recent level, so it does not depend on how loud the musician plays; the absolute floor keeps a
@@ -33,6 +39,8 @@ FLOOR_DB = -70.0  # dBFS: below this the band is silent whatever its recent leve
 HOLD_S = 0.25  # how long the band must stay down: an eighth note at 120 bpm, longer than a rest between notes
 REFERENCE_S = 5.0  # how far back the band's recent loudest level is taken
 RELEASE_S = 0.1  # fade-out time from full level to silence
+FOLLOW_DB = 6.0  # the band may fall this far below its recent loudest before the part follows it down
+FOLLOW_SLOPE = 3.0  # dB the part falls per dB the band falls beyond FOLLOW_DB (docs/streaming.md: measured)
 MEAN_SQUARE_FLOOR = 1e-12  # added to each block's mean square: digital silence reads as -120 dB
 
 
@@ -50,11 +58,13 @@ def block_gains(context: np.ndarray, sample_rate: int) -> np.ndarray:
     hold, reference = blocks_in(HOLD_S, sample_rate), blocks_in(REFERENCE_S, sample_rate)
     recent, loudest = _trailing_max(level, hold), _trailing_max(level, reference)
     is_open = recent > np.maximum(loudest - DROP_DB, FLOOR_DB)
-    release = BLOCK / (RELEASE_S * sample_rate)  # gain lost per block while closed
+    follow = 10.0 ** (-FOLLOW_SLOPE * np.maximum(0.0, loudest - recent - FOLLOW_DB) / 20.0)
+    targets = np.where(is_open, follow, 0.0)
+    release = BLOCK / (RELEASE_S * sample_rate)  # the most gain lost per block
     gains = np.empty(count)
     gain = 0.0
     for b in range(count):
-        gain = 1.0 if is_open[b] else max(0.0, gain - release)
+        gain = targets[b] if targets[b] >= gain else max(targets[b], gain - release)
         gains[b] = gain
     return gains
 
@@ -86,4 +96,5 @@ def add_argument(parser: argparse.ArgumentParser) -> None:
     """--stop-gate on|off, as every command that renders or plays accompaniment takes it."""
     parser.add_argument("--stop-gate", choices=("on", "off"), default="on",
                         help=f"fade the accompaniment out when the band has been silent for {HOLD_S:g} s "
-                             f"({DROP_DB:g} dB below its recent loudest) and back in when it returns (default: on)")
+                             f"({DROP_DB:g} dB below its recent loudest), turn it down {FOLLOW_SLOPE:g} dB per dB "
+                             f"the band falls beyond {FOLLOW_DB:g} dB, and back up with the band (default: on)")

@@ -74,11 +74,12 @@ def test_a_bad_packet_size_is_one_line(tmp_path):
 @pytest.mark.parametrize("rate", [44100, 48000])
 def test_the_stop_gate_port_equals_the_python_definition(tmp_path, rate):
     """max/core's StopGate gives jaxaccomp.stop_gate's gain for every sample of a band that plays,
-    rests, gets quiet, stops and comes back."""
+    rests, gets quieter (the part follows it down), stops and comes back."""
     from jaxaccomp import stop_gate
 
     rng = np.random.default_rng(5)
-    seconds = [(2.0, 0.3), (0.15, 0.0), (1.5, 0.3), (1.0, 0.01), (1.2, 0.0), (0.7, 0.2), (0.05, 0.0), (1.0, 1e-5)]
+    seconds = [(2.0, 0.3), (0.15, 0.0), (1.5, 0.3), (1.0, 0.1), (1.0, 0.01), (1.2, 0.0), (0.7, 0.2), (0.05, 0.0),
+               (1.0, 1e-5)]
     band = np.concatenate([level * rng.standard_normal(int(s * rate)) for s, level in seconds]).astype(np.float32)
     band_file, gains_file = tmp_path / "band.f32", tmp_path / "gains.f32"
     band.astype("<f4").tofile(band_file)
@@ -87,4 +88,5 @@ def test_the_stop_gate_port_equals_the_python_definition(tmp_path, rate):
     assert run.returncode == 0, run.stderr
     expected = stop_gate.sample_gains(band, rate, band.shape[0])
     assert 0 < expected.mean() < 1  # the gate both opened and closed
+    assert np.count_nonzero((expected > 0.01) & (expected < 0.99)) > rate // 2  # and followed the band down
     np.testing.assert_allclose(np.fromfile(gains_file, "<f4"), expected, rtol=0, atol=1e-6)

@@ -38,17 +38,40 @@ def test_the_part_fades_out_after_the_band_stops_and_back_in_when_it_returns():
     assert np.max(np.abs(np.diff(gains))) <= 1.0 / BLOCK + 1e-6  # every change is a ramp: no click
 
 
-def test_rests_shorter_than_the_hold_and_quiet_passages_keep_it_open():
+def test_rests_shorter_than_the_hold_and_passages_a_little_quieter_keep_it_at_full_level():
     rests = [(0.4, -12), (gate.HOLD_S * 0.6, None)] * 6
-    context = band(*rests, (1.0, -12 - gate.DROP_DB + 10), (1.0, -12))  # then a passage 20 dB down
+    context = band(*rests, (1.0, -12 - gate.FOLLOW_DB + 1), (1.0, -12))  # then a passage 5 dB down
     gains = gate.sample_gains(context, SR, context.shape[0])
     assert np.all(gains[2 * BLOCK:] == 1.0)
+
+
+@pytest.mark.parametrize("drop", [9.0, 15.0, 24.0])
+def test_a_quieter_band_turns_the_part_down_three_db_per_db_beyond_six(drop):
+    """The band falls `drop` dB for 3 s and comes back: once the loud blocks have left the hold the part
+    plays FOLLOW_SLOPE dB lower for each dB beyond FOLLOW_DB; it falls no faster than the release
+    (1 to 0 in RELEASE_S) and is back at full level within the two blocks the gate needs to hear it."""
+    context = band((2.0, -12), (3.0, -12 - drop), (1.0, -12))
+    gains = gate.sample_gains(context, SR, context.shape[0])
+    expected = 10.0 ** (-gate.FOLLOW_SLOPE * (drop - gate.FOLLOW_DB) / 20.0)
+    quiet, back = 2 * SR, 5 * SR
+    settled = quiet + round((gate.HOLD_S + gate.RELEASE_S) * SR) + 2 * BLOCK
+    np.testing.assert_allclose(gains[settled:back], expected, rtol=0.05)  # the tone's blocks vary a little
+    assert np.min(np.diff(gains)) >= -1.0 / (gate.RELEASE_S * SR) - 1e-6  # down no faster than the release
+    assert np.all(gains[back + 2 * BLOCK:] == 1.0)
+
+
+def test_a_lasting_quieter_passage_returns_to_full_level_once_the_loud_one_is_forgotten():
+    context = band((2.0, -12), (gate.REFERENCE_S + 2.0, -30))
+    gains = gate.sample_gains(context, SR, context.shape[0])
+    np.testing.assert_allclose(gains[3 * SR], 10.0 ** (-gate.FOLLOW_SLOPE * (18.0 - gate.FOLLOW_DB) / 20.0), rtol=0.05)
+    forgotten = 2 * SR + gate.blocks_in(gate.REFERENCE_S, SR) * BLOCK + 3 * BLOCK  # its last block, heard and acted on
+    assert np.all(gains[forgotten:] == 1.0)
 
 
 def test_it_does_not_depend_on_how_loud_the_band_plays():
     context = band((2.0, -6), (1.0, -6 - gate.DROP_DB - 6), (1.0, -6))
     loud = gate.sample_gains(context, SR, context.shape[0])
-    np.testing.assert_array_equal(gate.sample_gains(context * 0.05, SR, context.shape[0]), loud)  # -26 dB
+    np.testing.assert_allclose(gate.sample_gains(context * 0.05, SR, context.shape[0]), loud, rtol=0, atol=1e-6)  # -26 dB
     assert loud[3 * SR - BLOCK] == 0.0  # a band 36 dB below its level counts as stopped
 
 
@@ -67,7 +90,9 @@ def test_it_never_looks_ahead_of_the_block_it_acts_on(cut):
     a, b = (gate.sample_gains(c, SR, c.shape[0]) for c in (context, changed))
     first_affected = (cut // BLOCK + 1) * BLOCK
     np.testing.assert_array_equal(a[:first_affected], b[:first_affected])
-    assert a[first_affected + BLOCK - 1] == 0.0 and b[first_affected + BLOCK - 1] == 1.0
+    # the block holding `cut` is only partly the band: it opens the gate at a gain following its level
+    assert a[first_affected + BLOCK - 1] == 0.0 and b[first_affected + BLOCK - 1] > 0.0
+    assert b[first_affected + 2 * BLOCK - 1] == 1.0  # the next block is all band: full level
 
 
 def test_output_past_the_bands_audio_keeps_the_last_decision():

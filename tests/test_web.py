@@ -197,7 +197,7 @@ def download(page, name: str, path: Path) -> tuple[np.ndarray, int]:
 def test_a_file_streams_in_real_time_and_the_recording_equals_offline_accompaniment(web, warmed, tmp_path):
     """A 7.5 s file (3 steps at r = 1/4, w = 1, as the Python client sends it) chosen in the page streams through the server in real
     time; the generated track the page recorded as it played equals `accompany` sample for sample, the
-    stop gate included (the band falls silent 1.5 s before the end).
+    stop gate included (the band plays 15 dB quieter for a step and falls silent 1.5 s before the end).
     A screenshot of the running page shows its controls, meters and the scrolling view."""
     from playwright.sync_api import sync_playwright
 
@@ -205,6 +205,7 @@ def test_a_file_streams_in_real_time_and_the_recording_equals_offline_accompanim
 
     bridge, _, _ = web
     context = (0.1 * np.random.default_rng(7).standard_normal(5 * STEP)).astype(np.float32)
+    context[2 * STEP:3 * STEP] *= 10 ** (-15 / 20)  # a quieter passage: the gate follows the band down
     context[int(3.5 * STEP):] = 0
     sf.write(tmp_path / "song.wav", context, 44100, subtype="FLOAT")
     (tmp_path / "notes.wav").write_text("not audio at all")
@@ -240,6 +241,8 @@ def test_a_file_streams_in_real_time_and_the_recording_equals_offline_accompanim
     np.testing.assert_allclose(tracks[:context.shape[0], 1], expected[0], atol=1e-6)
     ungated = accompany(context, 44100, warmed.codec, warmed.generator, ["bass"], stop_gate=False)
     assert np.abs(ungated[0, 4 * STEP:]).max() > 0 and not np.any(expected[0, 4 * STEP:])  # the gate did its job
+    quiet = slice(int(2.5 * STEP), 3 * STEP)  # 15 dB down: the part 27 dB down (once the hold has passed)
+    assert np.abs(expected[0, quiet]).max() < 0.1 * np.abs(ungated[0, quiet]).max()
     from PIL import Image
 
     image = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"), np.int16)

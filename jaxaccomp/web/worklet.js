@@ -47,8 +47,9 @@ class StopGate {
       if (back < this.hold) recent = Math.max(recent, level);
     }
     const open = recent > Math.max(loudest - 30, -70); // DROP_DB, FLOOR_DB
+    const target = open ? Math.pow(10, -3 * Math.max(0, loudest - recent - 6) / 20) : 0; // FOLLOW_SLOPE, FOLLOW_DB
     this.before = this.latest;
-    this.latest = open ? 1 : Math.max(0, this.latest - this.release);
+    this.latest = target >= this.latest ? target : Math.max(target, this.latest - this.release);
     this.position = 0; this.squares = 0;
   }
 }

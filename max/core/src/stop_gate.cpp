@@ -48,8 +48,10 @@ void StopGate::decide() {
     if (back < static_cast<std::size_t>(hold_blocks_)) recent = std::max(recent, level);
   }
   const bool open = recent > std::max(loudest - kDropDb, kFloorDb);
+  const double target =
+      open ? std::pow(10.0, -kFollowSlope * std::max(0.0, loudest - recent - kFollowDb) / 20.0) : 0.0;
   before_ = latest_;
-  latest_ = open ? 1.0 : std::max(0.0, latest_ - release_per_block_);
+  latest_ = target >= latest_ ? target : std::max(target, latest_ - release_per_block_);
   position_ = 0;
   squares_ = 0.0;
 }

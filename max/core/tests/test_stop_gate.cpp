@@ -40,11 +40,16 @@ TEST(it_closes_after_the_band_stops_and_opens_when_it_returns) {
   CHECK(all_equal(back, 2 * StopGate::kBlock, back.size(), 1.0f));
 }
 
-TEST(a_quiet_passage_keeps_it_open_and_a_reset_closes_it) {
+TEST(a_quieter_band_turns_it_down_three_db_per_db_beyond_six_and_a_reset_closes_it) {
   StopGate gate(kRate);
   feed(gate, 1.0, -6);
-  const auto quiet = feed(gate, 1.0, -6 - StopGate::kDropDb + 10);
-  CHECK(all_equal(quiet, 0, quiet.size(), 1.0f));
+  const auto a_little = feed(gate, 1.0, -6 - StopGate::kFollowDb + 1);  // within the allowance
+  CHECK(all_equal(a_little, 0, a_little.size(), 1.0f));
+  const auto quiet = feed(gate, 1.0, -6 - 20.0);  // 20 dB down: the part 3 x 14 dB down
+  const double expected = std::pow(10.0, -StopGate::kFollowSlope * (20.0 - StopGate::kFollowDb) / 20.0);
+  const std::size_t settled = static_cast<std::size_t>((StopGate::kHoldS + StopGate::kReleaseS) * kRate) +
+                              2 * StopGate::kBlock;
+  CHECK(std::abs(quiet[settled] / expected - 1.0) < 0.05 && std::abs(quiet.back() / expected - 1.0) < 0.05);
   gate.reset();
   CHECK_EQ(gate.next(0.5f), 0.0f);
 }

@@ -1,10 +1,13 @@
-// Stop with the band: the playback gate on generated parts, keyed by the band's own audio.
+// Stop with the band, and fall with it: the playback gate on generated parts, keyed by the band's
+// own audio.
 //
 // The same gate as jaxaccomp/stop_gate.py, whose docstring defines it (docs/streaming.md, "Stop
 // with the band"); tests/test_max_core.py checks this port against it sample for sample. Per
 // 512-sample block of the band: its level in dB; the gate is open while the loudest block of the
-// last 0.25 s is above max(the loudest of the last 5 s - 30 dB, -70 dBFS); closed, the gain falls
-// to 0 over 0.1 s. Over each block the gain ramps to the decision taken after the block before.
+// last 0.25 s is above max(the loudest of the last 5 s - 30 dB, -70 dBFS), and then aims at a gain
+// 3 dB lower for every dB that block lies more than 6 dB below the loudest; closed, it aims at 0.
+// The gain rises to its aim at once and falls at most from 1 to 0 in 0.1 s. Over each block the
+// gain ramps to the decision taken after the block before.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +23,8 @@ class StopGate {
   static constexpr double kHoldS = 0.25;        // how long the band must stay down
   static constexpr double kReferenceS = 5.0;    // how far back "recent loudest" reaches
   static constexpr double kReleaseS = 0.1;      // fade-out from full level to silence
+  static constexpr double kFollowDb = 6.0;      // the band may fall this far before the part follows
+  static constexpr double kFollowSlope = 3.0;   // dB the part falls per dB the band falls beyond that
 
   explicit StopGate(double sample_rate);
 
