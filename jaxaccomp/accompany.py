@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_compile_cache()
     with interruptible("accompanying (nothing was written)"):
         codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps, runtime, args.guidance,
-                                      args.continuation)
+                                      args.continuation, args.tuning)
         peak = float(np.abs(context).max())  # said once every error has had its say
         if peak > 1.0:
             print(f"warning: {args.input} peaks at {peak:.2f}, above full scale (1.0): the models learned from audio "
@@ -146,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     checkpoint = args.checkpoint or default_checkpoint(args.mode)
     note = {"input": str(args.input), "stems": args.stems, "checkpoint": str(checkpoint),
             "checkpoint_sha256": checkpoint_hash(checkpoint), "mode": generator.mode, "steps": generator.steps,
-            "guidance": generator.guidance, "continues_context": generator.continues_context, "dtype": runtime.dtype,
+            "guidance": generator.guidance, "continues_context": generator.continues_context,
+            "tunes_to_band": generator.tunes_to_band, "dtype": runtime.dtype,
             "codec": codec.name, "seed": args.seed,
             "stream": asdict(settings), "stop_gate": args.stop_gate, **provenance()}
     write_audio(args.out, out.T, out_rate, out_format, note)

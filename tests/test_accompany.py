@@ -137,6 +137,7 @@ class Echo:
 
     width = 64
     continues_context = False
+    tunes_to_band = False
 
     def __call__(self, plan, source, context, labels, key):
         return np.broadcast_to(context, source.shape).copy()

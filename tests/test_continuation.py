@@ -130,7 +130,7 @@ class Recorder:
     width = 64
 
     def __init__(self, continues_context: bool):
-        self.continues_context = continues_context
+        self.continues_context, self.tunes_to_band = continues_context, False
         self.seen: list[tuple[int, np.ndarray]] = []
 
     def __call__(self, plan, source, context, labels, key):

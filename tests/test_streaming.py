@@ -108,6 +108,7 @@ class Oracle:
 
     width = 64
     continues_context = False
+    tunes_to_band = False
 
     def __init__(self, latents: np.ndarray):
         self.latents = latents

@@ -47,6 +47,11 @@ class Codec(Protocol):
         """[B, 64, T] latents -> [B, 4096 T + 1536] audio; the same seed gives the same audio."""
         ...
 
+    def in_tune(self, target: np.ndarray, context: np.ndarray) -> np.ndarray:
+        """[S, 64, W] generated latents with their notes on the semitone grid of the [64, W] context
+        they accompany (latents that hold no explicit pitch come back unchanged)."""
+        ...
+
 
 def check_audio(audio: np.ndarray) -> np.ndarray:
     """Validated [B, L] float32 audio cropped to the codec grid, or a one-line ValueError."""

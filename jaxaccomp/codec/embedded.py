@@ -266,6 +266,11 @@ class EmbeddedCodec(GridConstants):
         blocks = audio[:, FIRST_BLOCK:FIRST_BLOCK + frames * HOPS_PER_FRAME * STFT_HOP]
         return np.square(blocks).reshape(audio.shape[0], frames, HOPS_PER_FRAME, STFT_HOP).sum(axis=-1)
 
+    def in_tune(self, target: np.ndarray, context: np.ndarray) -> np.ndarray:
+        from jaxaccomp.codec.intonation import in_tune  # it reads this module's channel layout
+
+        return in_tune(target, context)
+
     # ------------------------------------------------------------------------------------------
     # Synthesis
 

@@ -83,3 +83,6 @@ class Standardised(GridConstants):
 
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed)
+
+    def in_tune(self, target: np.ndarray, context: np.ndarray) -> np.ndarray:
+        return self.stats.normalize(self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context)))

@@ -45,7 +45,7 @@ DEFAULT_R = ("1/8", "1/4", "1/2", "1")
 SETTINGS_FILE = "settings.json"
 QUICK = ("--data", "eval-quick/data", "--out", "eval-quick/results", "--render-songs", "6", "--render-seconds", "30",
          "--songs", "6", "--r", "1/4", "--w", "1", "--metrics", "beat_f1", "coherence_ours", "onset_corr",
-         "chroma_corr", "--references", "ground_truth", "random_pairing", "codec_round_trip", "--workers", "2")
+         "chroma_corr", "in_tune", "--references", "ground_truth", "random_pairing", "codec_round_trip", "--workers", "2")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +123,8 @@ def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
         specs.append(runner.ModelSpec(check_source_name(path.resolve().name), str(path.resolve()), mode,
                                       codec, count, checkpoint_hash(path), args.dtype,
                                       recommended_guidance(meta) if args.guidance is None else args.guidance,
-                                      recommended_continuation(meta) if args.continuation is None else args.continuation))
+                                      recommended_continuation(meta) if args.continuation is None else args.continuation,
+                                      args.tuning))
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"two checkpoints share the folder name of {names}: rename one (the name labels its rows)")
@@ -139,6 +140,8 @@ def _check_settings(out: Path, settings: dict) -> None:
     path = out / SETTINGS_FILE
     if path.is_file():
         old = {"stop_gate": "off", **json.loads(path.read_text())}  # folders from before the gate were made without it
+        for model in old.get("models", {}).values():
+            model.setdefault("tuning", "off")  # and before the notes were put in tune, without that
         changed = [key for key in settings if key not in ACCUMULATING and old.get(key, settings[key]) != settings[key]]
         changed += [f"{label} {name}" for key, label in ACCUMULATING.items() for name, value in settings[key].items()
                     if name in old.get(key, {}) and old[key][name] != value]

@@ -31,6 +31,8 @@ from typing import Literal
 
 import numpy as np
 
+from jaxaccomp.constants import STEMS
+
 
 @dataclass(frozen=True)
 class ClipMetric:
@@ -43,6 +45,8 @@ class ClipMetric:
     description: str
     against: Literal["context", "beats", "truth"] = "context"
     higher_is_better: bool = True
+    stems: tuple[str, ...] = STEMS  # the stems it judges; the others get no score
+    normalised: bool = True  # read against the reference rows (not where they score alike)
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ PAPER_METRICS = {"cocola": "cocola", "cocola_harmonic": "cocola", "cocola_percus
 
 @functools.cache
 def _registry(weights: Weights = ()) -> dict[str, Metric]:
-    from jaxaccomp.eval import beats, follow, frechet
+    from jaxaccomp.eval import beats, follow, frechet, intonation
 
     paths = dict(weights)
 
@@ -136,6 +140,11 @@ def _registry(weights: Weights = ()) -> dict[str, Metric]:
         ClipMetric("chroma_corr", follow.chroma_correlation,
                    "mean per-frame (4096 samples, both sounding) Pearson correlation of the stem's 12-bin chroma "
                    "with the true stem's: does it play the real part's pitch classes", against="truth"),
+        ClipMetric("in_tune", intonation.in_tune_share,
+                   f"share of the stem's pitched frames (pyin) within {intonation.IN_TUNE_CENTS:g} cents of the band's "
+                   "semitone grid (librosa's tuning estimate of the context): does it play in tune (bass, guitar, "
+                   "piano; not normalised: any real part is in tune)", stems=tuple(s for s in STEMS if s != "drums"),
+                   normalised=False),
         ClipMetric("beat_f1_beat_this", bound("beat_f1_beat_this", _beat_this),
                    "the paper's beat F1 (+-70 ms): stem beats against context beats, both tracked by Beat This "
                    "(final0, no DBN; needs --beat-this)"),

@@ -88,6 +88,10 @@ def normalise(summary: list[dict], chosen: tuple[metrics.Metric, ...]) -> None:
     for metric in chosen:
         if isinstance(metric, metrics.SetMetric):
             continue
+        if not metric.normalised:
+            for row in summary:
+                row[f"{metric.name}_norm"] = None
+            continue
         key = f"{metric.name}_mean"
         for row in summary:
             truth, random = by_key.get(("ground_truth", row["stem"])), by_key.get(("random_pairing", row["stem"]))

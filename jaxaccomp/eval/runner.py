@@ -44,6 +44,7 @@ class ModelSpec:
     dtype: str = "float32"  # the network's compute precision (runtime.Runtime.dtype)
     guidance: float = 0.0  # context guidance (diffusion.guidance)
     continuation: str = "off"  # what the model sees of the unplayed song (streaming.models.CONTINUATIONS)
+    tuning: str = "band"  # where the generated notes' pitches go (streaming.models.TUNINGS)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def _model(spec: ModelSpec, device: str | None, codec_device: str | None):
 
     enable_compile_cache()  # every worker process compiles the same programs: one of them does the work
     return load_model(Path(spec.checkpoint), None, spec.codec, spec.steps, Runtime(spec.dtype, device, codec_device),
-                      spec.guidance, spec.continuation)
+                      spec.guidance, spec.continuation, spec.tuning)
 
 
 @functools.cache
@@ -218,7 +219,8 @@ def evaluate(task: Task) -> Clip:
             _write_flac(clip.path(root, ".mix.flac"),
                         loudness.mix_with_stem(song.context, stems[0], SAMPLE_RATE, len(STEMS) - 1))
     for metric in metrics.get(names, job.weights):
-        record["metrics"][metric.name] = _score(metric, song, stems, clip.path(root, f".{metric.name}.npy"))
+        judged = isinstance(metric, metrics.SetMetric) or clip.stem in metric.stems
+        record["metrics"][metric.name] = _score(metric, song, stems, clip.path(root, f".{metric.name}.npy")) if judged else None
     _write_atomic(clip.path(root, ".json"), lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
     return clip
 

@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_compile_cache()
     with interruptible("starting up"):
         codec, generator = load_model(args.checkpoint, args.mode, args.codec, args.steps, runtime, args.guidance,
-                                      args.continuation)
+                                      args.continuation, args.tuning)
         make_engine = engine_factory(codec, generator)
         print(f"running on {generator.describe()}", file=sys.stderr)
         print(f"compiling the {generator.sampler_name()} for 1-{args.max_stems} stems...",
@@ -143,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = (args.checkpoint or default_checkpoint(args.mode)).resolve()
     guided = f"guidance {generator.guidance:g}, " if generator.guidance else ""
     guided += "periodic continuation, " if generator.continues_context else ""
+    guided += "in tune with the band, " if generator.tunes_to_band else ""
     name = (f"{SERVER_NAME} ({generator.mode}, {generator.steps} steps, {guided}{runtime.dtype}, "
             f"model {model.name} {checkpoint_hash(model)})")
     session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record,

@@ -37,6 +37,7 @@ class Predictor(Protocol):
 
     width: int  # columns of the model window
     continues_context: bool  # the engine shows it the song's periodic continuation (streaming.continuation)
+    tunes_to_band: bool  # the engine puts its notes on the band's semitone grid (codec.intonation)
 
     def __call__(self, plan: StepPlan, source: np.ndarray, context: np.ndarray, labels: np.ndarray,
                  key: jax.Array) -> np.ndarray:
@@ -66,12 +67,13 @@ class Generator:
     network on twice the batch), on the output rows `guided_channels` [lo, hi) (None: all), with
     `guidance_cap` no guided value above the largest the plain conditional estimate gives its row.
     `continues_context` asks the engine to fill the context the musician
-    has not played yet with the song's periodic continuation (`streaming.continuation`).
+    has not played yet with the song's periodic continuation (`streaming.continuation`);
+    `tunes_to_band` asks it to put the generated notes on the band's semitone grid (`codec.intonation`).
     """
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
                  continues_context: bool = False, guided_channels: tuple[int, int] | None = None,
-                 guidance_cap: bool = False):
+                 guidance_cap: bool = False, tunes_to_band: bool = True):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
         height = denoiser.net.config.img_resolution  # the latent image is square: channels x columns
@@ -81,7 +83,7 @@ class Generator:
         self.mode: Mode = denoiser.mode
         self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
         self.guidance, self.guided_channels, self.guidance_cap = guidance, guided_channels, guidance_cap
-        self.continues_context = continues_context
+        self.continues_context, self.tunes_to_band = continues_context, tunes_to_band
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
         config = denoiser.net.config
         self.dtype = denoiser.net.dtype  # the network's compute precision (runtime.Runtime.dtype)
@@ -123,6 +125,7 @@ class Generator:
     def sampler_name(self) -> str:
         """What samples, for a start-up line: "diffusion sampler (5 steps, context guidance 3, periodic continuation)"."""
         continuation = "periodic continuation" if self.continues_context else "no continuation"
+        continuation += ", in tune with the band" if self.tunes_to_band else ""
         rows = "" if self.guided_channels is None or not self.guidance else " on channels {}-{}".format(
             self.guided_channels[0], self.guided_channels[1] - 1)
         rows += ", capped" if self.guidance and self.guidance_cap else ""

@@ -34,10 +34,11 @@ def guidance_scale(text: str) -> float:
 
 
 CONTINUATIONS = ("periodic", "off")  # what fills the context the musician has not played yet
+TUNINGS = ("band", "off")  # where the generated notes' pitches go (codec.intonation)
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    """--guidance and --continuation, as every front end that samples takes them."""
+    """--guidance, --continuation and --tuning, as every front end that samples takes them."""
     parser.add_argument("--guidance", type=guidance_scale, metavar="G",
                         help="context guidance: how much harder than trained to follow the song (0: off, the "
                              "reference's sampling; default: what the checkpoint recommends, 0 if it says nothing)")
@@ -46,6 +47,10 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                              f"repetition period continued (after {REPEAT_AFTER_S:g} s of sound: what followed the last time the song "
                              "sounded as it does now); 'off', nothing (masked, the reference's sampling); "
                              "default: what the checkpoint recommends, off if it says nothing")
+    parser.add_argument("--tuning", choices=TUNINGS, default="band",
+                        help="'band' (default): every generated note one steady pitch on the band's semitone grid; "
+                             "'off': the pitch as the model samples it, tens of cents off and wavering "
+                             "(the embedded codec's parts; Music2Latent's latents hold no pitch to move)")
 
 
 def recommended_guidance(meta: dict) -> float:
@@ -80,10 +85,11 @@ def default_checkpoint(mode: str | None) -> Path:
 
 def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None,
                steps: int | None, runtime: Runtime = Runtime(), guidance: float | None = None,
-               continuation: str | None = None) -> tuple[Codec, Generator]:
+               continuation: str | None = None, tuning: str = "band") -> tuple[Codec, Generator]:
     """The codec and generator of a checkpoint (default: the shipped demo model of `mode`), the network
     computing in `runtime.dtype` and the codec on `runtime.codec_device`. `guidance` and `continuation`
-    None take what the checkpoint recommends (`sampling` in its metadata; none if it says nothing)."""
+    None take what the checkpoint recommends (`sampling` in its metadata; none if it says nothing); `tuning`
+    "band" puts the generated notes on the band's semitone grid (`codec.intonation`)."""
     from jaxaccomp.codec.factory import get_codec
     from jaxaccomp.nn.checkpoint import load_denoiser, read_meta
 
@@ -94,11 +100,14 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
                          "drop --mode to use the checkpoint's")
     guidance = recommended_guidance(meta) if guidance is None else guidance
     continuation = recommended_continuation(meta) if continuation is None else continuation
+    if tuning not in TUNINGS:
+        raise ValueError(f"tuning must be one of {', '.join(TUNINGS)}, got {tuning!r}")
     if continuation not in CONTINUATIONS:
         raise ValueError(f"{checkpoint} recommends the unknown context continuation {continuation!r}; "
                          f"pass --continuation ({' or '.join(CONTINUATIONS)})")
     codec = get_codec(codec_name or meta["codec"], device=runtime.codec_device)
     denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name, dtype=runtime.jax_dtype)
     return codec, Generator(denoiser, steps, guidance, continues_context=continuation == "periodic",
+                            tunes_to_band=tuning == "band",
                             guided_channels=recommended_guided_channels(meta),
                             guidance_cap=recommended_guidance_cap(meta))

@@ -1,0 +1,49 @@
+"""In tune with the band: the share of a part's pitched sound within IN_TUNE_CENTS of the band's semitone grid.
+
+Chroma (100-cent bins) cannot tell a note in tune from one a quarter-tone off, and a listener hears
+the difference at once. So this metric listens with an ear independent of our codec: librosa's pyin
+(Mauch and Dixon 2014) tracks the part's pitch frame by frame, and `librosa.estimate_tuning` finds
+the band's tuning from the context; a pitched frame is in tune when it lies within IN_TUNE_CENTS of
+the nearest semitone of that tuning (frames pyin is not fairly sure are pitched are left out). A part with less than MIN_PITCHED_S of pitched sound (drums,
+silence) gets no score. The rendered parts score 0.9 or more (docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import librosa
+import numpy as np
+from scipy.signal import resample_poly
+
+ANALYSIS_RATE = 11025  # Hz: ample for the fundamentals of E1 to C6
+PITCH_RANGE_HZ = (38.0, 1100.0)  # a little beyond E1 (41.2 Hz) and C6 (1046.5 Hz)
+FRAME, HOP = 1024, 512  # pyin's frame (93 ms: YIN's half window holds 1.8 periods of E1) and hop
+IN_TUNE_CENTS = 20.0  # further from the grid a held note sounds out of tune against a band
+MIN_PITCHED_S = 1.0  # pitched seconds a part needs to be scored
+# pyin's voicing probability below which a frame pyin calls voiced is not counted as pitched: its
+# Viterbi path calls most of white noise voiced, at 0.01-0.02; a bass note reaches 0.1-0.8.
+MIN_PROBABILITY = 0.05
+
+
+def _analysed(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    divisor = math.gcd(ANALYSIS_RATE, sample_rate)
+    return resample_poly(np.asarray(audio, np.float64), ANALYSIS_RATE // divisor, sample_rate // divisor)
+
+
+def band_tuning(context: np.ndarray, sample_rate: int) -> float:
+    """The band's offset from the A440 grid in semitones (-0.5 to 0.5), 0 for a silent context."""
+    audio = _analysed(context, sample_rate)
+    return float(librosa.estimate_tuning(y=audio, sr=ANALYSIS_RATE)) if np.any(audio) else 0.0
+
+
+def in_tune_share(context: np.ndarray, stem: np.ndarray, sample_rate: int) -> float | None:
+    """Share of the stem's pitched frames within IN_TUNE_CENTS of the context's semitone grid (None:
+    too little pitched sound to judge)."""
+    f0, voiced, probability = librosa.pyin(_analysed(stem, sample_rate), fmin=PITCH_RANGE_HZ[0], fmax=PITCH_RANGE_HZ[1],
+                                 sr=ANALYSIS_RATE, frame_length=FRAME, hop_length=HOP)
+    voiced &= probability >= MIN_PROBABILITY
+    if voiced.sum() * HOP / ANALYSIS_RATE < MIN_PITCHED_S:
+        return None
+    semitones = 12 * np.log2(f0[voiced] / 440.0) - band_tuning(context, sample_rate)
+    return float(np.mean(100 * np.abs(semitones - np.round(semitones)) <= IN_TUNE_CENTS))

@@ -1,0 +1,130 @@
+"""Generated notes in tune with the band (codec.intonation) and the metric that hears it (eval.intonation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxaccomp.codec import get_codec, intonation
+from jaxaccomp.codec.embedded import _PERIODICITY, _PITCH, EmbeddedCodec
+from jaxaccomp.constants import SAMPLE_RATE
+from jaxaccomp.eval.intonation import in_tune_share
+
+SR = SAMPLE_RATE
+
+
+def latents(semitones: np.ndarray, periodicity: np.ndarray) -> np.ndarray:
+    """[64, T] raw embedded latents holding these quarter-frame pitches (semitones above A4) and periodicities."""
+    frames = semitones.shape[0] // 4
+    out = np.random.default_rng(0).normal(size=(64, frames)).astype(np.float32)
+    log2_f0 = semitones / 12 + intonation.A4_LOG2_HZ
+    out[_PITCH] = ((log2_f0 - intonation.LOG2_F0_CENTRE) / intonation.LOG2_F0_SCALE).reshape(frames, 4).T
+    out[_PERIODICITY] = (2 * periodicity - 1).reshape(frames, 4).T
+    return out
+
+
+def pitches(raw: np.ndarray) -> np.ndarray:
+    return intonation._semitones(raw)
+
+
+def test_the_band_offset_is_its_pitched_frames_circular_mean_and_a440_without_agreement():
+    rng = np.random.default_rng(1)
+    notes = rng.integers(-24, 12, 64).astype(float)
+    pitched = np.full(64, 0.95)
+    assert intonation.band_offset(latents(notes + 0.3 + rng.normal(0, 0.03, 64), pitched)) == pytest.approx(0.3, abs=0.02)
+    # -0.45 and +0.45 are 10 cents apart across the boundary: their mean is -0.5 / +0.5, not 0
+    assert abs(intonation.band_offset(latents(notes + np.resize([0.45, -0.45], 64), pitched))) == pytest.approx(0.5, abs=0.01)
+    assert intonation.band_offset(latents(notes + 0.3, np.full(64, 0.6))) == 0  # nothing clearly pitched
+    assert intonation.band_offset(latents(notes[:8].repeat(8) + 0.3, np.r_[np.full(12, 0.95), np.zeros(52)])) == 0
+    assert intonation.band_offset(latents(rng.uniform(-24, 12, 64), pitched)) == 0  # no common tuning
+
+
+def test_each_note_becomes_one_pitch_on_the_grid_and_silence_holds_the_nearest_note():
+    # a wavering note around 2.4, a legato step to 7.1, a gap, a note around -5.6 (quarters)
+    semitones = np.r_[2.4 + 0.15 * np.sin(np.arange(10)), 7.1, 7.2, 6.9, 7.0, np.full(6, 30.0), -5.6, -5.5, -5.7, -5.6]
+    periodicity = np.r_[np.full(14, 0.95), np.full(6, 0.1), np.full(4, 0.9)]
+    band = latents(np.arange(-12, 12, 0.5)[:24] * 0 + np.arange(24) - 12.0, np.full(24, 0.95))  # an A440 band
+    target = latents(semitones, periodicity)
+    out = EmbeddedCodec().in_tune(target[None], band)[0]
+    np.testing.assert_allclose(pitches(out), np.r_[np.full(10, 2), np.full(4, 7), np.full(3, 7), np.full(3, -6),
+                                                   np.full(4, -6)], atol=1e-4)
+    untouched = np.ones(64, bool)
+    untouched[_PITCH] = False
+    np.testing.assert_array_equal(out[untouched], target[untouched])  # only the pitch rows move
+    # a band 30 cents sharp moves the grid with it
+    sharp = EmbeddedCodec().in_tune(target[None], latents(np.arange(24) - 11.7, np.full(24, 0.95)))[0]
+    np.testing.assert_allclose(pitches(sharp)[:10], 2.3, atol=1e-4)
+    # nothing voiced: the pitches stay as they are
+    unvoiced = latents(semitones, np.full(24, 0.2))
+    np.testing.assert_array_equal(intonation.in_tune(unvoiced[None], band)[0], unvoiced)
+
+
+def test_the_standardised_codec_snaps_in_raw_units():
+    codec = get_codec("embedded")
+    band = latents(np.arange(24) - 12.0, np.full(24, 0.95))
+    target = latents(np.full(24, 3.35), np.full(24, 0.95))
+    out = codec.in_tune(codec.stats.normalize(target[None]), codec.stats.normalize(band))
+    np.testing.assert_allclose(pitches(codec.stats.denormalize(out)[0]), 3.0, atol=1e-4)
+
+
+def tone(hz: float, seconds: float = 3.0, partials: int = 4) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (sum(0.2 / k * np.sin(2 * np.pi * k * hz * t) for k in range(1, partials + 1))).astype(np.float32)
+
+
+def test_a_detuned_note_comes_out_of_the_decoder_in_tune_by_an_independent_ear():
+    codec = EmbeddedCodec()
+    band = tone(220.0) + tone(329.63)  # A3 and E4 in A440
+    bass = tone(55.0 * 2 ** (0.35 / 12))  # A1, 35 cents sharp
+    context = codec.encode(band[None])[0]
+    plain = codec.decode(codec.encode(bass[None]))[0]
+    snapped = codec.decode(codec.in_tune(codec.encode(bass[None]), context))[0]
+    assert in_tune_share(band, plain, SR) < 0.2
+    assert in_tune_share(band, snapped, SR) > 0.9
+
+
+def test_the_metric_hears_the_bands_tuning_and_ignores_unpitched_parts():
+    sharp = 2 ** (0.3 / 12)
+    band = tone(220.0 * sharp) + tone(329.63 * sharp)
+    assert in_tune_share(band, tone(110.0 * sharp), SR) > 0.9  # in tune with a sharp band
+    assert in_tune_share(band, tone(110.0), SR) < 0.1  # in A440, 30 cents flat of it
+    noise = np.random.default_rng(0).normal(0, 0.1, 3 * SR).astype(np.float32)
+    assert in_tune_share(band, noise, SR) is None
+
+
+class OffGrid:
+    """A Predictor whose every note is A#4 35 cents sharp (3.35 semitones above A4), steady and voiced."""
+
+    width = 64
+    continues_context = False
+
+    def __init__(self, codec, tunes_to_band: bool):
+        self.tunes_to_band = tunes_to_band
+        self.window = codec.stats.normalize(latents(np.full(4 * self.width, 3.35), np.full(4 * self.width, 0.95)))
+
+    def __call__(self, plan, source, context, labels, key):
+        return np.broadcast_to(self.window, source.shape).copy()
+
+
+@pytest.mark.parametrize("tunes_to_band, expected", [(True, 3.0), (False, 3.35)])
+def test_the_engine_stores_the_notes_in_tune_when_the_generator_asks(tunes_to_band, expected):
+    from jaxaccomp.stream_settings import StreamSettings
+    from jaxaccomp.streaming.engine import StreamingEngine
+
+    codec = get_codec("embedded")
+    engine = StreamingEngine(codec, OffGrid(codec, tunes_to_band), ["bass"], StreamSettings())
+    step = engine.step((tone(220.0, seconds=10) + tone(329.63, seconds=10))[:engine.step_size])
+    stored = np.stack([engine._latents[c] for c in sorted(engine._latents)], axis=-1)  # [stems, 64, columns]
+    assert stored.shape[-1] >= step.plan.length // codec.hop
+    np.testing.assert_allclose(pitches(codec.stats.denormalize(stored)[0]), expected, atol=0.03)  # the band: 1 cent off
+
+
+def test_models_play_in_tune_unless_told_not_to():
+    from jaxaccomp.streaming import models
+
+    _, default = models.load_model(None, "consistency", None, None)
+    _, off = models.load_model(None, "consistency", None, None, tuning="off")
+    assert (default.tunes_to_band, off.tunes_to_band) == (True, False)
+    assert "in tune with the band" in default.sampler_name() and "in tune" not in off.sampler_name()
+    with pytest.raises(ValueError, match="tuning must be one of band, off"):
+        models.load_model(None, "consistency", None, None, tuning="a432")
