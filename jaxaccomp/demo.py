@@ -7,7 +7,8 @@ embedded codec; the reference client then streams the
 mixture without the chosen stem, as a musician playing the other parts would, at the speed of
 playback, and assembles the replies as the Max external does. At the end the server is stopped
 (SIGINT, as Ctrl-C) and prints its per-stage timings, and how closely the generated stem follows the
-one the composer wrote (`jaxaccomp.eval.follow`: onset and chroma correlation, each with its control),
+one the composer wrote (`jaxaccomp.eval.follow`: onset and chroma correlation, each with its control;
+`jaxaccomp.eval.intonation`: the share of its pitched time in tune with the band, beside the true stem's),
 from the first replied sample on (before it the accompaniment is silent lead-in). Written to OUT:
 context.wav, <stem>_original.wav (what the composer wrote), accompaniment.wav (generated), mix.wav
 (context + generated), latency.json (the client's and the server's timings), follow.json (the
@@ -34,6 +35,7 @@ from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.data.slakh import accompaniment, load_split
 from jaxaccomp.constants import STEMS
 from jaxaccomp.eval.follow import CONTROL_BEATS, follow, full_scale_share, level_difference_db
+from jaxaccomp.eval.intonation import in_tune_share
 
 SERVER_START_TIMEOUT = 600.0  # seconds: loading and compiling on a slow machine
 
@@ -76,13 +78,16 @@ def stop_server(server: subprocess.Popen) -> int:
         return server.wait()
 
 
-def write_follow(out: Path, truth: np.ndarray, generated: np.ndarray, start: int, beat_seconds: float) -> dict:
-    """follow.json: the follow-the-song figures of `generated` against `truth` from sample `start` on, and
-    its level against the true stem's."""
-    truth, generated = truth[start:], generated[start:]
+def write_follow(out: Path, context: np.ndarray, truth: np.ndarray, generated: np.ndarray, start: int,
+                 beat_seconds: float) -> dict:
+    """follow.json: the follow-the-song figures of `generated` against `truth` from sample `start` on, its
+    level against the true stem's, and how much of each is in tune with the band (`context`)."""
+    context, truth, generated = context[start:], truth[start:], generated[start:]
     figures = {"from_s": start / SAMPLE_RATE, "beat_s": beat_seconds, "control_delay_beats": CONTROL_BEATS,
                **follow(truth, generated, SAMPLE_RATE, beat_seconds),
-               "level_difference_db": level_difference_db(truth, generated), "full_scale_share": full_scale_share(generated)}
+               "level_difference_db": level_difference_db(truth, generated), "full_scale_share": full_scale_share(generated),
+               "in_tune": in_tune_share(context, generated, SAMPLE_RATE),
+               "in_tune_true_stem": in_tune_share(context, truth, SAMPLE_RATE)}
     (out / "follow.json").write_text(json.dumps(figures, indent=2) + "\n")
     return figures
 
@@ -93,7 +98,9 @@ def follow_line(figures: dict) -> str:
             f"(control {figures['onset_corr_control']:.2f}), chroma correlation {figures['chroma_corr']:.2f} "
             f"(control {figures['chroma_corr_control']:.2f}); control: the true stem {CONTROL_BEATS:g} beats late; "
             f"level {figures['level_difference_db']:+.1f} dB against the true stem, "
-            f"{100 * figures['full_scale_share']:.2f} % of samples at full scale")
+            f"{100 * figures['full_scale_share']:.2f} % of samples at full scale"
+            + ("" if figures["in_tune"] is None else f"; {100 * figures['in_tune']:.0f} % of its pitched time in tune "
+               f"with the band (the true stem {100 * (figures['in_tune_true_stem'] or 0):.0f} %)"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = write_session(args.out, context, core, wall)
     tempo = json.loads((split.directory / split.tracks[0].id / "render.json").read_text())["tempo"]
     start = core.settings.stream.first_written
-    figures = write_follow(args.out, stems[index], heard_tracks(core, context)[0], start, 60.0 / tempo)
+    figures = write_follow(args.out, context, stems[index], heard_tracks(core, context)[0], start, 60.0 / tempo)
     server_lines = [line for line in log.read_text().splitlines() if line.startswith(("warm-up", "served"))]
     print("\n".join(summary_lines(report) + [f"server: {line}" for line in server_lines] + [follow_line(figures)]))
     print(f"{context.shape[0] / SAMPLE_RATE:.1f} s song streamed live; server exit status {status}; wrote context, "

@@ -33,7 +33,7 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
 
     model = default_checkpoint(None)  # the server names its model, so latency.json records it
     assert model.name == "frames_cd"  # the demo streams the consistency student
-    assert report["server"]["name"] == f"jaxaccomp (consistency, 2 steps, guidance 3, periodic continuation, float32, model {model.name} {checkpoint_hash(model)})"
+    assert report["server"]["name"] == f"jaxaccomp (consistency, 2 steps, guidance 3, periodic continuation, in tune with the band, float32, model {model.name} {checkpoint_hash(model)})"
     assert report["settings"]["position"]
     assert report["client"]["batches"] >= 3 and report["client"]["stale_chunks"] == 0
     assert report["server_stats"]["batches"] == report["client"]["batches"]
@@ -46,4 +46,7 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
     for name in ("onset_corr", "chroma_corr"):
         assert math.isfinite(follow[name]) and math.isfinite(follow[f"{name}_control"])
     assert math.isfinite(follow["level_difference_db"]) and 0 <= follow["full_scale_share"] <= 1
+    assert follow["in_tune_true_stem"] > 0.8  # the composer's bass is in tune with the band
+    if follow["in_tune"] is not None:  # a 6-s song may leave the generated part too little pitched sound to judge
+        assert 0 <= follow["in_tune"] <= 1 and "% of its pitched time in tune with the band (the true stem" in out
     assert "follows the song from 3.0 s: onset correlation" in out

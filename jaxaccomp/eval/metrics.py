@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from jaxaccomp.constants import STEMS
+from jaxaccomp.constants import PITCHED_STEMS, STEMS
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def _registry(weights: Weights = ()) -> dict[str, Metric]:
         ClipMetric("in_tune", intonation.in_tune_share,
                    f"share of the stem's pitched frames (pyin) within {intonation.IN_TUNE_CENTS:g} cents of the band's "
                    "semitone grid (librosa's tuning estimate of the context): does it play in tune (bass, guitar, "
-                   "piano; not normalised: any real part is in tune)", stems=tuple(s for s in STEMS if s != "drums"),
+                   "piano; not normalised: any real part is in tune)", stems=PITCHED_STEMS,
                    normalised=False),
         ClipMetric("beat_f1_beat_this", bound("beat_f1_beat_this", _beat_this),
                    "the paper's beat F1 (+-70 ms): stem beats against context beats, both tracked by Beat This "

@@ -4,8 +4,8 @@ Each `step` takes the newest block of the mixture the musician played (ending at
 position P), plans the step on the absolute timeline (`timeline.plan_step`), encodes the model
 window's context (samples not yet played are zeros, and masked; or, for a generator that
 `continues_context`, the song's periodic continuation, shown as visible), predicts every requested stem in
-one batched call, puts their notes on the band's semitone grid (for a generator that `tunes_to_band`;
-`codec.intonation`), stores the newly generated columns, decodes only the columns the returned audio
+one batched call, puts the pitched stems' notes on the band's semitone grid (for a generator that
+`tunes_to_band`; `codec.intonation`), stores the newly generated columns, decodes only the columns the returned audio
 needs (all stems in one codec call) and cuts exactly [W0 - fade, W1).
 
 State, all indexed by absolute position so nothing drifts:
@@ -34,7 +34,7 @@ import jax
 import numpy as np
 
 from jaxaccomp.codec.base import Codec
-from jaxaccomp.constants import STEMS
+from jaxaccomp.constants import PITCHED_STEMS, STEMS
 from jaxaccomp.streaming.continuation import MEMORY_S, PeriodicContinuation
 from jaxaccomp.streaming.generator import Predictor
 from jaxaccomp.stream_settings import StreamSettings
@@ -86,6 +86,7 @@ class StreamingEngine:
         self.seed, self.ramp_lead_in = seed, ramp_lead_in
         self._kept = max(self.width * codec.hop, int(MEMORY_S * codec.sample_rate))  # samples of audio kept before P
         self._labels = np.eye(len(STEMS), dtype=np.float32)[[STEMS.index(s) for s in stems]]
+        self._pitched = [i for i, s in enumerate(stems) if s in PITCHED_STEMS]  # drums have no grid to be put on
         self._key = jax.random.key(seed)
         middle = silence_latent(codec, self.width)
         self._silence = np.broadcast_to(middle, (len(stems), middle.shape[0]))
@@ -134,8 +135,9 @@ class StreamingEngine:
         window = self.generator(model_plan, source, context, self._labels,
                                 jax.random.fold_in(self._key, self.steps_taken))
         sampled_at = time.perf_counter()
-        if self.generator.tunes_to_band:
-            window = self.codec.in_tune(window, context)
+        if self.generator.tunes_to_band and self._pitched:
+            window = np.array(window)
+            window[self._pitched] = self.codec.in_tune(window[self._pitched], context)
 
         oldest = min(plan.window_column, plan.decode_start_column)  # later steps reach no further back
         latents = {c: v for c, v in self._latents.items() if c >= oldest}
