@@ -225,6 +225,19 @@ def test_a_folder_from_before_the_stop_gate_reads_as_ungated(tmp_path):
     assert json.loads((tmp_path / "settings.json").read_text())["stop_gate"] == "off"
 
 
+def test_a_folder_from_before_the_tuning_reads_as_untuned(tmp_path):
+    from jaxaccomp.eval.cli import _check_settings
+
+    model = {"checkpoint": "m", "mode": "consistency", "codec": "embedded-2", "steps": 2}
+    old = {"data": "d", "window": 264600, "fade": 0.02, "skip_s": 3.0, "seed": 0, "stop_gate": "on",
+           "models": {"cd": model}, "weights": {}}
+    (tmp_path / "settings.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"other settings \(model cd\)"):
+        _check_settings(tmp_path, {**old, "models": {"cd": {**model, "tuning": "band"}}})
+    _check_settings(tmp_path, {**old, "models": {"cd": {**model, "tuning": "off"}}})
+    assert json.loads((tmp_path / "settings.json").read_text())["models"]["cd"]["tuning"] == "off"
+
+
 @pytest.mark.parametrize("flag", ["--cocola", "--vggish", "--beat-this"])
 def test_paper_weights_are_checked_before_any_clip(tmp_path, flag):
     missing = subprocess.run([sys.executable, "-m", "jaxaccomp.eval", flag, str(tmp_path / "w.ckpt")],
