@@ -52,7 +52,8 @@ def plot(summary: list[dict], names: tuple[str, ...], stems: list[str], folder: 
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel(metric.name + (" (lower is better)" if not metric.higher_is_better else ""))
         handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
+        if labels:  # none where the metric judges none of these stems (in_tune on drums)
+            fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
         fig.tight_layout(rect=(0, 0, 1, 0.84))
         path = folder / f"{metric.name}.png"
         fig.savefig(path, dpi=100)
