@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import resample_poly
 
+from jaxaccomp.codec import intonation
 from jaxaccomp.codec.base import GridConstants, check_audio, check_latents, decoded_length
 from jaxaccomp.constants import SAMPLE_RATE
 
@@ -45,6 +46,7 @@ LOG_POWER_OFFSET, LOG_POWER_SCALE = 8.0, 4.0  # natural-log band power
 LOG_MEAN_SQUARE_OFFSET, LOG_MEAN_SQUARE_SCALE = 10.0, 5.0  # natural-log block mean square
 CHROMA_SCALE = 2.0  # natural-log chroma share
 LOG2_F0_CENTRE, LOG2_F0_SCALE = np.log2(200.0), 2.0  # log2 f0: E1 -> -1.1, C6 -> 1.2
+A4_HZ = 440.0  # the reference of the semitone grid that pitch tracks are measured on
 FLOOR = 1e-8  # keeps logarithms and divisions finite
 # Floors keep silent blocks and absent pitch classes at bounded latent values.
 MEAN_SQUARE_FLOOR = 1e-9  # -90 dBFS
@@ -90,6 +92,15 @@ _PITCH = slice(_CHROMA.stop, _CHROMA.stop + QUARTERS)
 _PERIODICITY = slice(_PITCH.stop, _PITCH.stop + QUARTERS)
 CHANNEL_GROUPS = {"mel": _MEL, "block_energies": _BLOCKS, "chroma": _CHROMA, "pitch": _PITCH,
                   "periodicity": _PERIODICITY}
+
+
+def pitch_track(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[..., 64, T] raw latents -> ([..., 4T] pitch in semitones above A4, [..., 4T] periodicity 0-1),
+    quarter frames in time order."""
+    pitch = np.swapaxes(latents[..., _PITCH, :], -1, -2) * LOG2_F0_SCALE + LOG2_F0_CENTRE  # [..., T, 4]
+    periodicity = (np.swapaxes(latents[..., _PERIODICITY, :], -1, -2) + 1) / 2
+    flat = (*pitch.shape[:-2], -1)
+    return 12 * (pitch.reshape(flat) - np.log2(A4_HZ)), periodicity.reshape(flat)
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -267,9 +278,16 @@ class EmbeddedCodec(GridConstants):
         return np.square(blocks).reshape(audio.shape[0], frames, HOPS_PER_FRAME, STFT_HOP).sum(axis=-1)
 
     def in_tune(self, target: np.ndarray, context: np.ndarray) -> np.ndarray:
-        from jaxaccomp.codec.intonation import in_tune  # it reads this module's channel layout
-
-        return in_tune(target, context)
+        """Each note of the [S, 64, W] target one pitch on the [64, W] context's semitone grid
+        (`codec.intonation`): only the pitch rows change."""
+        target, context = check_latents(target), check_latents(context[None])[0]
+        offset = intonation.band_offset(*pitch_track(context))
+        out = target.copy()
+        for stem, (semitones, periodicity) in enumerate(zip(*pitch_track(target))):
+            snapped = intonation.snap_notes(semitones, periodicity, periodicity > VOICING_RANGE[0], offset)
+            log2_f0 = snapped / 12 + np.log2(A4_HZ)
+            out[stem, _PITCH] = ((log2_f0 - LOG2_F0_CENTRE) / LOG2_F0_SCALE).reshape(-1, QUARTERS).T
+        return out
 
     # ------------------------------------------------------------------------------------------
     # Synthesis
