@@ -3,8 +3,8 @@
 Why: a model predicts each quarter frame's log2 f0 (rows 56-59) as a continuous number, and misses
 by tens of cents. The shipped student's pitched quarter frames lay anywhere between two semitones
 (25 cents from the nearest on average, as if at random; the rendered parts 4-7 cents) and crossed a
-semitone boundary between 21 % of neighbouring quarters (the real parts 1 %): every note out of
-tune and wavering, which a musician hears at once and chroma, 100 cents wide, hardly sees.
+semitone boundary between 10-21 % of neighbouring pitched quarters (the real parts 1-7 %): every
+note out of tune and wavering, which a musician hears at once and chroma, 100 cents wide, hardly sees.
 
 So, before decoding, each generated note is made one steady pitch on the band's grid:
 1. the band's tuning: how far its clearly pitched quarter frames (periodicity >= PITCHED) sit from

@@ -4,8 +4,9 @@ Chroma (100-cent bins) cannot tell a note in tune from one a quarter-tone off, a
 the difference at once. So this metric listens with an ear independent of our codec: librosa's pyin
 (Mauch and Dixon 2014) tracks the part's pitch frame by frame, and `librosa.estimate_tuning` finds
 the band's tuning from the context; a pitched frame is in tune when it lies within IN_TUNE_CENTS of
-the nearest semitone of that tuning (frames pyin is not fairly sure are pitched are left out). A part with less than MIN_PITCHED_S of pitched sound (drums,
-silence) gets no score. The rendered parts score 0.9 or more (docs/evaluation.md).
+the nearest semitone of that tuning (frames pyin is not fairly sure are pitched are left out). A
+part with less than MIN_PITCHED_S of pitched sound (drums, silence) gets no score. The rendered
+parts score about 0.9 or more (docs/evaluation.md).
 """
 
 from __future__ import annotations
