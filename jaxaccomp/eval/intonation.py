@@ -11,11 +11,10 @@ parts score about 0.9 or more (docs/evaluation.md).
 
 from __future__ import annotations
 
-import math
-
 import librosa
 import numpy as np
-from scipy.signal import resample_poly
+
+from jaxaccomp.tracks import resample
 
 ANALYSIS_RATE = 11025  # Hz: ample for the fundamentals of E1 to C6
 PITCH_RANGE_HZ = (38.0, 1100.0)  # a little beyond E1 (41.2 Hz) and C6 (1046.5 Hz)
@@ -27,21 +26,16 @@ MIN_PITCHED_S = 1.0  # pitched seconds a part needs to be scored
 MIN_PROBABILITY = 0.05
 
 
-def _analysed(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    divisor = math.gcd(ANALYSIS_RATE, sample_rate)
-    return resample_poly(np.asarray(audio, np.float64), ANALYSIS_RATE // divisor, sample_rate // divisor)
-
-
 def band_tuning(context: np.ndarray, sample_rate: int) -> float:
     """The band's offset from the A440 grid in semitones (-0.5 to 0.5), 0 for a silent context."""
-    audio = _analysed(context, sample_rate)
+    audio = resample(context, sample_rate, to=ANALYSIS_RATE)
     return float(librosa.estimate_tuning(y=audio, sr=ANALYSIS_RATE)) if np.any(audio) else 0.0
 
 
 def in_tune_share(context: np.ndarray, stem: np.ndarray, sample_rate: int) -> float | None:
     """Share of the stem's pitched frames within IN_TUNE_CENTS of the context's semitone grid (None:
     too little pitched sound to judge)."""
-    f0, voiced, probability = librosa.pyin(_analysed(stem, sample_rate), fmin=PITCH_RANGE_HZ[0], fmax=PITCH_RANGE_HZ[1],
+    f0, voiced, probability = librosa.pyin(resample(stem, sample_rate, to=ANALYSIS_RATE), fmin=PITCH_RANGE_HZ[0], fmax=PITCH_RANGE_HZ[1],
                                  sr=ANALYSIS_RATE, frame_length=FRAME, hop_length=HOP)
     voiced &= probability >= MIN_PROBABILITY
     if voiced.sum() * HOP / ANALYSIS_RATE < MIN_PITCHED_S:
