@@ -104,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=MODES,
                         help="diffusion (ADPM2) or consistency sampling; must match the checkpoint "
                              f"(default: the checkpoint's; {DEFAULT_MODE} for the demo model)")
-    parser.add_argument("--steps", type=int, help=f"sampling steps (default: {DEFAULT_STEPS['diffusion']} noise levels "
-                                                  f"for diffusion, {DEFAULT_STEPS['consistency']} for consistency)")
+    parser.add_argument("--steps", type=int, help="sampling steps (default: what the checkpoint recommends, else "
+                                                  f"{DEFAULT_STEPS['diffusion']} noise levels for diffusion, "
+                                                  f"{DEFAULT_STEPS['consistency']} for consistency)")
     add_sampling_arguments(parser)
     Runtime.add_arguments(parser)
     StreamSettings.add_arguments(parser)

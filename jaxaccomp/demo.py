@@ -109,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default: demo)")
     parser.add_argument("--stem", choices=STEMS, default="bass", help="the stem to generate (default: bass)")
     parser.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
-                        help=f"the shipped model: consistency ({DEMO_MODELS['consistency']}, 2 steps) or diffusion "
-                             f"({DEMO_MODELS['diffusion']}, ADPM2)")
+                        help=f"the shipped model: consistency ({DEMO_MODELS['consistency']}) or diffusion "
+                             f"({DEMO_MODELS['diffusion']}, ADPM2), each sampled as it recommends")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the rendered song (default: 20)")
     parser.add_argument("--seed", type=int, default=0, help="song seed (default: 0)")
     args = parser.parse_args(argv)

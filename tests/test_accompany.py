@@ -247,3 +247,25 @@ def test_outputs_record_what_produced_them(files):
     from jaxaccomp.provenance import checkpoint_hash
 
     assert note["checkpoint_sha256"] == checkpoint_hash(files / "model") and len(note["checkpoint_sha256"]) == 16
+
+
+def test_the_checkpoint_recommends_its_steps_and_a_flag_overrides_them(tmp_path):
+    import shutil
+
+    from jaxaccomp.eval import cli as eval_cli
+    from jaxaccomp.streaming.generator import DEFAULT_STEPS
+
+    shipped_folder = models.default_checkpoint("consistency")
+    recommended = json.loads((shipped_folder / "meta.json").read_text())["sampling"]["steps"]
+    assert recommended != DEFAULT_STEPS["consistency"]  # the shipped student samples in more steps than the reference
+    assert models.load_model(None, "consistency", None, None)[1].steps == recommended
+    assert models.load_model(None, "consistency", None, 2)[1].steps == 2
+    (spec,) = eval_cli._models(eval_cli.parse_args(["--checkpoint", str(shipped_folder)]))
+    assert spec.steps == recommended
+    folder = tmp_path / "model"
+    shutil.copytree(shipped_folder, folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "sampling": {}}))  # says nothing: the reference's
+    assert models.load_model(folder, None, None, None)[1].steps == DEFAULT_STEPS["consistency"]
+    (spec,) = eval_cli._models(eval_cli.parse_args(["--checkpoint", str(folder), "--consistency-steps", "3"]))
+    assert spec.steps == 3

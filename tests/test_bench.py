@@ -146,8 +146,12 @@ def test_loopback_transfer_benchmark_delivers_every_sample(tmp_path, capsys):
 def test_loopback_cycle_benchmark_reports_every_stage(tmp_path):
     from jaxaccomp.bench.loopback_time import benchmark as loopback
 
-    result = loopback(["cycle", "--modes", "consistency", "--r", "0.25", "--warmup", "1", "--repeats", "2"])
-    (row,) = result["rows"]
+    result = loopback(["cycle", "--modes", "consistency", "--r", "0.25", "--steps", "1", "2", "--warmup", "1",
+                       "--repeats", "2"])
+    assert [row["steps"] for row in result["rows"]] == [1, 2]  # one row per step count, side by side
+    row = result["rows"][1]
     assert set(row["stages_ms"]) == {f"{s}_ms" for s in ("receive", "encode", "sample", "decode", "send", "total")}
     assert row["compilations_while_serving"] == 0 and row["step_budget_ms"] == pytest.approx(1500.0)
     assert row["round_trip_ms"] > row["stages_ms"]["sample_ms"] > 0
+    with pytest.raises(ValueError, match="--steps is for the embedded tier"):
+        loopback(["cycle", "--tier", "paper", "--steps", "2"])

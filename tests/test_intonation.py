@@ -8,7 +8,7 @@ import pytest
 from jaxaccomp.codec import get_codec, intonation
 from jaxaccomp.codec.embedded import _PERIODICITY, _PITCH, A4_HZ, LOG2_F0_CENTRE, LOG2_F0_SCALE, EmbeddedCodec, pitch_track
 from jaxaccomp.constants import SAMPLE_RATE
-from jaxaccomp.eval.intonation import in_tune_share
+from jaxaccomp.eval.intonation import in_tune_share, pitched_share
 
 SR = SAMPLE_RATE
 
@@ -94,6 +94,15 @@ def test_the_metric_hears_the_bands_tuning_and_ignores_unpitched_parts():
     assert in_tune_share(band, tone(110.0), SR) < 0.1  # in A440, 30 cents flat of it
     noise = np.random.default_rng(0).normal(0, 0.1, 3 * SR).astype(np.float32)
     assert in_tune_share(band, noise, SR) is None
+
+
+def test_pitched_share_tells_notes_from_noise():
+    band = tone(220.0)
+    noise = np.random.default_rng(0).normal(0, 0.1, 3 * SR).astype(np.float32)
+    half = np.concatenate([tone(110.0)[: 3 * SR // 2], np.zeros(3 * SR // 2, np.float32)])
+    assert pitched_share(band, tone(110.0), SR) > 0.9
+    assert pitched_share(band, noise, SR) < 0.05 and pitched_share(band, np.zeros(3 * SR, np.float32), SR) == 0
+    assert pitched_share(band, half, SR) == pytest.approx(0.5, abs=0.1)  # a note half the time
 
 
 class OffGrid:

@@ -18,6 +18,7 @@ cycle     runs the real server (UdpServer, session, engine, model) in this proce
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import socket
 import statistics
@@ -56,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
                        default=["consistency", "diffusion"], help="samplers (default: both)")
     cycle.add_argument("--r", type=float, nargs="+", default=[0.25, 0.125], help="step ratios (default: 0.25 0.125)")
     cycle.add_argument("--w", type=int, default=1, choices=(-1, 0, 1), help="write window (default: 1)")
+    cycle.add_argument("--steps", type=int, nargs="+", metavar="N",
+                       help="sampling steps to time, each a row (default: what each shipped model recommends; "
+                            "embedded tier only)")
     for sub in (transfer, cycle):
         sub.add_argument("--warmup", type=int, default=3, help="untimed rounds (default: 3)")
         sub.add_argument("--repeats", type=int, default=20, help="timed rounds (default: 20)")
@@ -175,12 +179,12 @@ def transfer(args: argparse.Namespace) -> dict[str, Any]:
 # cycle
 
 
-def _models(tier: str, mode: str) -> tuple[Any, Any, str]:
-    """(codec, generator, description) for a tier and sampler."""
+def _models(tier: str, mode: str, steps: int | None = None) -> tuple[Any, Any, str]:
+    """(codec, generator, description) for a tier and sampler (`steps` None: the model's recommendation)."""
     from jaxaccomp.streaming.models import DEMO_MODELS, load_model
 
     if tier == "embedded":
-        codec, generator = load_model(None, mode, "embedded", None)
+        codec, generator = load_model(None, mode, "embedded", steps)
         return codec, generator, f"shipped {DEMO_MODELS[mode]}, embedded codec"
     return paper_tier(mode)
 
@@ -257,8 +261,10 @@ def cycle(args: argparse.Namespace) -> dict[str, Any]:
 
     rows, lines = [], []
     stages = ("receive", "encode", "sample", "decode", "send", "total")
-    for mode in args.modes:
-        codec, generator, description = _models(args.tier, mode)
+    if args.steps and args.tier != "embedded":
+        raise ValueError("--steps is for the embedded tier's shipped models")
+    for mode, steps in itertools.product(args.modes, args.steps or [None]):
+        codec, generator, description = _models(args.tier, mode, steps)
         for r in args.r:
             result = server_cycles(codec, generator, r, args.w, args.warmup, args.repeats)
             rows.append({"tier": args.tier, "models": description, "mode": mode, "steps": generator.steps,

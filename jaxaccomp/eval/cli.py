@@ -39,13 +39,13 @@ from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, sigma_schedule
 from jaxaccomp.streaming.models import (DEMO_MODELS, MODELS_DIR, add_sampling_arguments, recommended_continuation,
-                                        recommended_guidance)
+                                        recommended_guidance, recommended_steps)
 
 DEFAULT_R = ("1/8", "1/4", "1/2", "1")
 SETTINGS_FILE = "settings.json"
 QUICK = ("--data", "eval-quick/data", "--out", "eval-quick/results", "--render-songs", "6", "--render-seconds", "30",
          "--songs", "6", "--r", "1/4", "--w", "1", "--metrics", "beat_f1", "coherence_ours", "onset_corr",
-         "chroma_corr", "in_tune", "--references", "ground_truth", "random_pairing", "codec_round_trip", "--workers", "2")
+         "chroma_corr", "in_tune", "pitched", "--references", "ground_truth", "random_pairing", "codec_round_trip", "--workers", "2")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,9 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", choices=("auto", "embedded", "music2latent"),
                    help="codec for every model and the codec_round_trip row (default: each checkpoint's own; "
                         "the row's is the one the models share)")
-    p.add_argument("--diffusion-steps", type=int, help=f"ADPM2 noise levels (default: {DEFAULT_STEPS['diffusion']})")
+    p.add_argument("--diffusion-steps", type=int,
+                   help=f"ADPM2 noise levels (default: the checkpoint's recommendation, else {DEFAULT_STEPS['diffusion']})")
     p.add_argument("--consistency-steps", type=int,
-                   help=f"consistency sampling steps (default: {DEFAULT_STEPS['consistency']})")
+                   help="consistency sampling steps (default: the checkpoint's recommendation, else "
+                        f"{DEFAULT_STEPS['consistency']})")
     add_sampling_arguments(p)
     Runtime.add_arguments(p)
     p.add_argument("--r", type=ratio, nargs="+", default=[ratio(r) for r in DEFAULT_R],
@@ -116,7 +118,7 @@ def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
     for path in paths:
         meta = read_meta(path)
         mode = meta["mode"]
-        count = steps[mode] or DEFAULT_STEPS[mode]
+        count = steps[mode] or recommended_steps(meta) or DEFAULT_STEPS[mode]
         sigma_schedule(mode, count)  # refuses an impossible step count now, not in a worker
         codec = args.codec or meta["codec"]
         check_device(codec, args.codec_device)

@@ -145,6 +145,10 @@ def _registry(weights: Weights = ()) -> dict[str, Metric]:
                    "semitone grid (librosa's tuning estimate of the context): does it play in tune (bass, guitar, "
                    "piano; not normalised: any real part is in tune)", stems=PITCHED_STEMS,
                    normalised=False),
+        ClipMetric("pitched", intonation.pitched_share,
+                   "share of the stem's frames in which pyin hears a pitch: does it sound notes or noise (bass, "
+                   "guitar, piano; not normalised: read against the ground truth)", stems=PITCHED_STEMS,
+                   normalised=False),
         ClipMetric("beat_f1_beat_this", bound("beat_f1_beat_this", _beat_this),
                    "the paper's beat F1 (+-70 ms): stem beats against context beats, both tracked by Beat This "
                    "(final0, no DBN; needs --beat-this)"),

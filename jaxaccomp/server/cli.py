@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="codec (default: the one the checkpoint was trained with)")
     parser.add_argument("--mode", choices=MODES,
                         help=f"diffusion or consistency (default: the checkpoint's; {DEFAULT_MODE} for the demo model)")
-    parser.add_argument("--steps", type=int, help="sampling steps (default: the reference server's)")
+    parser.add_argument("--steps", type=int,
+                        help="sampling steps (default: what the checkpoint recommends, else the reference server's)")
     add_sampling_arguments(parser)
     Runtime.add_arguments(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -137,9 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     budget = settings.stream.step_budget_ms
     print(f"one cycle of {len(stems)} stem(s) takes {cycle:.0f} ms of the {budget:.0f} ms a step allows", file=sys.stderr)
     if cycle > CYCLE_SHARE * budget:
+        remedies = ["a larger --r", "fewer --stems", "fewer --steps"]
+        remedies += [] if generator.mode == "consistency" else ["--mode consistency"]
         print(f"warning: at r = {settings.stream.r:g} this machine may not keep up and batches will be dropped; "
-              f"a larger --r, fewer --stems{'' if generator.mode == 'consistency' else ' or --mode consistency'} "
-              "needs less", file=sys.stderr)
+              f"{', '.join(remedies[:-1])} or {remedies[-1]} needs less", file=sys.stderr)
     model = (args.checkpoint or default_checkpoint(args.mode)).resolve()
     guided = f"guidance {generator.guidance:g}, " if generator.guidance else ""
     guided += "periodic continuation, " if generator.continues_context else ""

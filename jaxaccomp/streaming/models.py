@@ -58,6 +58,12 @@ def recommended_guidance(meta: dict) -> float:
     return float(meta.get("sampling", {}).get("guidance", 0.0))
 
 
+def recommended_steps(meta: dict) -> int | None:
+    """The sampling steps a checkpoint's metadata recommends (None: the reference server's, DEFAULT_STEPS)."""
+    steps = meta.get("sampling", {}).get("steps")
+    return None if steps is None else int(steps)
+
+
 def recommended_guided_channels(meta: dict) -> tuple[int, int] | None:
     """The latent rows [lo, hi) a checkpoint's metadata says guidance should act on (None: all)."""
     channels = meta.get("sampling", {}).get("guided_channels")
@@ -87,9 +93,9 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
                steps: int | None, runtime: Runtime = Runtime(), guidance: float | None = None,
                continuation: str | None = None, tuning: str = "band") -> tuple[Codec, Generator]:
     """The codec and generator of a checkpoint (default: the shipped demo model of `mode`), the network
-    computing in `runtime.dtype` and the codec on `runtime.codec_device`. `guidance` and `continuation`
-    None take what the checkpoint recommends (`sampling` in its metadata; none if it says nothing); `tuning`
-    "band" puts the generated notes on the band's semitone grid (`codec.intonation`)."""
+    computing in `runtime.dtype` and the codec on `runtime.codec_device`. `steps`, `guidance` and
+    `continuation` None take what the checkpoint recommends (`sampling` in its metadata; if it says
+    nothing, the reference server's steps, no guidance, no continuation); `tuning` "band" puts the generated notes on the band's semitone grid (`codec.intonation`)."""
     from jaxaccomp.codec.factory import get_codec
     from jaxaccomp.nn.checkpoint import load_denoiser, read_meta
 
@@ -98,6 +104,7 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
     if mode is not None and mode != meta["mode"]:
         raise ValueError(f"{checkpoint} holds a {meta['mode']!r} model but --mode is {mode}; "
                          "drop --mode to use the checkpoint's")
+    steps = recommended_steps(meta) if steps is None else steps
     guidance = recommended_guidance(meta) if guidance is None else guidance
     continuation = recommended_continuation(meta) if continuation is None else continuation
     if tuning not in TUNINGS:
