@@ -51,7 +51,10 @@ def pyin_track(stem: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarr
         f0, voiced, probability = librosa.pyin(resample(stem, sample_rate, to=ANALYSIS_RATE), fmin=PITCH_RANGE_HZ[0],
                                                fmax=PITCH_RANGE_HZ[1], sr=ANALYSIS_RATE, frame_length=FRAME,
                                                hop_length=HOP)
-        _TRACKS[key] = (f0, voiced & (probability >= MIN_PROBABILITY))
+        pitched = voiced & (probability >= MIN_PROBABILITY)
+        f0.setflags(write=False)  # shared by every caller of this part: nobody may change it
+        pitched.setflags(write=False)
+        _TRACKS[key] = (f0, pitched)
     return _TRACKS[key]
 
 
