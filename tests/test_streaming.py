@@ -197,6 +197,32 @@ def test_engine_refuses_bad_stems(codec, clicks, stems):
         StreamingEngine(codec, Oracle(clicks[1]), stems)
 
 
+def test_the_plan_says_when_the_known_target_holds_columns_never_generated(codec, clicks):
+    """`silent_source` is set exactly while the window's known columns reach before the stream's first
+    generated column (its first seconds), and again after a reset."""
+
+    class Recorder(Oracle):
+        plans: list = []
+
+        def __call__(self, plan, source, context, labels, key):
+            self.plans.append(plan)
+            return super().__call__(plan, source, context, labels, key)
+
+    track, latents = clicks
+    recorder = Recorder(latents)
+    engine = StreamingEngine(codec, recorder, ("bass",), StreamSettings(r=1 / 16, fade=FADE_S))
+    step = engine.step_size
+    for k in range(30):
+        engine.step(track[k * step:(k + 1) * step])
+    first_written = recorder.plans[0].window_column + recorder.plans[0].first_generated
+    flags = [plan.silent_source for plan in recorder.plans]
+    assert flags == [plan.window_column < first_written for plan in recorder.plans]
+    assert flags[0] and not flags[-1]  # 30 steps of 0.375 s: past the window's 6 s
+    engine.reset()
+    engine.step(track[:step])
+    assert recorder.plans[-1].silent_source
+
+
 def test_lead_in_ramp_reproduces_the_reference_server(codec, clicks):
     track, latents = clicks
     plain, ramped = (StreamingEngine(codec, Oracle(latents), ("bass",), ramp_lead_in=ramp) for ramp in (False, True))

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.diffusion.guidance import context_guided
 from jaxaccomp.diffusion.masks import column_mask, known_target_context, mask_future_context
 from jaxaccomp.diffusion.samplers import (SERVER_ADPM2, SERVER_RESAMPLES, adpm2_inpaint, consistency_sample,
@@ -69,14 +70,20 @@ class Generator:
     `continues_context` asks the engine to fill the context the musician
     has not played yet with the song's periodic continuation (`streaming.continuation`);
     `tunes_to_band` asks it to put the generated notes on the band's semitone grid (`codec.intonation`).
+    A network that sees the known target is shown none of it while part of it is the silence of a
+    stream's first seconds (`StepPlan.silent_source`), for steps of at most `withhold_silence_max_step_s`
+    seconds (0: never); it then continues no silence, as trained on examples with the target hidden.
     """
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
                  continues_context: bool = False, guided_channels: tuple[int, int] | None = None,
-                 guidance_cap: bool = False, tunes_to_band: bool = True):
+                 guidance_cap: bool = False, tunes_to_band: bool = True, withhold_silence_max_step_s: float = 0.0):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
         height = denoiser.net.config.img_resolution  # the latent image is square: channels x columns
+        if not withhold_silence_max_step_s >= 0:
+            raise ValueError(f"the longest step to withhold a silent known target at must be 0 (never) or more, "
+                             f"got {withhold_silence_max_step_s:g} s")
         if guided_channels is not None and not 0 <= guided_channels[0] < guided_channels[1] <= height:
             raise ValueError(f"guided channels must be a range [lo, hi) within the latent's {height} rows, "
                              f"got {list(guided_channels)}")
@@ -84,6 +91,8 @@ class Generator:
         self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
         self.guidance, self.guided_channels, self.guidance_cap = guidance, guided_channels, guidance_cap
         self.continues_context, self.tunes_to_band = continues_context, tunes_to_band
+        sees_target = denoiser.conditions_on_target
+        self.withhold_silence_max_step_s = withhold_silence_max_step_s if sees_target else 0.0
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
         config = denoiser.net.config
         self.dtype = denoiser.net.dtype  # the network's compute precision (runtime.Runtime.dtype)
@@ -91,7 +100,6 @@ class Generator:
         self.label_dim = config.label_dim
         self.compilations = 0
         graphdef, self._state = nnx.split(denoiser)
-        sees_target = denoiser.conditions_on_target
         if self.mode == "diffusion":
             resamples = 1 if sees_target else SERVER_RESAMPLES
             sampler = functools.partial(adpm2_inpaint, num_resamples=resamples)
@@ -99,12 +107,13 @@ class Generator:
             sampler = consistency_sample
 
         def predict(state: nnx.State, source: jax.Array, context: jax.Array, labels: jax.Array,
-                    first_generated: jax.Array, first_masked: jax.Array, key: jax.Array) -> jax.Array:
+                    first_generated: jax.Array, first_masked: jax.Array, first_shown: jax.Array,
+                    key: jax.Array) -> jax.Array:
             self.compilations += 1  # runs only while tracing
             known = jnp.broadcast_to(column_mask(first_generated, self.width), (source.shape[0], self.width))
             masked = mask_future_context(jnp.broadcast_to(context, source.shape), first_masked)
-            if sees_target:
-                masked = known_target_context(masked, source, first_generated)
+            if sees_target:  # the known columns before `first_shown` condition the network (0: none)
+                masked = known_target_context(masked, source, first_shown)
             denoiser = nnx.merge(graphdef, state)
             denoise = (context_guided(denoiser, guidance, self.width, guided_channels, guidance_cap)
                        if guidance else denoiser)
@@ -129,7 +138,9 @@ class Generator:
         rows = "" if self.guided_channels is None or not self.guidance else " on channels {}-{}".format(
             self.guided_channels[0], self.guided_channels[1] - 1)
         rows += ", capped" if self.guidance and self.guidance_cap else ""
-        return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation})"
+        start = (f", silent start withheld at steps up to {self.withhold_silence_max_step_s:g} s"
+                 if self.withhold_silence_max_step_s else "")
+        return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation}{start})"
 
     def _program(self, num_stems: int) -> jax.stages.Compiled:
         """The compiled prediction for `num_stems` stems, compiled ahead of time on first use.
@@ -142,15 +153,22 @@ class Generator:
             self._programs[num_stems] = self._jitted.lower(
                 self._state, jax.ShapeDtypeStruct(shape, jnp.float32), jax.ShapeDtypeStruct(shape[1:], jnp.float32),
                 jax.ShapeDtypeStruct((num_stems, self.label_dim), jnp.float32), jax.ShapeDtypeStruct((), jnp.int32),
-                jax.ShapeDtypeStruct((), jnp.int32), jax.eval_shape(lambda: jax.random.key(0))).compile()
+                jax.ShapeDtypeStruct((), jnp.int32), jax.ShapeDtypeStruct((), jnp.int32),
+                jax.eval_shape(lambda: jax.random.key(0))).compile()
         return self._programs[num_stems]
 
     def __call__(self, plan: StepPlan, source: np.ndarray, context: np.ndarray, labels: np.ndarray,
                  key: jax.Array) -> np.ndarray:
         out = self._program(source.shape[0])(self._state, np.asarray(source, np.float32),
                                              np.asarray(context, np.float32), np.asarray(labels, np.float32),
-                                             np.int32(plan.first_generated), np.int32(plan.first_masked), key)
+                                             np.int32(plan.first_generated), np.int32(plan.first_masked),
+                                             np.int32(0 if self.withholds(plan) else plan.first_generated), key)
         return np.asarray(out, dtype=np.float32)
+
+    def withholds(self, plan: StepPlan) -> bool:
+        """Whether this step's known target is withheld from the network (see the class docstring)."""
+        step_s = (plan.content_end - plan.content_start) / SAMPLE_RATE
+        return plan.silent_source and step_s <= self.withhold_silence_max_step_s
 
     def warm_up(self, num_stems: int) -> float:
         """Compile the prediction for `num_stems` stems (nothing runs); returns the seconds it took."""

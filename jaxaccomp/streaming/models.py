@@ -75,6 +75,12 @@ def recommended_guidance_cap(meta: dict) -> bool:
     return bool(meta.get("sampling", {}).get("guidance_cap", False))
 
 
+def recommended_withhold_silence(meta: dict) -> float:
+    """The longest step (s) at which a checkpoint's metadata recommends withholding the silent known
+    target of a stream's first seconds from the network (0: never; `Generator`)."""
+    return float(meta.get("sampling", {}).get("withhold_silence_max_step_s", 0.0))
+
+
 def recommended_continuation(meta: dict) -> str:
     """The context continuation a checkpoint's metadata recommends ("off": none)."""
     return str(meta.get("sampling", {}).get("continuation", "off"))
@@ -117,4 +123,5 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
     return codec, Generator(denoiser, steps, guidance, continues_context=continuation == "periodic",
                             tunes_to_band=tuning == "band",
                             guided_channels=recommended_guided_channels(meta),
-                            guidance_cap=recommended_guidance_cap(meta))
+                            guidance_cap=recommended_guidance_cap(meta),
+                            withhold_silence_max_step_s=recommended_withhold_silence(meta))
