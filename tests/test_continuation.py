@@ -131,6 +131,7 @@ class Recorder:
 
     def __init__(self, continues_context: bool):
         self.continues_context, self.tunes_to_band = continues_context, False
+        self.makeup_gain_db: dict = {}
         self.seen: list[tuple[int, np.ndarray]] = []
 
     def __call__(self, plan, source, context, labels, key):

@@ -150,6 +150,12 @@ def test_sweep_scores_every_clip_resumes_and_orders_the_references(finished_swee
     assert coded["onset_corr_mean"] > random["onset_corr_mean"]
     for name in ("onset_corr", "chroma_corr"):
         assert truth[f"{name}_mean"] == pytest.approx(1) and silence[f"{name}_mean"] == 0
+    # the level against the real part, measured before the normalisation every metric sees
+    assert truth["level_db_mean"] == pytest.approx(0, abs=1e-9) and truth["level_db_n"] == 2
+    assert silence["level_db_mean"] is None and silence["level_db_n"] == 0  # no loudness to compare
+    assert abs(coded["level_db_mean"]) < 1.5 and abs(shifted["level_db_mean"]) < 0.5
+    assert all(math.isfinite(rows[(model, "all")]["level_db_mean"]) for model in ("edm", "cd"))
+    assert "level_db_mean" in run.third_out.splitlines()[0].split("\t")
     clips = json.loads((out / "results.json").read_text())
     assert len(clips) == 14 and len((out / "results.csv").read_text().splitlines()) == 1 + 14
     assert all(c["song_seconds"] == pytest.approx(c["seconds"] + 3.0, abs=1e-4) for c in clips)  # --skip 3 s

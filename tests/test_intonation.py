@@ -110,6 +110,7 @@ class OffGrid:
 
     width = 64
     continues_context = False
+    makeup_gain_db: dict = {}
 
     def __init__(self, codec, tunes_to_band: bool):
         self.tunes_to_band = tunes_to_band

@@ -108,6 +108,7 @@ class Tone:
     width = 64
     continues_context = False
     tunes_to_band = False
+    makeup_gain_db: dict = {}
 
     def __init__(self, codec: EmbeddedCodec):
         note = np.sin(2 * np.pi * 110 * np.arange(8 * 4096) / SR).astype(np.float32)[None] * 0.3

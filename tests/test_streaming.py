@@ -109,6 +109,7 @@ class Oracle:
     width = 64
     continues_context = False
     tunes_to_band = False
+    makeup_gain_db: dict = {}
 
     def __init__(self, latents: np.ndarray):
         self.latents = latents
@@ -221,6 +222,24 @@ def test_the_plan_says_when_the_known_target_holds_columns_never_generated(codec
     engine.reset()
     engine.step(track[:step])
     assert recorder.plans[-1].silent_source
+
+
+def test_the_engine_raises_each_part_by_its_make_up_gain(codec, clicks):
+    """Every front end plays the level the generator asks for: each stem's decoded part times its own
+    gain (through the soft limiter), the others as decoded."""
+    from jaxaccomp.streaming.level import soft_limit
+
+    class Raised(Oracle):
+        makeup_gain_db = {"bass": 6.0}
+
+    track, latents = clicks
+    plain, raised = (StreamingEngine(codec, cls(latents), ("bass", "drums")) for cls in (Oracle, Raised))
+    step = plain.step_size
+    for k in range(2):
+        a, b = plain.step(track[k * step:(k + 1) * step]), raised.step(track[k * step:(k + 1) * step])
+        np.testing.assert_array_equal(b.audio["drums"], a.audio["drums"])
+        np.testing.assert_allclose(b.audio["bass"], soft_limit(a.audio["bass"] * 10 ** (6 / 20)), rtol=1e-6, atol=1e-7)
+        assert np.abs(a.audio["bass"]).max() > 0.01  # the clicks are heard, so the gain is seen
 
 
 def test_lead_in_ramp_reproduces_the_reference_server(codec, clicks):

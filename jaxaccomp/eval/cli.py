@@ -269,6 +269,7 @@ def _print_summary(summary: list[dict], names: tuple[str, ...]) -> None:
     chosen = metrics.get(names)
     columns = [m.name if isinstance(m, metrics.SetMetric) else f"{m.name}_mean" for m in chosen]
     columns += [f"{m.name}_norm" for m in chosen if not isinstance(m, metrics.SetMetric)]
+    columns += ["level_db_mean"]  # the parts' loudness against the real ones (metrics see normalised audio)
     print("\t".join(["source", "regime", "lookahead_s", *columns]))
     for row in summary:
         if row["stem"] == report.ALL_STEMS:

@@ -27,7 +27,7 @@ ALL_STEMS = "all"
 
 
 def clip_rows(out: Path, clips: list[Clip], window: int, fade: float) -> list[dict]:
-    """One flat row per clip: identity, look-ahead, generation time and metric values."""
+    """One flat row per clip: identity, look-ahead, generation time, level and metric values."""
     rows = []
     for clip in clips:
         record = json.loads(clip.path(out, ".json").read_text())
@@ -37,7 +37,7 @@ def clip_rows(out: Path, clips: list[Clip], window: int, fade: float) -> list[di
                      "r": record["r"], "w": record["w"], "lookahead_s": lookahead,
                      "track": clip.track, "stem": clip.stem, "seconds": record["seconds"],
                      "song_seconds": record["song_seconds"],
-                     "generation_s": record["generation_s"], **values})
+                     "generation_s": record["generation_s"], "level_db": record.get("level_db"), **values})
     return rows
 
 
@@ -63,6 +63,8 @@ def summarize(out: Path, clips: list[Clip], rows: list[dict], names: tuple[str, 
         generated = [i for i in members if rows[i]["generation_s"] is not None]
         row["generation_rtf"] = (sum(rows[i]["generation_s"] for i in generated)  # wall seconds per song second
                                  / sum(rows[i]["song_seconds"] for i in generated)) if generated else None
+        levels = _stats([rows[i]["level_db"] for i in members if rows[i]["level_db"] is not None])
+        row.update({f"level_db_{key}": value for key, value in levels.items()})  # LUFS against the real part
         for metric in chosen:
             if isinstance(metric, metrics.SetMetric):
                 row[metric.name] = _set_value(out, metric, [clips[i] for i in members])

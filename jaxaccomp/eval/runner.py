@@ -1,7 +1,8 @@
 """Per-clip work: make the clip's audio, score it with every metric it still lacks, cache the result.
 
-A clip's results live under the results folder (`Clip.path`): `<track>-<stem>.json` (metric values
-and generation time; written last, atomically, so it only exists for a finished clip), one
+A clip's results live under the results folder (`Clip.path`): `<track>-<stem>.json` (metric values,
+generation time and `level_db`, the part's loudness against the real part's before both are
+normalised, the one figure that sees a quiet part; written last, atomically, so it only exists for a finished clip), one
 `.<metric>.npy` per set metric (its embedding vectors) and, for model clips, `.flac` (the scored
 audio: the evaluated part, at -18 LUFS) and with `mixes` a `.mix.flac` listening mix. A clip with
 all of them is skipped; a clip missing a metric added later is scored from its kept audio instead of
@@ -206,12 +207,14 @@ def evaluate(task: Task) -> Clip:
     else:
         raw, seconds = _generate(task, song)
         stems, names = [loudness.normalize(stem, SAMPLE_RATE) for stem in raw], job.metrics
+        levels = [loudness.loudness(stem, SAMPLE_RATE) - loudness.loudness(song.truth, SAMPLE_RATE) for stem in raw]
         record = {"source": clip.source, "regime": clip.regime_label, "partners": list(task.partners),
                   "r": None if clip.regime is None else clip.regime.r,
                   "w": None if clip.regime is None else clip.regime.w,
                   "track": clip.track, "stem": clip.stem, "seconds": stems[0].shape[0] / SAMPLE_RATE,
                   "song_seconds": song.full_context.shape[0] / SAMPLE_RATE,
-                  "generation_s": seconds if clip.regime is not None else None, "metrics": {}}
+                  "generation_s": seconds if clip.regime is not None else None,
+                  "level_db": float(np.mean(levels)) if np.all(np.isfinite(levels)) else None, "metrics": {}}
         if clip.regime is not None and job.keep_audio:
             _write_flac(audio_path, stems[0])
             stems = [sf.read(str(audio_path), dtype="float32")[0]]  # scored as kept: a rescoring sees the same

@@ -6,7 +6,8 @@ window's context (samples not yet played are zeros, and masked; or, for a genera
 `continues_context`, the song's periodic continuation, shown as visible), predicts every requested stem in
 one batched call, puts the pitched stems' notes on the band's semitone grid (for a generator that
 `tunes_to_band`; `codec.intonation`), stores the newly generated columns, decodes only the columns the returned audio
-needs (all stems in one codec call) and cuts exactly [W0 - fade, W1).
+needs (all stems in one codec call), cuts exactly [W0 - fade, W1) and raises each part by the
+generator's make-up gain (`level`).
 
 State, all indexed by absolute position so nothing drifts:
   audio            the samples kept before P: the next window's context, and where the
@@ -39,6 +40,7 @@ from jaxaccomp.codec.base import Codec
 from jaxaccomp.constants import PITCHED_STEMS, STEMS
 from jaxaccomp.streaming.continuation import MEMORY_S, PeriodicContinuation
 from jaxaccomp.streaming.generator import Predictor
+from jaxaccomp.streaming.level import linear_gains, raise_parts
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming.timeline import StepPlan, plan_step
 
@@ -89,6 +91,7 @@ class StreamingEngine:
         self._kept = max(self.width * codec.hop, int(MEMORY_S * codec.sample_rate))  # samples of audio kept before P
         self._labels = np.eye(len(STEMS), dtype=np.float32)[[STEMS.index(s) for s in stems]]
         self._pitched = [i for i, s in enumerate(stems) if s in PITCHED_STEMS]  # drums have no grid to be put on
+        self._gains = linear_gains(generator.makeup_gain_db, self.stems)
         self._key = jax.random.key(seed)
         middle = silence_latent(codec, self.width)
         self._silence = np.broadcast_to(middle, (len(stems), middle.shape[0]))
@@ -150,7 +153,7 @@ class StreamingEngine:
         decode_seed = int(np.random.SeedSequence([self.seed, self.steps_taken]).generate_state(1)[0])
         decoded = self.codec.decode(self._columns(latents, plan.decode_start_column, plan.decode_end_column),
                                     seed=decode_seed)
-        out = decoded[:, plan.cut:plan.cut + plan.length].copy()
+        out = raise_parts(decoded[:, plan.cut:plan.cut + plan.length], self._gains)
         if self.ramp_lead_in:
             fade = self.settings.fade_samples
             out[:, :fade] *= np.linspace(0.0, 1.0, fade, dtype=np.float32)

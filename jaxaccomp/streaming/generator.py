@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Mapping
 from typing import Protocol
 
 import jax
@@ -27,6 +28,7 @@ from jaxaccomp.diffusion.masks import column_mask, known_target_context, mask_fu
 from jaxaccomp.diffusion.samplers import (SERVER_ADPM2, SERVER_RESAMPLES, adpm2_inpaint, consistency_sample,
                                           consistency_sigmas, karras_sigmas)
 from jaxaccomp.nn.precond import Denoiser, Mode
+from jaxaccomp.streaming.level import check_gains
 from jaxaccomp.streaming.timeline import StepPlan
 
 # The reference servers' settings: 5 Karras levels for ADPM2 (server.py), 2 consistency steps (server_CD.py).
@@ -39,6 +41,7 @@ class Predictor(Protocol):
     width: int  # columns of the model window
     continues_context: bool  # the engine shows it the song's periodic continuation (streaming.continuation)
     tunes_to_band: bool  # the engine puts its notes on the band's semitone grid (codec.intonation)
+    makeup_gain_db: Mapping[str, float]  # dB the engine raises each stem's decoded part by (streaming.level)
 
     def __call__(self, plan: StepPlan, source: np.ndarray, context: np.ndarray, labels: np.ndarray,
                  key: jax.Array) -> np.ndarray:
@@ -73,17 +76,20 @@ class Generator:
     A network that sees the known target is shown none of it while part of it is the silence of a
     stream's first seconds (`StepPlan.silent_source`), for steps of at most `withhold_silence_max_step_s`
     seconds (0: never); it then continues no silence, as trained on examples with the target hidden.
+    `makeup_gain_db` (stem -> dB) asks the engine to raise those stems' decoded parts (`streaming.level`).
     """
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
                  continues_context: bool = False, guided_channels: tuple[int, int] | None = None,
-                 guidance_cap: bool = False, tunes_to_band: bool = True, withhold_silence_max_step_s: float = 0.0):
+                 guidance_cap: bool = False, tunes_to_band: bool = True, withhold_silence_max_step_s: float = 0.0,
+                 makeup_gain_db: Mapping[str, float] | None = None):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
         height = denoiser.net.config.img_resolution  # the latent image is square: channels x columns
         if not withhold_silence_max_step_s >= 0:
             raise ValueError(f"the longest step to withhold a silent known target at must be 0 (never) or more, "
                              f"got {withhold_silence_max_step_s:g} s")
+        check_gains(makeup_gain_db or {})
         if guided_channels is not None and not 0 <= guided_channels[0] < guided_channels[1] <= height:
             raise ValueError(f"guided channels must be a range [lo, hi) within the latent's {height} rows, "
                              f"got {list(guided_channels)}")
@@ -91,6 +97,7 @@ class Generator:
         self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
         self.guidance, self.guided_channels, self.guidance_cap = guidance, guided_channels, guidance_cap
         self.continues_context, self.tunes_to_band = continues_context, tunes_to_band
+        self.makeup_gain_db = dict(makeup_gain_db or {})
         sees_target = denoiser.conditions_on_target
         self.withhold_silence_max_step_s = withhold_silence_max_step_s if sees_target else 0.0
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
@@ -140,6 +147,7 @@ class Generator:
         rows += ", capped" if self.guidance and self.guidance_cap else ""
         start = (f", silent start withheld at steps up to {self.withhold_silence_max_step_s:g} s"
                  if self.withhold_silence_max_step_s else "")
+        start += "".join(f", {stem} +{db:g} dB" for stem, db in self.makeup_gain_db.items() if db)
         return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation}{start})"
 
     def _program(self, num_stems: int) -> jax.stages.Compiled:

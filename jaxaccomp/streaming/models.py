@@ -13,6 +13,7 @@ from jaxaccomp.codec.base import Codec
 from jaxaccomp.runtime import Runtime
 from jaxaccomp.streaming.continuation import REPEAT_AFTER_S
 from jaxaccomp.streaming.generator import Generator
+from jaxaccomp.streaming.level import check_gains
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 # The shipped embedded-tier model of each sampling mode (folders of MODELS_DIR).
@@ -81,6 +82,14 @@ def recommended_withhold_silence(meta: dict) -> float:
     return float(meta.get("sampling", {}).get("withhold_silence_max_step_s", 0.0))
 
 
+def recommended_makeup_gain(meta: dict) -> dict[str, float]:
+    """The dB a checkpoint's metadata says to raise each stem's part by (`streaming.level`; none: 0),
+    checked: a one-line ValueError for a stem that does not exist or a gain that is not a number."""
+    gains = {stem: float(db) for stem, db in meta.get("sampling", {}).get("makeup_gain_db", {}).items()}
+    check_gains(gains)
+    return gains
+
+
 def recommended_continuation(meta: dict) -> str:
     """The context continuation a checkpoint's metadata recommends ("off": none)."""
     return str(meta.get("sampling", {}).get("continuation", "off"))
@@ -113,6 +122,7 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
     steps = recommended_steps(meta) if steps is None else steps
     guidance = recommended_guidance(meta) if guidance is None else guidance
     continuation = recommended_continuation(meta) if continuation is None else continuation
+    makeup_gain_db = recommended_makeup_gain(meta)  # checked before anything is loaded
     if tuning not in TUNINGS:
         raise ValueError(f"tuning must be one of {', '.join(TUNINGS)}, got {tuning!r}")
     if continuation not in CONTINUATIONS:
@@ -124,4 +134,5 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
                             tunes_to_band=tuning == "band",
                             guided_channels=recommended_guided_channels(meta),
                             guidance_cap=recommended_guidance_cap(meta),
-                            withhold_silence_max_step_s=recommended_withhold_silence(meta))
+                            withhold_silence_max_step_s=recommended_withhold_silence(meta),
+                            makeup_gain_db=makeup_gain_db)
