@@ -272,6 +272,8 @@ def test_the_checkpoint_recommends_its_steps_and_a_flag_overrides_them(tmp_path)
     assert models.load_model(folder, None, None, None)[1].steps == DEFAULT_STEPS["consistency"]
     (spec,) = eval_cli._models(eval_cli.parse_args(["--checkpoint", str(folder), "--consistency-steps", "3"]))
     assert spec.steps == 3
+    with pytest.raises(ValueError, match="at least 1 step"):  # 0 is a number of steps, refused, not "unset"
+        eval_cli._models(eval_cli.parse_args(["--checkpoint", str(folder), "--consistency-steps", "0"]))
 
 
 def test_the_checkpoint_recommends_its_level_and_start_and_bad_gains_are_refused(tmp_path):

@@ -29,11 +29,11 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
     assert np.sqrt(np.mean(audio["accompaniment"] ** 2)) > 1e-3  # the model produced sound, not silence
     report = json.loads((tmp_path / "latency.json").read_text())
     from jaxaccomp.provenance import checkpoint_hash
-    from jaxaccomp.streaming.models import default_checkpoint, recommended_steps
+    from jaxaccomp.streaming.models import default_checkpoint, sampling_steps
 
     model = default_checkpoint(None)  # the server names its model, so latency.json records it
     assert model.name == "frames_cd"  # the demo streams the consistency student, sampled as it recommends
-    steps = recommended_steps(json.loads((model / "meta.json").read_text()))
+    steps = sampling_steps(json.loads((model / "meta.json").read_text()), None)
     assert report["server"]["name"] == f"jaxaccomp (consistency, {steps} steps, guidance 3, periodic continuation, in tune with the band, float32, model {model.name} {checkpoint_hash(model)})"
     assert report["settings"]["position"]
     assert report["client"]["batches"] >= 3 and report["client"]["stale_chunks"] == 0

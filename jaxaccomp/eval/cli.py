@@ -39,7 +39,7 @@ from jaxaccomp.runtime import Runtime
 from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
 from jaxaccomp.streaming.generator import DEFAULT_STEPS, sigma_schedule
 from jaxaccomp.streaming.models import (DEMO_MODELS, MODELS_DIR, add_sampling_arguments, recommended_continuation,
-                                        recommended_guidance, recommended_steps)
+                                        recommended_guidance, sampling_steps)
 
 DEFAULT_R = ("1/8", "1/4", "1/2", "1")
 SETTINGS_FILE = "settings.json"
@@ -118,7 +118,7 @@ def _models(args: argparse.Namespace) -> tuple[runner.ModelSpec, ...]:
     for path in paths:
         meta = read_meta(path)
         mode = meta["mode"]
-        count = steps[mode] or recommended_steps(meta) or DEFAULT_STEPS[mode]
+        count = sampling_steps(meta, steps[mode])
         sigma_schedule(mode, count)  # refuses an impossible step count now, not in a worker
         codec = args.codec or meta["codec"]
         check_device(codec, args.codec_device)

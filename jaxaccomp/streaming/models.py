@@ -12,7 +12,7 @@ from pathlib import Path
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.runtime import Runtime
 from jaxaccomp.streaming.continuation import REPEAT_AFTER_S
-from jaxaccomp.streaming.generator import Generator
+from jaxaccomp.streaming.generator import DEFAULT_STEPS, Generator
 from jaxaccomp.streaming.level import check_gains
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -59,10 +59,13 @@ def recommended_guidance(meta: dict) -> float:
     return float(meta.get("sampling", {}).get("guidance", 0.0))
 
 
-def recommended_steps(meta: dict) -> int | None:
-    """The sampling steps a checkpoint's metadata recommends (None: the reference server's, DEFAULT_STEPS)."""
-    steps = meta.get("sampling", {}).get("steps")
-    return None if steps is None else int(steps)
+def sampling_steps(meta: dict, steps: int | None) -> int:
+    """The steps a checkpoint samples with: `steps` if given, else what its metadata recommends, else
+    the reference server's (DEFAULT_STEPS of its mode)."""
+    if steps is not None:
+        return steps
+    recommended = meta.get("sampling", {}).get("steps")
+    return DEFAULT_STEPS[meta["mode"]] if recommended is None else int(recommended)
 
 
 def recommended_guided_channels(meta: dict) -> tuple[int, int] | None:
@@ -119,7 +122,7 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
     if mode is not None and mode != meta["mode"]:
         raise ValueError(f"{checkpoint} holds a {meta['mode']!r} model but --mode is {mode}; "
                          "drop --mode to use the checkpoint's")
-    steps = recommended_steps(meta) if steps is None else steps
+    steps = sampling_steps(meta, steps)
     guidance = recommended_guidance(meta) if guidance is None else guidance
     continuation = recommended_continuation(meta) if continuation is None else continuation
     makeup_gain_db = recommended_makeup_gain(meta)  # checked before anything is loaded
