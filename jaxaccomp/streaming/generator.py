@@ -147,7 +147,8 @@ class Generator:
         rows += ", capped" if self.guidance and self.guidance_cap else ""
         start = (f", silent start withheld at steps up to {self.withhold_silence_max_step_s:g} s"
                  if self.withhold_silence_max_step_s else "")
-        start += "".join(f", {stem} +{db:g} dB" for stem, db in self.makeup_gain_db.items() if db)
+        gains = ", ".join(f"{stem} {db:+g} dB" for stem, db in self.makeup_gain_db.items() if db)
+        start += f", parts raised: {gains}" if gains else ""
         return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation}{start})"
 
     def _program(self, num_stems: int) -> jax.stages.Compiled:

@@ -2,7 +2,7 @@
 
 The embedded tier's student generates its parts quieter than the real parts they stand in for
 (about 3 dB as generated, more once the clients' stop gate has turned them down where the band falls
-quiet; docs/training.md, "Level"). A musician hears a quiet band-mate, and the evaluation, which
+quiet; docs/streaming.md, "A part's level"). A musician hears a quiet band-mate, and the evaluation, which
 normalises loudness, cannot. A checkpoint may therefore recommend a gain per stem
 (`"makeup_gain_db"` in its metadata's `sampling`), measured on development songs; the engine applies
 it to every decoded part, so every front end plays the same level. A raised part's rare peaks
