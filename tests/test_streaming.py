@@ -203,7 +203,9 @@ def test_the_plan_says_when_the_known_target_holds_columns_never_generated(codec
     generated column (its first seconds), and again after a reset."""
 
     class Recorder(Oracle):
-        plans: list = []
+        def __init__(self, latents):
+            super().__init__(latents)
+            self.plans = []
 
         def __call__(self, plan, source, context, labels, key):
             self.plans.append(plan)

@@ -207,7 +207,8 @@ def evaluate(task: Task) -> Clip:
     else:
         raw, seconds = _generate(task, song)
         stems, names = [loudness.normalize(stem, SAMPLE_RATE) for stem in raw], job.metrics
-        levels = [loudness.loudness(stem, SAMPLE_RATE) - loudness.loudness(song.truth, SAMPLE_RATE) for stem in raw]
+        truth_level = loudness.loudness(song.truth, SAMPLE_RATE)
+        levels = [loudness.loudness(stem, SAMPLE_RATE) - truth_level for stem in raw]
         record = {"source": clip.source, "regime": clip.regime_label, "partners": list(task.partners),
                   "r": None if clip.regime is None else clip.regime.r,
                   "w": None if clip.regime is None else clip.regime.w,

@@ -145,11 +145,11 @@ class Generator:
         rows = "" if self.guided_channels is None or not self.guidance else " on channels {}-{}".format(
             self.guided_channels[0], self.guided_channels[1] - 1)
         rows += ", capped" if self.guidance and self.guidance_cap else ""
-        start = (f", silent start withheld at steps up to {self.withhold_silence_max_step_s:g} s"
-                 if self.withhold_silence_max_step_s else "")
+        extras = (f", silent start withheld at steps up to {self.withhold_silence_max_step_s:g} s"
+                  if self.withhold_silence_max_step_s else "")
         gains = ", ".join(f"{stem} {db:+g} dB" for stem, db in self.makeup_gain_db.items() if db)
-        start += f", parts raised: {gains}" if gains else ""
-        return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation}{start})"
+        extras += f", parts raised: {gains}" if gains else ""
+        return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation}{extras})"
 
     def _program(self, num_stems: int) -> jax.stages.Compiled:
         """The compiled prediction for `num_stems` stems, compiled ahead of time on first use.
