@@ -210,6 +210,21 @@ def test_paper_metrics_join_a_finished_sweep(finished_sweep, paper_weights, caps
         run_sweep(sweep, "--vggish", str(other))
 
 
+def test_a_finished_sweep_gives_each_stem_its_makeup_gain(finished_sweep, tmp_path, capsys):
+    """`eval.makeup_gain` reads a real results folder: the tiny student's drums' median level, negated
+    (it recommends no gain yet)."""
+    from jaxaccomp.eval import makeup_gain
+
+    out = finished_sweep.root / "out"
+    assert makeup_gain.main([str(out), "--source", "cd", "--json", str(tmp_path / "gain.json")]) == 0
+    levels = [c["level_db"] for c in json.loads((out / "results.json").read_text())
+              if c["source"] == "cd" and c["level_db"] is not None]
+    drums = json.loads((tmp_path / "gain.json").read_text())["stems"]["drums"]
+    assert drums["clips"] == len(levels) > 0 and drums["gain_now_db"] == 0
+    assert drums["gain_db"] == pytest.approx(-np.median(levels), abs=0.05)
+    assert "r0.5_w-1" in capsys.readouterr().out
+
+
 def test_a_results_folder_keeps_its_settings(finished_sweep):
     sweep = finished_sweep.root
     with pytest.raises(ValueError, match=r"holds results made with other settings \(seed\)"):
