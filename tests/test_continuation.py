@@ -8,7 +8,7 @@ import pytest
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.streaming.continuation import (FEATURE_FFT, FEATURE_HOP, HISTORY_S, MEMORY_S, REPEAT_AFTER_S,
                                               PeriodicContinuation, band_energies, find_period, find_repeat,
-                                              sounding)
+                                              lag_correlations, sounding)
 
 
 def groove(seconds: float, bar: float, seed: int = 0) -> np.ndarray:
@@ -121,6 +121,55 @@ def test_continuation_repeats_the_last_period() -> None:
     # and it is what the song really does next
     longer = groove(HISTORY_S + length / SAMPLE_RATE + 1, 1.6)
     truth = longer[history.shape[0]:history.shape[0] + length]
+    assert np.corrcoef(band_energies(guess).ravel(), band_energies(truth).ravel())[0, 1] > 0.9
+
+
+def test_only_sounding_frames_score_a_lag() -> None:
+    """The masked correlation equals Pearson's over the pairs of sounding frames, counted one by one,
+    and with every frame sounding it is the plain one."""
+    rng = np.random.default_rng(0)
+    features = (rng.standard_normal((400, 32)) + np.sin(np.arange(400) / 7.0)[:, None]).astype(np.float32)
+    lags = np.arange(60, 250)
+    sounds = rng.random(400) > 0.3
+    masked = lag_correlations(features, lags, sounds, min_pairs=1)
+    for lag, score in zip(lags, masked):
+        pairs = sounds[:-lag] & sounds[lag:]
+        a, b = features[:-lag][pairs].astype(np.float64), features[lag:][pairs].astype(np.float64)
+        a, b = a - a.mean(axis=0), b - b.mean(axis=0)
+        assert score == pytest.approx((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()), abs=1e-9)
+    np.testing.assert_allclose(lag_correlations(features, lags, np.ones(400, bool)), lag_correlations(features, lags))
+    assert not lag_correlations(features, lags, sounds, min_pairs=400).any()  # too few pairs: no score
+
+
+def pause(audio: np.ndarray, start_s: float, seconds: float) -> np.ndarray:
+    out = audio.copy()
+    out[int(start_s * SAMPLE_RATE):int((start_s + seconds) * SAMPLE_RATE)] = 0
+    return out
+
+
+def test_a_pause_of_the_band_is_not_the_songs_period() -> None:
+    """4 s of silence in the period's history: scored with the silence, the best lag was 10.0 s, out of
+    phase with the two-bar progression (on rendered songs, often the shortest lag: a one-second loop);
+    scored on what sounds, it is a whole number of progressions, as without the pause."""
+    bar = 1.6
+    period = find_period(pause(groove(HISTORY_S, bar), 6.0, 4.0)) / (2 * bar * SAMPLE_RATE)
+    assert period >= 1 and period == pytest.approx(round(period), abs=FEATURE_HOP / (2 * bar * SAMPLE_RATE))
+
+
+def test_after_a_pause_the_guess_is_copied_from_a_repetition_that_sounds() -> None:
+    """1 s after the band comes back the last period still holds the pause; the guess is the
+    repetition before it, and so what the song really does next."""
+    bar, length = 1.6, 3 * SAMPLE_RATE
+    song = groove(HISTORY_S + 4, bar)
+    end = int(HISTORY_S * SAMPLE_RATE)
+    history = pause(song, HISTORY_S - 4.0, 3.0)[:end]  # silent from 4 s to 1 s before the end
+    follow = PeriodicContinuation()
+    guess = follow(history, end, length)
+    progressions = follow.lag / (2 * bar * SAMPLE_RATE)
+    assert progressions == pytest.approx(round(progressions), abs=2 * FEATURE_HOP / (2 * bar * SAMPLE_RATE))
+    assert follow.lag > 4 * SAMPLE_RATE  # a copy from less than 4 s back would hold the pause
+    assert sounding(band_energies(guess)).all()
+    truth = song[end:end + length]
     assert np.corrcoef(band_energies(guess).ravel(), band_energies(truth).ravel())[0, 1] > 0.9
 
 

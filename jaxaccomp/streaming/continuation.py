@@ -19,6 +19,11 @@ hops) and refined below a hop by a parabola through the best score:
   the repeat finds the last verse: on rendered 90-s songs it named the chord 1.5-3 s ahead right
   0.57 of the time, the period 0.35. With less heard, 3 s matched judge the lag worse than the
   period's whole overlap, and the generated parts rated lower (docs/training.md).
+Silence is not the song: a frame below the stop gate's floor takes no part in a period's score
+(when the band pauses for a few seconds, the silent stretch matched itself at the shortest lag and
+the guess repeated a one-second loop until the pause left the period's history), and a guess is
+copied from the latest repetition that sounds (right after the band comes back, the last period
+still holds the pause, and its copy told the model that silence was coming).
 Band energies rather than an onset envelope, because they carry the harmony too: in 4/4 a drum
 groove repeats after 15 beats almost as well as after 16, its chords do not (measured on rendered
 songs: onset envelopes chose periods of 7.5 and 15 beats, band energies whole bars).
@@ -47,6 +52,7 @@ RECENT_S = 3.0  # the newest audio matched against the memory: a bar and a half 
 MEMORY_S = 60.0  # how far back a repeat is looked for (and audio kept): a verse and a chorus
 REPEAT_AFTER_S = 30.0  # heard this much (sounding, above the stop gate's floor), the repeat replaces the period
 REESTIMATE_S = 1.0  # new audio after which the lag is found again
+COPY_SOUNDING = 0.9  # share of a copied stretch's frames that must sound (a rest inside a bar is no pause)
 
 
 def band_energies(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -76,9 +82,14 @@ def sounding(features: np.ndarray) -> np.ndarray:
     return mean_square > 10.0 ** (FLOOR_DB / 10.0)
 
 
-def lag_correlations(features: np.ndarray, lags: np.ndarray) -> np.ndarray:
+def lag_correlations(features: np.ndarray, lags: np.ndarray, sounds: np.ndarray | None = None,
+                     min_pairs: int = 1) -> np.ndarray:
     """Pearson correlation of features[:-lag] with features[lag:] (each band centred over its overlap) for
-    each lag, from FFT autocorrelations and prefix sums: O(N log N) for all lags at once."""
+    each lag, from FFT autocorrelations and prefix sums: O(N log N) for all lags at once. With `sounds`
+    ([frames] bool) only the pairs of frames that both sound count, and a lag with fewer than
+    `min_pairs` of them scores 0 (`_sounding_lag_correlations`)."""
+    if sounds is not None and not sounds.all():
+        return _sounding_lag_correlations(features, lags, sounds, min_pairs)
     x = features.astype(np.float64)
     n = x.shape[0]
     spectrum = np.fft.rfft(x, 2 * n, axis=0)
@@ -92,6 +103,32 @@ def lag_correlations(features: np.ndarray, lags: np.ndarray) -> np.ndarray:
     variance_b = squares[n] - squares[lags] - (sum_b * sum_b).sum(axis=1) / overlap
     denominator = np.sqrt(np.maximum(variance_a * variance_b, 0.0))
     return np.where(denominator > 1e-9 * overlap, covariance / np.where(denominator > 0, denominator, 1.0), 0.0)
+
+
+def _sounding_lag_correlations(features: np.ndarray, lags: np.ndarray, sounds: np.ndarray,
+                               min_pairs: int) -> np.ndarray:
+    """`lag_correlations` over the pairs (t, t + lag) of sounding frames only: every sum is a
+    correlation of the masked features with the mask, by FFT. A lag with fewer than `min_pairs` such
+    pairs scores 0."""
+    mask = sounds.astype(np.float64)
+    x = features.astype(np.float64) * mask[:, None]
+    n, size = x.shape[0], 2 * x.shape[0]
+
+    def correlate(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # sum_t a[t] b[t + lag], at `lags`
+        return np.fft.irfft(np.conj(np.fft.rfft(a, size, axis=0)) * np.fft.rfft(b, size, axis=0), size, axis=0)[lags]
+
+    ones = mask[:, None]
+    pairs = correlate(ones, ones)[:, 0]
+    sum_a, sum_b = correlate(x, ones), correlate(ones, x)  # [lags, bands]
+    squares_a, squares_b = correlate(x * x, ones).sum(axis=1), correlate(ones, x * x).sum(axis=1)
+    products = correlate(x, x).sum(axis=1)
+    count = np.maximum(pairs, 1.0)
+    covariance = products - (sum_a * sum_b).sum(axis=1) / count
+    variance_a = squares_a - (sum_a * sum_a).sum(axis=1) / count
+    variance_b = squares_b - (sum_b * sum_b).sum(axis=1) / count
+    denominator = np.sqrt(np.maximum(variance_a * variance_b, 0.0))
+    enough = (pairs >= min_pairs - 0.5) & (denominator > 1e-9 * count)
+    return np.where(enough, covariance / np.where(denominator > 0, denominator, 1.0), 0.0)
 
 
 def recent_correlations(features: np.ndarray, recent: int) -> np.ndarray:
@@ -119,7 +156,8 @@ def find_period(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int | None
     if longest < shortest + 2:
         return None
     lags = np.arange(shortest - 1, longest + 2)  # one extra on each side for the parabola
-    return _best_lag(lag_correlations(features, lags), lags[0])
+    scores = lag_correlations(features, lags, sounding(features), int(MIN_OVERLAP_S * per_second))
+    return _best_lag(scores, lags[0])
 
 
 def find_repeat(features: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int | None:
@@ -171,10 +209,21 @@ class PeriodicContinuation:
                 self.lag = find_repeat(self._features, self.sample_rate)
             else:
                 self.lag = find_period(history[-int(HISTORY_S * self.sample_rate):], self.sample_rate)
+            if self.lag is not None:
+                self.lag = self._latest_sounding_repetition(history, self.lag, length)
             self._found_at = end
         if self.lag is None or self.lag > history.shape[0]:
             return None
         return np.tile(np.asarray(history[-self.lag:], np.float32), -(-length // self.lag))[:length]
+
+    def _latest_sounding_repetition(self, history: np.ndarray, lag: int, length: int) -> int:
+        """The smallest multiple of `lag`, within `history`, whose copy (the first `length` samples of
+        `history[-multiple:]`) sounds in at least `COPY_SOUNDING` of its frames; `lag` if none does."""
+        for back in range(lag, history.shape[0] + 1, lag):
+            frames = sounding(band_energies(np.asarray(history[-back:][:length], np.float32), self.sample_rate))
+            if frames.size == 0 or frames.mean() >= COPY_SOUNDING:
+                return back
+        return lag
 
     def _remember(self, history: np.ndarray, end: int) -> None:
         """Add the frames that end by `end` and are not kept yet; keep the last `MEMORY_S`."""
