@@ -134,10 +134,10 @@ def test_generator_conditions_on_the_known_columns_and_compiles_once():
     assert generator.compilations == 1
 
 
-def test_generator_withholds_a_silent_known_target_at_short_steps_only():
-    """At a stream's start (`silent_source`) and steps up to the recommended length, the network is shown
-    no known target: exactly the sampler with the conditioning's known columns empty; longer steps,
-    and later windows, show it as before. No recompilation either way."""
+def test_generator_withholds_the_known_target_at_short_steps_only():
+    """At steps up to the recommended length the network is shown no known target: exactly the sampler
+    with the conditioning's known columns empty; longer steps show it as before. No recompilation
+    either way."""
     from jaxaccomp.diffusion.masks import column_mask, mask_future_context
     from jaxaccomp.diffusion.samplers import consistency_sample
     from jaxaccomp.streaming.generator import sigma_schedule
@@ -146,17 +146,18 @@ def test_generator_withholds_a_silent_known_target_at_short_steps_only():
     nnx.update(net, jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.key(4), p.shape),
                                  nnx.state(net, nnx.Param)))
     denoiser = Denoiser(net, mode="consistency")
-    generator = Generator(denoiser, steps=3, withhold_silence_max_step_s=0.375)
+    generator = Generator(denoiser, steps=3, withhold_target_max_step_s=0.375)
     rng = np.random.default_rng(1)
     source, context = rng.standard_normal((1, 64, 64)).astype(np.float32), rng.standard_normal((64, 64)).astype(np.float32)
     labels, key = np.eye(4, dtype=np.float32)[:1], jax.random.key(3)
 
-    def run(step: int, silent: bool) -> np.ndarray:
+    def run(generator: Generator, step: int) -> np.ndarray:
         plan = StepPlan(playback=0, write_start=0, content_start=0, content_end=step, window_start=0, first_masked=40,
-                        first_generated=48, decode_start_column=47, decode_end_column=64, silent_source=silent)
+                        first_generated=48, decode_start_column=47, decode_end_column=64)
         return generator(plan, source, context, labels, key)
 
-    withheld, shown = run(16537, True), run(16537, False)  # r = 1/16 of the 6-s window: 0.375 s
+    showing = Generator(denoiser, steps=3)
+    withheld, shown = run(generator, 16537), run(showing, 16537)  # r = 1/16 of the 6-s window: 0.375 s
     conditioning = known_target_context(mask_future_context(jnp.asarray(context)[None], 40), jnp.asarray(source),
                                         jnp.zeros((1,), jnp.int32))
     expected = consistency_sample(denoiser, key, jnp.asarray(source), column_mask(jnp.full((1,), 48), 64), conditioning,
@@ -164,11 +165,11 @@ def test_generator_withholds_a_silent_known_target_at_short_steps_only():
     np.testing.assert_allclose(withheld, np.asarray(expected), atol=1e-5)
     np.testing.assert_array_equal(withheld[:, :, :48], source[:, :, :48])  # the known columns are still kept
     assert np.abs(withheld[:, :, 48:] - shown[:, :, 48:]).max() > 1e-3
-    np.testing.assert_array_equal(run(33075, True), run(33075, False))  # r = 1/8: shown
+    np.testing.assert_array_equal(run(generator, 33075), run(showing, 33075))  # r = 1/8: shown
     assert generator.compilations == 1
-    assert "silent start withheld at steps up to 0.375 s" in generator.sampler_name()
+    assert "known target withheld at steps up to 0.375 s" in generator.sampler_name()
     with pytest.raises(ValueError, match="0 \\(never\\) or more"):
-        Generator(denoiser, withhold_silence_max_step_s=-1.0)
+        Generator(denoiser, withhold_target_max_step_s=-1.0)
 
 
 def test_learns_to_continue_a_pattern_it_can_only_see_in_the_known_target():

@@ -198,34 +198,6 @@ def test_engine_refuses_bad_stems(codec, clicks, stems):
         StreamingEngine(codec, Oracle(clicks[1]), stems)
 
 
-def test_the_plan_says_when_the_known_target_holds_columns_never_generated(codec, clicks):
-    """`silent_source` is set exactly while the window's known columns reach before the stream's first
-    generated column (its first seconds), and again after a reset."""
-
-    class Recorder(Oracle):
-        def __init__(self, latents):
-            super().__init__(latents)
-            self.plans = []
-
-        def __call__(self, plan, source, context, labels, key):
-            self.plans.append(plan)
-            return super().__call__(plan, source, context, labels, key)
-
-    track, latents = clicks
-    recorder = Recorder(latents)
-    engine = StreamingEngine(codec, recorder, ("bass",), StreamSettings(r=1 / 16, fade=FADE_S))
-    step = engine.step_size
-    for k in range(30):
-        engine.step(track[k * step:(k + 1) * step])
-    first_written = recorder.plans[0].window_column + recorder.plans[0].first_generated
-    flags = [plan.silent_source for plan in recorder.plans]
-    assert flags == [plan.window_column < first_written for plan in recorder.plans]
-    assert flags[0] and not flags[-1]  # 30 steps of 0.375 s: past the window's 6 s
-    engine.reset()
-    engine.step(track[:step])
-    assert recorder.plans[-1].silent_source
-
-
 def test_the_engine_raises_each_part_by_its_make_up_gain(codec, clicks):
     """Every front end plays the level the generator asks for: each stem's decoded part times its own
     gain (through the soft limiter), the others as decoded."""

@@ -15,9 +15,9 @@ State, all indexed by absolute position so nothing drifts:
   target latents   one [stems, channels] vector per absolute column ever generated, kept while a
                    later window or decode can reach it. A column never generated reads as the
                    codec's silence latent (encode of zeros), as in the reference server, so the
-                   first step is conditioned on a silent past rather than run unconditionally;
-                   the plan then says so (`StepPlan.silent_source`), and a generator may withhold
-                   that silence from its network (`Generator.withholds`).
+                   first step is conditioned on a silent past rather than run unconditionally
+                   (a generator may withhold the known target from its network at small steps:
+                   `Generator.withholds`).
 
 The engine applies no fade. The client crossfades the lead-in into what it already holds. The
 reference server also ramps the lead-in 0 -> 1 before sending, and the Max external ramps it again,
@@ -133,8 +133,6 @@ class StreamingEngine:
             if guess is not None:
                 encoded[context_audio.shape[0]:] = guess
                 model_plan = dataclasses.replace(plan, first_masked=self.width)
-        if any(c not in self._latents for c in range(plan.window_column, plan.window_column + plan.first_generated)):
-            model_plan = dataclasses.replace(model_plan, silent_source=True)
         context = self.codec.encode(encoded[None])[0]
         encoded_at = time.perf_counter()
 

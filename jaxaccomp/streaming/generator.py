@@ -73,22 +73,24 @@ class Generator:
     `continues_context` asks the engine to fill the context the musician
     has not played yet with the song's periodic continuation (`streaming.continuation`);
     `tunes_to_band` asks it to put the generated notes on the band's semitone grid (`codec.intonation`).
-    A network that sees the known target is shown none of it while part of it is the silence of a
-    stream's first seconds (`StepPlan.silent_source`), for steps of at most `withhold_silence_max_step_s`
-    seconds (0: never); it then continues no silence, as trained on examples with the target hidden.
+    A network that sees the known target is shown none of it at steps of at most
+    `withhold_target_max_step_s` seconds (0: never), as in its training examples with the target hidden;
+    the sampler still keeps the known columns in place. At such small steps nearly the whole target is
+    the network's own earlier output (or a stream's starting silence), and a network shown it continues
+    it, drifting from notes to noise (docs/training.md, "Withholding the known target at small steps").
     `makeup_gain_db` (stem -> dB) asks the engine to raise those stems' decoded parts (`streaming.level`).
     """
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
                  continues_context: bool = False, guided_channels: tuple[int, int] | None = None,
-                 guidance_cap: bool = False, tunes_to_band: bool = True, withhold_silence_max_step_s: float = 0.0,
+                 guidance_cap: bool = False, tunes_to_band: bool = True, withhold_target_max_step_s: float = 0.0,
                  makeup_gain_db: Mapping[str, float] | None = None):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
         height = denoiser.net.config.img_resolution  # the latent image is square: channels x columns
-        if not withhold_silence_max_step_s >= 0:
-            raise ValueError(f"the longest step to withhold a silent known target at must be 0 (never) or more, "
-                             f"got {withhold_silence_max_step_s:g} s")
+        if not withhold_target_max_step_s >= 0:
+            raise ValueError(f"the longest step to withhold the known target at must be 0 (never) or more, "
+                             f"got {withhold_target_max_step_s:g} s")
         check_gains(makeup_gain_db or {})
         if guided_channels is not None and not 0 <= guided_channels[0] < guided_channels[1] <= height:
             raise ValueError(f"guided channels must be a range [lo, hi) within the latent's {height} rows, "
@@ -99,7 +101,7 @@ class Generator:
         self.continues_context, self.tunes_to_band = continues_context, tunes_to_band
         self.makeup_gain_db = dict(makeup_gain_db or {})
         sees_target = denoiser.conditions_on_target
-        self.withhold_silence_max_step_s = withhold_silence_max_step_s if sees_target else 0.0
+        self.withhold_target_max_step_s = withhold_target_max_step_s if sees_target else 0.0
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
         config = denoiser.net.config
         self.dtype = denoiser.net.dtype  # the network's compute precision (runtime.Runtime.dtype)
@@ -145,8 +147,8 @@ class Generator:
         rows = "" if self.guided_channels is None or not self.guidance else " on channels {}-{}".format(
             self.guided_channels[0], self.guided_channels[1] - 1)
         rows += ", capped" if self.guidance and self.guidance_cap else ""
-        extras = (f", silent start withheld at steps up to {self.withhold_silence_max_step_s:g} s"
-                  if self.withhold_silence_max_step_s else "")
+        extras = (f", known target withheld at steps up to {self.withhold_target_max_step_s:g} s"
+                  if self.withhold_target_max_step_s else "")
         gains = ", ".join(f"{stem} {db:+g} dB" for stem, db in self.makeup_gain_db.items() if db)
         extras += f", parts raised: {gains}" if gains else ""
         return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation}{extras})"
@@ -177,7 +179,7 @@ class Generator:
     def withholds(self, plan: StepPlan) -> bool:
         """Whether this step's known target is withheld from the network (see the class docstring)."""
         step_s = (plan.content_end - plan.content_start) / SAMPLE_RATE
-        return plan.silent_source and step_s <= self.withhold_silence_max_step_s
+        return step_s <= self.withhold_target_max_step_s
 
     def warm_up(self, num_stems: int) -> float:
         """Compile the prediction for `num_stems` stems (nothing runs); returns the seconds it took."""

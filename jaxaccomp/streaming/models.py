@@ -79,10 +79,10 @@ def recommended_guidance_cap(meta: dict) -> bool:
     return bool(meta.get("sampling", {}).get("guidance_cap", False))
 
 
-def recommended_withhold_silence(meta: dict) -> float:
-    """The longest step (s) at which a checkpoint's metadata recommends withholding the silent known
-    target of a stream's first seconds from the network (0: never; `Generator`)."""
-    return float(meta.get("sampling", {}).get("withhold_silence_max_step_s", 0.0))
+def recommended_withhold_target(meta: dict) -> float:
+    """The longest step (s) at which a checkpoint's metadata recommends withholding the known target
+    from the network (0: never; `Generator`)."""
+    return float(meta.get("sampling", {}).get("withhold_target_max_step_s", 0.0))
 
 
 def recommended_makeup_gain(meta: dict) -> dict[str, float]:
@@ -137,5 +137,5 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
                             tunes_to_band=tuning == "band",
                             guided_channels=recommended_guided_channels(meta),
                             guidance_cap=recommended_guidance_cap(meta),
-                            withhold_silence_max_step_s=recommended_withhold_silence(meta),
+                            withhold_target_max_step_s=recommended_withhold_target(meta),
                             makeup_gain_db=makeup_gain_db)

@@ -51,9 +51,6 @@ class StepPlan:
     decode_start_column: int  # absolute columns decoded, [start, end)
     decode_end_column: int
     hop: int = HOP
-    # Set by the engine: some known target column of the window was never generated (a stream's first
-    # seconds), so it holds the codec's silence rather than the part.
-    silent_source: bool = False
 
     @property
     def window_column(self) -> int:
