@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,11 +25,10 @@ import numpy as np
 
 from jaxaccomp.constants import STEMS
 from jaxaccomp.eval.compare import load_run, model_source
-from jaxaccomp.nn.checkpoint import META_FILE, read_meta
+from jaxaccomp.nn.checkpoint import META_FILE, read_meta, write_meta
 from jaxaccomp.provenance import checkpoint_hash
-from jaxaccomp.streaming.models import recommended_makeup_gain
+from jaxaccomp.streaming.models import MAKEUP_GAIN_KEY as GAIN_KEY, recommended_makeup_gain
 
-GAIN_KEY = "makeup_gain_db"  # in meta.json's "sampling"
 DECIMALS = 1  # dB: finer than one song's spread is not measured
 
 
@@ -74,18 +72,15 @@ def checkpoint_of_run(summary: dict, source: str) -> Path:
 
 
 def write_gains(checkpoint: Path, gains: dict[str, float], force: bool) -> None:
-    """Record `gains` in the checkpoint's metadata (written beside it, then renamed, so a failure
-    leaves the old file whole); an existing recommendation is replaced only with `force`."""
+    """Record `gains` in the checkpoint's metadata (`write_meta`: a failure leaves the old file whole);
+    an existing recommendation is replaced only with `force`."""
     meta = read_meta(checkpoint)
     sampling = meta.setdefault("sampling", {})
     if GAIN_KEY in sampling and not force:
         raise FileExistsError(f"{checkpoint / META_FILE} already recommends {GAIN_KEY} {sampling[GAIN_KEY]}; "
                               "add --force to replace it")
     sampling[GAIN_KEY] = {**sampling.get(GAIN_KEY, {}), **gains}
-    path = checkpoint / META_FILE
-    partial = path.with_name(f".{META_FILE}.partial")
-    partial.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(partial, path)
+    write_meta(checkpoint, meta)
 
 
 def print_table(source: str, regimes: list[str], table: dict[str, dict]) -> None:

@@ -9,6 +9,7 @@ its config must be one of that family's.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,17 @@ def save_denoiser(path: str | Path, denoiser: Denoiser, *, codec: str, source: s
     }
     if sampling:
         meta["sampling"] = sampling
-    (path / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    write_meta(path, meta)
     return path
+
+
+def write_meta(path: str | Path, meta: dict[str, Any]) -> None:
+    """Write a checkpoint's metadata beside the old file, then rename it over it: a failure leaves the
+    old file whole."""
+    meta_path = Path(path) / META_FILE
+    partial = meta_path.with_name(f".{META_FILE}.partial")
+    partial.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(partial, meta_path)
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:

@@ -85,10 +85,13 @@ def recommended_withhold_target(meta: dict) -> float:
     return float(meta.get("sampling", {}).get("withhold_target_max_step_s", 0.0))
 
 
+MAKEUP_GAIN_KEY = "makeup_gain_db"  # in a checkpoint's meta.json "sampling": dB per stem (streaming.level)
+
+
 def recommended_makeup_gain(meta: dict) -> dict[str, float]:
     """The dB a checkpoint's metadata says to raise each stem's part by (`streaming.level`; none: 0),
     checked: a one-line ValueError for a stem that does not exist or a gain that is not a number."""
-    gains = {stem: float(db) for stem, db in meta.get("sampling", {}).get("makeup_gain_db", {}).items()}
+    gains = {stem: float(db) for stem, db in meta.get("sampling", {}).get(MAKEUP_GAIN_KEY, {}).items()}
     check_gains(gains)
     return gains
 
