@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 # As serve.py does (jaxaccomp/server/cli.py): one BLAS thread beside XLA's pool, or on a busy 2-core
 # machine the in-process servers of the live tests decode 25x slower and drop real-time batches.
@@ -53,3 +54,22 @@ def latent_caches(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("caches")
     return write_cache(root / "train", 4, 48, seed=0), write_cache(root / "val", 2, 32, seed=1)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, tiny_net):
+    """Two rendered test songs (seed 6 composes 8.2 s and 9.0 s: whole sections) and two tiny
+    random-weight checkpoints (diffusion and consistency): `data/`, `edm/` and `cd/` of one folder."""
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth not installed")
+    from jaxaccomp.codec.embedded import EmbeddedCodec
+    from jaxaccomp.data.render import DEFAULT_SOUNDFONT, render_dataset
+    from jaxaccomp.nn.precond import Denoiser
+    from jaxaccomp.nn.checkpoint import save_denoiser
+
+    if not Path(DEFAULT_SOUNDFONT).is_file():
+        pytest.skip(f"{DEFAULT_SOUNDFONT} absent (Debian package fluid-soundfont-gm)")
+    root = tmp_path_factory.mktemp("eval")
+    render_dataset(root / "data", 2, "test", seed=6, workers=1, seconds=6.0)
+    save_denoiser(root / "edm", Denoiser(tiny_net), codec=EmbeddedCodec.name)
+    save_denoiser(root / "cd", Denoiser(tiny_net, mode="consistency"), codec=EmbeddedCodec.name)
+    return root

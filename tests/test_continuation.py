@@ -173,6 +173,49 @@ def test_after_a_pause_the_guess_is_copied_from_a_repetition_that_sounds() -> No
     assert np.corrcoef(band_energies(guess).ravel(), band_energies(truth).ravel())[0, 1] > 0.9
 
 
+def stream_lags(audio: np.ndarray, step_s: float = 1.5, length: int = 3 * SAMPLE_RATE) -> list[tuple[int, int | None, np.ndarray | None]]:
+    """(end, lag, guess) of a follower called as the engine calls it, a step at a time (r = 1/4)."""
+    follow, step, out = PeriodicContinuation(), int(step_s * SAMPLE_RATE), []
+    for end in range(step, audio.shape[0] - length, step):
+        guess = follow(audio[max(0, end - int(MEMORY_S * SAMPLE_RATE)):end], end, length)
+        out.append((end, follow.lag, guess))
+    return out
+
+
+def test_a_cut_to_another_song_is_followed_within_seconds(monkeypatch) -> None:
+    """A song in 1.6-s bars cut at 16 s to one in 2.137-s bars: 6.5 s after the cut the period is the
+    new song's progression and the guess what it plays next. Without the rule the old song, most of
+    the period's history, held a period of three quarters of it until 11 s after the cut."""
+    import jaxaccomp.streaming.continuation as continuation
+
+    bar = 2.137
+    first = groove(16.0, 1.6)
+    audio = np.concatenate([first, groove(20.0, bar, seed=1)])
+
+    def six_and_a_half_s_after_the_cut() -> tuple[float, float]:
+        end, lag, guess = next(row for row in stream_lags(audio) if row[0] >= first.shape[0] + 6.5 * SAMPLE_RATE)
+        truth = audio[end:end + guess.shape[0]]
+        return lag / (2 * bar * SAMPLE_RATE), np.corrcoef(band_energies(guess).ravel(), band_energies(truth).ravel())[0, 1]
+
+    progressions, agreement = six_and_a_half_s_after_the_cut()
+    assert progressions == pytest.approx(round(progressions), abs=0.01) and round(progressions) >= 1
+    assert agreement > 0.99
+    monkeypatch.setattr(continuation, "STILL_REPEATS", -2.0)  # every period describes the song: no rule
+    progressions, agreement = six_and_a_half_s_after_the_cut()
+    assert progressions == pytest.approx(0.75, abs=0.01) and agreement < 0.97
+
+
+def test_a_song_that_goes_on_after_a_pause_is_not_a_new_one(monkeypatch) -> None:
+    """Streamed a step at a time, a groove with a 4-s pause gets the same lags with the rule as without."""
+    import jaxaccomp.streaming.continuation as continuation
+
+    audio = pause(groove(40.0, 1.6), 14.0, 4.0)
+    with_rule = [lag for _, lag, _ in stream_lags(audio)]
+    monkeypatch.setattr(continuation, "STILL_REPEATS", -2.0)
+    assert with_rule == [lag for _, lag, _ in stream_lags(audio)]
+    assert sum(lag is not None for lag in with_rule) > len(with_rule) // 2  # the rule had periods to judge
+
+
 class Recorder:
     """A Predictor that returns zeros and records what the engine showed it."""
 
@@ -217,15 +260,16 @@ def test_period_is_found_again_only_after_a_second_of_new_audio(monkeypatch) -> 
     import jaxaccomp.streaming.continuation as continuation
 
     searches = []
-    monkeypatch.setattr(continuation, "find_period", lambda audio, rate: searches.append(len(audio)) or 44100)
+    progression = int(2 * 1.6 * SAMPLE_RATE)  # the groove's own period: it describes the newest seconds
+    monkeypatch.setattr(continuation, "find_period", lambda audio, rate: searches.append(len(audio)) or progression)
     follow = PeriodicContinuation()
-    history = groove(HISTORY_S, 1.6)
+    song = groove(HISTORY_S, 1.6)
     end = 10 * SAMPLE_RATE
     for offset in (0, 4134, SAMPLE_RATE - 1):  # steps of r = 1/64 within one second: one search
-        follow(history, end + offset, 100)
+        follow(song[:end + offset], end + offset, 100)
     assert len(searches) == 1
-    follow(history, end + SAMPLE_RATE, 100)  # a second later
-    follow(history, end, 100)  # the stream went back (a reset elsewhere): search again
+    follow(song[:end + SAMPLE_RATE], end + SAMPLE_RATE, 100)  # a second later
+    follow(song[:end], end, 100)  # the stream went back (a reset elsewhere): search again
     assert len(searches) == 3
 
 

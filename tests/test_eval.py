@@ -16,37 +16,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.constants import STEMS
 from jaxaccomp.eval import beats, cli, follow, frechet, loudness, metrics, report
 from jaxaccomp.eval.clips import REFERENCES, Regime, delay, fit_length, grid, random_partners, round_trip
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 44100
-SONG_SECONDS = 6.0  # seed 6 composes 8.2 s and 9.0 s (whole sections)
 ARGS = ["--split", "test", "--diffusion-steps", "2", "--consistency-steps", "1", "--r", "1/2", "1",
         "--w", "-1", "1", "--stems", "drums", "--no-progress"]
 
 
 # ----------------------------------------------------------------------------------------------
 # The whole sweep
-
-
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory, tiny_net):
-    """Two rendered test songs and two tiny random-weight checkpoints (diffusion and consistency)."""
-    pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth not installed")
-    from jaxaccomp.data.render import DEFAULT_SOUNDFONT, render_dataset
-    from jaxaccomp.nn.precond import Denoiser
-    from jaxaccomp.nn.checkpoint import save_denoiser
-
-    if not Path(DEFAULT_SOUNDFONT).is_file():
-        pytest.skip(f"{DEFAULT_SOUNDFONT} absent (Debian package fluid-soundfont-gm)")
-    root = tmp_path_factory.mktemp("eval")
-    render_dataset(root / "data", 2, "test", seed=6, workers=1, seconds=SONG_SECONDS)
-    save_denoiser(root / "edm", Denoiser(tiny_net), codec=EmbeddedCodec.name)
-    save_denoiser(root / "cd", Denoiser(tiny_net, mode="consistency"), codec=EmbeddedCodec.name)
-    return root
 
 
 def run_sweep(root: Path, *extra: str) -> int:

@@ -24,6 +24,12 @@ Silence is not the song: a frame below the stop gate's floor takes no part in a 
 the guess repeated a one-second loop until the pause left the period's history), and a guess is
 copied from the latest repetition that sounds (right after the band comes back, the last period
 still holds the pause, and its copy told the model that silence was coming).
+A band that moves on to another song (or to a part unlike anything before) would keep the old song's
+period for as long as the old song fills most of the period's history, 8-12 s: so once the period no
+longer describes the newest `CHECK_S` (their correlation with the stretch a period earlier, the latest
+that sounds, is below `STILL_REPEATS`) and the period of the newest `NEW_SONG_S` does, that period is
+taken and the song is taken to begin `NEW_SONG_S` ago. The repeat needs no such rule: the newest
+seconds of the new song find themselves once they have been heard twice.
 Band energies rather than an onset envelope, because they carry the harmony too: in 4/4 a drum
 groove repeats after 15 beats almost as well as after 16, its chords do not (measured on rendered
 songs: onset envelopes chose periods of 7.5 and 15 beats, band energies whole bars).
@@ -53,6 +59,9 @@ MEMORY_S = 60.0  # how far back a repeat is looked for (and audio kept): a verse
 REPEAT_AFTER_S = 30.0  # heard this much (sounding, above the stop gate's floor), the repeat replaces the period
 REESTIMATE_S = 1.0  # new audio after which the lag is found again
 COPY_SOUNDING = 0.9  # share of a copied stretch's frames that must sound (a rest inside a bar is no pause)
+CHECK_S = 1.5  # the newest audio the period must still describe (a bar at 160 bpm)
+STILL_REPEATS = 0.3  # a period that describes it worse than this (Pearson) may be a song no longer played
+NEW_SONG_S = 4.0  # the newest audio in which another song's period is looked for
 
 
 def band_energies(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -197,24 +206,61 @@ class PeriodicContinuation:
         self._found_at: int | None = None  # stream position of the last search
         self._features = np.zeros((0, BAND_EDGES_HZ.shape[0] - 1), np.float32)
         self._next_frame = 0  # stream frame index of the frame after the last one kept
+        self._song_start = 0  # stream position where the song now played began, as far as is known
 
     def __call__(self, history: np.ndarray, end: int, length: int) -> np.ndarray | None:
         """The `length` samples after stream position `end`, `history` being the audio just before it, or
         None where the song does not repeat."""
         if self._found_at is None or not 0 <= end - self._found_at < REESTIMATE_S * self.sample_rate:
             if self._found_at is not None and end < self._found_at:
-                self._features, self._next_frame = self._features[:0], 0  # went back: start again
+                self._features, self._next_frame, self._song_start = self._features[:0], 0, 0  # went back: start again
             self._remember(np.asarray(history, np.float32), end)
             if np.count_nonzero(sounding(self._features)) >= REPEAT_AFTER_S * self.sample_rate / FEATURE_HOP:
-                self.lag = find_repeat(self._features, self.sample_rate)
+                self.lag, song = find_repeat(self._features, self.sample_rate), history
             else:
-                self.lag = find_period(history[-int(HISTORY_S * self.sample_rate):], self.sample_rate)
+                self.lag = self._find_period(history, end)
+                song = self._song(history, end)
             if self.lag is not None:
-                self.lag = self._latest_sounding_repetition(history, self.lag, length)
+                self.lag = self._latest_sounding_repetition(song, self.lag, length)
             self._found_at = end
         if self.lag is None or self.lag > history.shape[0]:
             return None
         return np.tile(np.asarray(history[-self.lag:], np.float32), -(-length // self.lag))[:length]
+
+    def _song(self, history: np.ndarray, end: int) -> np.ndarray:
+        """The part of `history` (ending at stream position `end`) played since the song began."""
+        return history[max(0, history.shape[0] - (end - self._song_start)):]
+
+    def _find_period(self, history: np.ndarray, end: int) -> int | None:
+        """The period of the song's newest `HISTORY_S`; if it no longer describes the newest `CHECK_S` and
+        the period of the newest `NEW_SONG_S` describes them, the band has moved on to another song (or
+        to a part unlike anything before): that period, and the song is taken to begin `NEW_SONG_S` ago.
+        Else the old song would hold the period for as long as it fills most of the history."""
+        period = find_period(self._song(history, end)[-int(HISTORY_S * self.sample_rate):], self.sample_rate)
+        if period is None or end - self._song_start <= NEW_SONG_S * self.sample_rate:
+            return period
+        describes = self._describes(period)
+        if describes is None or describes >= STILL_REPEATS:
+            return period
+        newest = find_period(history[-int(NEW_SONG_S * self.sample_rate):], self.sample_rate)
+        if newest is None or (self._describes(newest) or 0.0) <= STILL_REPEATS:
+            return period
+        self._song_start = end - int(NEW_SONG_S * self.sample_rate)
+        return newest
+
+    def _describes(self, lag: int) -> float | None:
+        """Pearson correlation of the newest `CHECK_S` of band energies with those a multiple of `lag`
+        earlier, the latest that sounds, or None where none does or the newest do not (a pause says
+        nothing of the song; after one, the song before it is what the newest seconds are held against)."""
+        check, lag_frames = int(CHECK_S * self.sample_rate / FEATURE_HOP), int(round(lag / FEATURE_HOP))
+        newest = self._features[-check:]
+        if newest.shape[0] < check or sounding(newest).mean() < COPY_SOUNDING:
+            return None
+        for back in range(lag_frames, self._features.shape[0] - check + 1, lag_frames):
+            earlier = self._features[-check - back:][:check]
+            if sounding(earlier).mean() >= COPY_SOUNDING:
+                return float(lag_correlations(np.concatenate([earlier, newest]), np.array([check]))[0])
+        return None
 
     def _latest_sounding_repetition(self, history: np.ndarray, lag: int, length: int) -> int:
         """The smallest multiple of `lag`, within `history`, whose copy (the first `length` samples of
