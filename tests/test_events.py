@@ -1,4 +1,5 @@
-"""python -m jaxaccomp.eval.events: a band that pauses or cuts to another song, its parts and end to end."""
+"""python -m jaxaccomp.eval.events: a band that pauses, cuts to another song or starts the next, its parts
+and end to end."""
 
 from __future__ import annotations
 
@@ -59,14 +60,15 @@ def test_events_end_to_end_resume_and_refusals(sweep, capsys) -> None:
     assert [(row["song"], row["stem"]) for row in rows] == [(s, "drums") for s in summary["settings"]["songs"]]
     assert rows[0]["partner"] == rows[1]["song"] and rows[1]["partner"] == rows[0]["song"]
     for row in rows:
-        for event, pair in (("pause", "unbroken"), ("cut", "fresh")):
+        for event, pair in events.EVENTS:
             assert len(row[event]["after"]) == len(row[event][pair]) == 2
             assert all(-1 <= window["onset"] <= 1 for window in row[event]["after"] + row[event][pair])
     assert [w["clips"] for w in summary["cut"]] == [2, 2] and summary["settings"]["r"] == 0.5
     table = capsys.readouterr().out
-    assert "pause: onset correlation" in table and "cut: onset correlation" in table
+    assert all(f"{event}: onset correlation" in table for event, _ in events.EVENTS)
+    assert list(summary["cut_onset_by_stem"]) == ["drums"] and len(summary["cut_onset_by_stem"]["drums"]) == 2
     parts = sorted((out / events.PARTS_DIR).glob("*.npy"))
-    assert len(parts) == 8  # 2 songs x (pause, whole, cut, partner from its 4th second)
+    assert len(parts) == 10  # 2 songs x (pause, whole, cut, next song, partner from its 4th second)
     stamps = [p.stat().st_mtime_ns for p in parts]
 
     with pytest.raises(FileExistsError, match="--force"):

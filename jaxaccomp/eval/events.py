@@ -12,6 +12,8 @@ events, each paired with a stream that has none:
 - cut: A until `--at`, then B from its `PARTNER_FROM_S`-th second; paired with B streamed from that
   second on, a stream that heard B from its start: what the part could do, warming up included.
   Reported per window after the cut, as above.
+- next song: A until `--at`, `--pause` seconds of silence, then B as in the cut (a band that ends one
+  song and starts the next); paired and reported as the cut, from the moment B starts.
 Windows are `--windows` of `--window` seconds; onset correlation is `eval.follow`'s, the level is the
 part's RMS over the real part's (dB). Only the seconds scored are streamed (a stream is causal).
 
@@ -38,6 +40,7 @@ PARTNER_FROM_S = 4.0  # B is joined past its first bars, as a band starting its 
 SOUNDS_BLOCK_S = 0.093  # the resolution of `sounds_again_s`: 4096 samples
 SOUNDS_WITHIN_DB = 10.0  # a block sounds again when its RMS is within this of the part's level after the return
 SOUNDS_SEARCH_S = 6.0  # how long after the return it is looked for (None: not within it)
+EVENTS = (("pause", "unbroken"), ("cut", "fresh"), ("next_song", "fresh"))  # each event and the stream it is paired with
 PARTS_DIR, ROWS_FILE, SUMMARY_FILE, SETTINGS_FILE = "parts", "events.json", "summary.json", "settings.json"
 
 
@@ -108,15 +111,17 @@ class Streamer:
 def song_rows(stream: Streamer, song: Track, partner: Track, stems: Sequence[str], args: argparse.Namespace) -> list[dict]:
     """Both events of one song, per stem (see the module docstring)."""
     scored_s = args.windows * args.window
-    a = song.read(0, seconds(args.at + args.pause + scored_s))
+    back_s = args.at + args.pause
+    a = song.read(0, seconds(back_s + scored_s))
     b = partner.read(seconds(PARTNER_FROM_S), seconds(scored_s))
     broken, switched = paused(a, args.at, args.pause), cut(a, b, args.at)
-    back_s = args.at + args.pause
+    next_song = cut(broken, b, back_s)
     rows = []
     for stem in stems:
         j = STEMS.index(stem)
         part, unbroken = stream(f"{song.id}_pause", broken, stem), stream(f"{song.id}_whole", a, stem)
         after_cut, fresh = stream(f"{song.id}_cut", switched, stem), stream(f"{partner.id}_from", b, stem)
+        after_gap = stream(f"{song.id}_next", next_song, stem)
         during = slice(seconds(args.at), seconds(back_s))
         level_after = rms_db(unbroken[seconds(back_s):seconds(back_s + scored_s)])
         rows.append({
@@ -127,26 +132,31 @@ def song_rows(stream: Streamer, song: Track, partner: Track, stems: Sequence[str
                       "sounds_again_s": sounds_again(part, back_s, level_after),
                       "truth_sounds_again_s": sounds_again(broken[j], back_s, rms_db(a[j][seconds(back_s):]))},
             "cut": {"after": windows(after_cut, switched[j], args.at, args.windows, args.window),
-                    "fresh": windows(fresh, b[j], 0.0, args.windows, args.window)}})
+                    "fresh": windows(fresh, b[j], 0.0, args.windows, args.window)},
+            "next_song": {"after": windows(after_gap, next_song[j], back_s, args.windows, args.window),
+                          "fresh": windows(fresh, b[j], 0.0, args.windows, args.window)}})
     return rows
 
 
 def summarise(rows: list[dict], count: int, width_s: float) -> dict:
     """Per event and window: the event's and the paired stream's mean figures and their paired difference."""
     out: dict = {}
-    for event, event_key, pair_key in (("pause", "after", "unbroken"), ("cut", "after", "fresh")):
+    for event, pair_key in EVENTS:
         table = []
         for k in range(count):
-            onset = np.array([row[event][event_key][k]["onset"] for row in rows])
+            onset = np.array([row[event]["after"][k]["onset"] for row in rows])
             paired = np.array([row[event][pair_key][k]["onset"] for row in rows])
             difference = onset - paired
             table.append({"from_s": k * width_s, "to_s": (k + 1) * width_s, "onset": float(onset.mean()),
                           f"onset_{pair_key}": float(paired.mean()), "difference": float(difference.mean()),
                           "difference_se": float(difference.std(ddof=1) / np.sqrt(difference.size)) if difference.size > 1 else 0.0,
                           "better": int((difference > 0).sum()), "clips": int(difference.size),
-                          "level_db": float(np.median([row[event][event_key][k]["level_db"] for row in rows])),
+                          "level_db": float(np.median([row[event]["after"][k]["level_db"] for row in rows])),
                           f"level_db_{pair_key}": float(np.median([row[event][pair_key][k]["level_db"] for row in rows]))})
         out[event] = table
+        out[f"{event}_onset_by_stem"] = {stem: [float(np.mean([row[event]["after"][k]["onset"] for row in rows
+                                                               if row["stem"] == stem])) for k in range(count)]
+                                         for stem in dict.fromkeys(row["stem"] for row in rows)}
     again = [row["pause"]["sounds_again_s"] for row in rows]
     out["pause_level_during_db_median"] = float(np.median([row["pause"]["level_during_db"] for row in rows]))
     out["pause_sounds_again_within_0.5_s"] = sum(1 for s in again if s is not None and s <= 0.5)
@@ -155,7 +165,7 @@ def summarise(rows: list[dict], count: int, width_s: float) -> dict:
 
 
 def print_table(summary: dict) -> None:
-    for event, pair in (("pause", "unbroken"), ("cut", "fresh")):
+    for event, pair in EVENTS:
         print(f"{event}: onset correlation with the real part after the event (paired against the {pair} stream), "
               "median level dB")
         print(f"{'window':>9s} {'onset':>6s} {pair:>9s} {'difference':>15s} {'better':>7s} {'level':>6s} {pair:>9s}")
@@ -178,9 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stems", nargs="+", choices=STEMS, default=list(STEMS), help="stems (default: all four)")
     p.add_argument("--r", type=ratio, default=ratio("1/4"), help="step ratio (default: 1/4)")
     p.add_argument("--w", type=int, choices=VALID_W, default=1, help="write window (default: 1, look-ahead)")
-    p.add_argument("--at", type=float, default=16.0, help="seconds into the song when the band pauses or cuts (default: 16)")
+    p.add_argument("--at", type=float, default=14.0, help="seconds into the song when the band pauses or cuts (default: 14)")
     p.add_argument("--pause", type=float, default=4.0, help="length of the pause in seconds (default: 4)")
-    p.add_argument("--windows", type=int, default=4, help="windows scored after each event (default: 4)")
+    p.add_argument("--windows", type=int, default=3, help="windows scored after each event (default: 3; with the defaults a song needs 27 s)")
     p.add_argument("--window", type=float, default=3.0, help="window length in seconds (default: 3)")
     p.add_argument("--seed", type=int, default=0, help="the engine's seed (default: 0)")
     p.add_argument("--force", action="store_true", help="replace events.json and summary.json in --out")
