@@ -6,9 +6,10 @@ the next. Each song A of a split, with B the next song of the split as its partn
 every stem as the clients play it (the stop gate on, the checkpoint's recommended settings), with two
 events, each paired with a stream that has none:
 - pause: every stem of A silent for `--pause` seconds from `--at`; paired with A unbroken. Reported:
-  the part's level while the band is silent (against the unbroken part's over the same seconds), how
-  soon it sounds again once the band is back (`sounds_again_s`; the real part's is `truth_sounds_again_s`),
-  and per window after the return its onset correlation with the real part and its level.
+  the part's level while the band is silent (dBFS, once the stop gate has had its hold and release;
+  -120 is digital silence), how soon it sounds again once the band is back (`sounds_again_s`; the
+  real part's is `truth_sounds_again_s`), and per window after the return its onset correlation
+  with the real part and its level.
 - cut: A until `--at`, then B from its `PARTNER_FROM_S`-th second; paired with B streamed from that
   second on, a stream that heard B from its start: what the part could do, warming up included.
   Reported per window after the cut, as above.
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxaccomp import stop_gate
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.data.slakh import SPLITS, Track, accompaniment, load_split
 from jaxaccomp.eval.follow import level_difference_db, onset_envelope, pearson
@@ -71,7 +73,8 @@ def windows(part: np.ndarray, truth: np.ndarray, start_s: float, count: int, wid
 
 
 def rms_db(audio: np.ndarray) -> float:
-    return float(10.0 * np.log10(np.mean(np.square(audio, dtype=np.float64)) + 1e-20))
+    """RMS level in dBFS, -120 for digital silence."""
+    return float(10.0 * np.log10(np.mean(np.square(audio, dtype=np.float64)) + 1e-12))
 
 
 def sounds_again(audio: np.ndarray, start_s: float, level_db: float) -> float | None:
@@ -122,13 +125,13 @@ def song_rows(stream: Streamer, song: Track, partner: Track, stems: Sequence[str
         part, unbroken = stream(f"{song.id}_pause", broken, stem), stream(f"{song.id}_whole", a, stem)
         after_cut, fresh = stream(f"{song.id}_cut", switched, stem), stream(f"{partner.id}_from", b, stem)
         after_gap = stream(f"{song.id}_next", next_song, stem)
-        during = slice(seconds(args.at), seconds(back_s))
+        during = slice(seconds(args.at + stop_gate.HOLD_S + stop_gate.RELEASE_S), seconds(back_s))  # the gate has shut
         level_after = rms_db(unbroken[seconds(back_s):seconds(back_s + scored_s)])
         rows.append({
             "song": song.id, "partner": partner.id, "stem": stem,
             "pause": {"after": windows(part, broken[j], back_s, args.windows, args.window),
                       "unbroken": windows(unbroken, a[j], back_s, args.windows, args.window),
-                      "level_during_db": rms_db(part[during]) - rms_db(unbroken[during]),
+                      "part_during_dbfs": rms_db(part[during]),
                       "sounds_again_s": sounds_again(part, back_s, level_after),
                       "truth_sounds_again_s": sounds_again(broken[j], back_s, rms_db(a[j][seconds(back_s):]))},
             "cut": {"after": windows(after_cut, switched[j], args.at, args.windows, args.window),
@@ -158,7 +161,8 @@ def summarise(rows: list[dict], count: int, width_s: float) -> dict:
                                                                if row["stem"] == stem])) for k in range(count)]
                                          for stem in dict.fromkeys(row["stem"] for row in rows)}
     again = [row["pause"]["sounds_again_s"] for row in rows]
-    out["pause_level_during_db_median"] = float(np.median([row["pause"]["level_during_db"] for row in rows]))
+    during = [row["pause"]["part_during_dbfs"] for row in rows]
+    out["pause_part_dbfs_median"], out["pause_part_dbfs_max"] = float(np.median(during)), float(np.max(during))
     out["pause_sounds_again_within_0.5_s"] = sum(1 for s in again if s is not None and s <= 0.5)
     out["clips"] = len(rows)
     return out
@@ -173,8 +177,9 @@ def print_table(summary: dict) -> None:
             print(f"{row['from_s']:4.1f}-{row['to_s']:<4.1f} {row['onset']:6.2f} {row[f'onset_{pair}']:9.2f} "
                   f"{row['difference']:+7.2f} +- {row['difference_se']:.2f} {row['better']:3d}/{row['clips']:<3d} "
                   f"{row['level_db']:+6.1f} {row[f'level_db_{pair}']:+9.1f}")
-    print(f"while the band pauses the part is {summary['pause_level_during_db_median']:+.1f} dB (median) against the "
-          f"unbroken part; it sounds again within 0.5 s in {summary['pause_sounds_again_within_0.5_s']}/{summary['clips']} clips")
+    print(f"while the band pauses the part is at {summary['pause_part_dbfs_median']:.0f} dBFS (median; loudest "
+          f"{summary['pause_part_dbfs_max']:.0f}); it sounds again within 0.5 s of the band in "
+          f"{summary['pause_sounds_again_within_0.5_s']}/{summary['clips']} clips")
 
 
 def build_parser() -> argparse.ArgumentParser:
