@@ -93,7 +93,9 @@ def _normalised(anchors: dict[str, dict[ClipKey, dict]], model: dict[ClipKey, di
     return group[-1][f"{metric.name}_norm"]
 
 
-def _paired(differences: np.ndarray) -> dict:
+def paired_difference(differences: np.ndarray) -> dict:
+    """Clip-by-clip differences (candidate minus baseline) summed up: their mean, its standard error and
+    how many clips did better."""
     n = differences.size
     return {"clips": int(n), "difference": float(differences.mean()),
             "standard_error": float(differences.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
@@ -119,8 +121,8 @@ def compare(baseline_rows: list[dict], candidate_rows: list[dict], baseline_sour
                 continue
             differences = np.array([new[k][metric.name] - old[k][metric.name] for k in keys])
             stems = sorted({k[2] for k in keys})
-            per_stem = {stem: _paired(np.array([d for d, k in zip(differences, keys) if k[2] == stem])) for stem in stems}
-            results.append({"regime": regime, "metric": metric.name, **_paired(differences), "stems": per_stem,
+            per_stem = {stem: paired_difference(np.array([d for d, k in zip(differences, keys) if k[2] == stem])) for stem in stems}
+            results.append({"regime": regime, "metric": metric.name, **paired_difference(differences), "stems": per_stem,
                             "normalised": {"baseline": _normalised(anchors["baseline"], old, keys, metric),
                                            "candidate": _normalised(anchors["candidate"], new, keys, metric)}})
     return results

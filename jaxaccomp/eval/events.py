@@ -35,6 +35,7 @@ import numpy as np
 from jaxaccomp import stop_gate
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.data.slakh import SPLITS, Track, accompaniment, load_split
+from jaxaccomp.eval.compare import paired_difference
 from jaxaccomp.eval.follow import level_difference_db, onset_envelope, pearson
 from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
 
@@ -149,11 +150,8 @@ def summarise(rows: list[dict], count: int, width_s: float) -> dict:
         for k in range(count):
             onset = np.array([row[event]["after"][k]["onset"] for row in rows])
             paired = np.array([row[event][pair_key][k]["onset"] for row in rows])
-            difference = onset - paired
             table.append({"from_s": k * width_s, "to_s": (k + 1) * width_s, "onset": float(onset.mean()),
-                          f"onset_{pair_key}": float(paired.mean()), "difference": float(difference.mean()),
-                          "difference_se": float(difference.std(ddof=1) / np.sqrt(difference.size)) if difference.size > 1 else 0.0,
-                          "better": int((difference > 0).sum()), "clips": int(difference.size),
+                          f"onset_{pair_key}": float(paired.mean()), **paired_difference(onset - paired),
                           "level_db": float(np.median([row[event]["after"][k]["level_db"] for row in rows])),
                           f"level_db_{pair_key}": float(np.median([row[event][pair_key][k]["level_db"] for row in rows]))})
         out[event] = table
@@ -175,7 +173,7 @@ def print_table(summary: dict) -> None:
         print(f"{'window':>9s} {'onset':>6s} {pair:>9s} {'difference':>15s} {'better':>7s} {'level':>6s} {pair:>9s}")
         for row in summary[event]:
             print(f"{row['from_s']:4.1f}-{row['to_s']:<4.1f} {row['onset']:6.2f} {row[f'onset_{pair}']:9.2f} "
-                  f"{row['difference']:+7.2f} +- {row['difference_se']:.2f} {row['better']:3d}/{row['clips']:<3d} "
+                  f"{row['difference']:+7.2f} +- {row['standard_error'] or 0.0:.2f} {row['better']:3d}/{row['clips']:<3d} "
                   f"{row['level_db']:+6.1f} {row[f'level_db_{pair}']:+9.1f}")
     print(f"while the band pauses the part is at {summary['pause_part_dbfs_median']:.0f} dBFS (median; loudest "
           f"{summary['pause_part_dbfs_max']:.0f}); it sounds again within 0.5 s of the band in "
