@@ -24,11 +24,6 @@ Silence is not the song: a frame below the stop gate's floor takes no part in a 
 the guess repeated a one-second loop until the pause left the period's history), and a guess is
 copied from the latest repetition that sounds (right after the band comes back, the last period
 still holds the pause, and its copy told the model that silence was coming).
-Before a period can be found (less than `MIN_PERIOD_S` + `MIN_OVERLAP_S` of the song has sounded),
-the shortest repetition of what has been heard is used, from `FIRST_PERIOD_S` on, scored on
-`FIRST_OVERLAP_S`: a beat or two, whose copy keeps the band's beat phase if not yet its bar. With
-nothing shown the first steps of a stream came out silent for the bass and piano (-80 dB) and off
-the beat for the others (docs/streaming.md).
 A band that moves on to another song (or to a part unlike anything before) would keep the old song's
 period for as long as the old song fills most of the period's history, 8-12 s: so once the period no
 longer describes the newest `CHECK_S` (their correlation with the stretch a period earlier, the latest
@@ -67,8 +62,6 @@ COPY_SOUNDING = 0.9  # share of a copied stretch's frames that must sound (a res
 CHECK_S = 1.5  # the newest audio the period must still describe (a bar at 160 bpm)
 STILL_REPEATS = 0.3  # a period that describes it worse than this (Pearson) may be a song no longer played
 NEW_SONG_S = 4.0  # the newest audio in which another song's period is looked for
-FIRST_PERIOD_S = 0.3  # before a period can be found: the shortest repetition tried (a beat at 200 bpm)
-FIRST_OVERLAP_S = 0.75  # ... scored on this much (a first step of 1.5 s holds lags up to 0.75 s)
 
 
 def band_energies(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -163,18 +156,16 @@ def recent_correlations(features: np.ndarray, recent: int) -> np.ndarray:
     return by_start[::-1]  # start n - recent - lag -> lag
 
 
-def find_period(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, shortest_s: float = MIN_PERIOD_S,
-                overlap_s: float = MIN_OVERLAP_S) -> int | None:
-    """The song's repetition period in samples, between `shortest_s` and `MAX_PERIOD_S` and scored on at
-    least `overlap_s` of sounding pairs, or None if the audio is too short or does not repeat."""
+def find_period(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int | None:
+    """The song's repetition period in samples, or None if the audio is too short or does not repeat."""
     features = band_energies(np.asarray(audio, np.float32), sample_rate)
     per_second = sample_rate / FEATURE_HOP
-    shortest = int(np.ceil(shortest_s * per_second))
-    longest = min(int(MAX_PERIOD_S * per_second), features.shape[0] - int(overlap_s * per_second))
+    shortest = int(np.ceil(MIN_PERIOD_S * per_second))
+    longest = min(int(MAX_PERIOD_S * per_second), features.shape[0] - int(MIN_OVERLAP_S * per_second))
     if longest < shortest + 2:
         return None
     lags = np.arange(shortest - 1, longest + 2)  # one extra on each side for the parabola
-    scores = lag_correlations(features, lags, sounding(features), int(overlap_s * per_second))
+    scores = lag_correlations(features, lags, sounding(features), int(MIN_OVERLAP_S * per_second))
     return _best_lag(scores, lags[0])
 
 
@@ -241,15 +232,11 @@ class PeriodicContinuation:
         return history[max(0, history.shape[0] - (end - self._song_start)):]
 
     def _find_period(self, history: np.ndarray, end: int) -> int | None:
-        """The period of the song's newest `HISTORY_S` (in its first seconds, the shortest repetition from
-        `FIRST_PERIOD_S`: see the module docstring); if it no longer describes the newest `CHECK_S` and
+        """The period of the song's newest `HISTORY_S`; if it no longer describes the newest `CHECK_S` and
         the period of the newest `NEW_SONG_S` describes them, the band has moved on to another song (or
         to a part unlike anything before): that period, and the song is taken to begin `NEW_SONG_S` ago.
         Else the old song would hold the period for as long as it fills most of the history."""
-        song = self._song(history, end)[-int(HISTORY_S * self.sample_rate):]
-        period = find_period(song, self.sample_rate)
-        if period is None and self._sounding_s(end) < MIN_PERIOD_S + MIN_OVERLAP_S:
-            return find_period(song, self.sample_rate, FIRST_PERIOD_S, FIRST_OVERLAP_S)
+        period = find_period(self._song(history, end)[-int(HISTORY_S * self.sample_rate):], self.sample_rate)
         if period is None or end - self._song_start <= NEW_SONG_S * self.sample_rate:
             return period
         describes = self._describes(period)
@@ -260,11 +247,6 @@ class PeriodicContinuation:
             return period
         self._song_start = end - int(NEW_SONG_S * self.sample_rate)
         return newest
-
-    def _sounding_s(self, end: int) -> float:
-        """Seconds of the song (since it began, as far as the memory reaches) that sounded."""
-        frames = min(self._features.shape[0], (end - self._song_start) // FEATURE_HOP)
-        return np.count_nonzero(sounding(self._features[self._features.shape[0] - frames:])) * FEATURE_HOP / self.sample_rate
 
     def _describes(self, lag: int) -> float | None:
         """Pearson correlation of the newest `CHECK_S` of band energies with those a multiple of `lag`
