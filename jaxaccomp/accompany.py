@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     note = {"input": str(args.input), "stems": args.stems, "checkpoint": str(checkpoint),
             "checkpoint_sha256": checkpoint_hash(checkpoint), "mode": generator.mode, "steps": generator.steps,
             "guidance": generator.guidance, "continues_context": generator.continues_context,
-            "tunes_to_band": generator.tunes_to_band, "makeup_gain_db": generator.makeup_gain_db,
+            "tuning": generator.tuning, "makeup_gain_db": generator.makeup_gain_db,
             "withhold_target_max_step_s": generator.withhold_target_max_step_s, "dtype": runtime.dtype,
             "codec": codec.name, "seed": args.seed,
             "stream": asdict(settings), "stop_gate": args.stop_gate, **provenance()}

@@ -138,7 +138,7 @@ class Echo:
 
     width = 64
     continues_context = False
-    tunes_to_band = False
+    tuning = "off"
     makeup_gain_db: dict = {}
 
     def __call__(self, plan, source, context, labels, key):

@@ -222,7 +222,7 @@ class Recorder:
     width = 64
 
     def __init__(self, continues_context: bool):
-        self.continues_context, self.tunes_to_band = continues_context, False
+        self.continues_context, self.tuning = continues_context, "off"
         self.makeup_gain_db: dict = {}
         self.seen: list[tuple[int, np.ndarray]] = []
 

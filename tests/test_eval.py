@@ -113,7 +113,7 @@ def test_sweep_scores_every_clip_resumes_and_orders_the_references(finished_swee
             "chroma_corr_mean"} <= set(columns)
     unjudged = {f"{m.name}_mean" for m in metrics.get(metrics.available())
                 if isinstance(m, metrics.ClipMetric) and "drums" not in m.stems}
-    assert unjudged == {"in_tune_mean", "pitched_mean"}  # drums have no notes to tune or to sound
+    assert unjudged == {"in_tune_mean", "in_chord_mean", "pitched_mean"}  # drums have no notes to tune or to sound
     for row in summary["rows"]:  # every registered metric, every row: a score where it judges the stem
         for name in columns:
             assert row[name] is None if name in unjudged else math.isfinite(row[name]), (row["source"], name)
@@ -433,7 +433,7 @@ def test_quick_sets_the_tuning_defaults_and_explicit_flags_win():
     args = cli.parse_args(["--quick"])
     assert (args.render_songs, args.render_seconds, args.songs, args.workers) == (6, 30.0, 6, 2)
     assert (args.r, args.w, args.stems) == ([0.25], [1], list(STEMS))
-    assert args.metrics == ["beat_f1", "coherence_ours", "onset_corr", "chroma_corr", "in_tune", "pitched"]
+    assert args.metrics == ["beat_f1", "coherence_ours", "onset_corr", "chroma_corr", "in_tune", "in_chord", "pitched"]
     assert args.references == ["ground_truth", "random_pairing", "codec_round_trip"]
     assert args.data == Path("eval-quick/data") and args.out == Path("eval-quick/results")
     regimes, _ = cli._regimes(args)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from jaxaccomp.codec import get_codec, intonation
-from jaxaccomp.codec.embedded import _PERIODICITY, _PITCH, A4_HZ, LOG2_F0_CENTRE, LOG2_F0_SCALE, EmbeddedCodec, pitch_track
+from jaxaccomp.codec.embedded import _CHROMA, _PERIODICITY, _PITCH, A4_HZ, CHROMA_FLOOR, CHROMA_SCALE, LOG2_F0_CENTRE, LOG2_F0_SCALE, EmbeddedCodec, pitch_track
 from jaxaccomp.constants import SAMPLE_RATE
-from jaxaccomp.eval.intonation import in_tune_share, pitched_share
+from jaxaccomp.eval.intonation import in_chord_share, in_tune_share, pitched_share
 
 SR = SAMPLE_RATE
 
@@ -63,6 +63,31 @@ def test_each_note_becomes_one_pitch_on_the_grid_and_silence_holds_the_nearest_n
     np.testing.assert_allclose(EmbeddedCodec().in_tune(unvoiced[None], band)[0], unvoiced, atol=1e-6)
 
 
+def with_chord(raw: np.ndarray, shares: dict[int, float]) -> np.ndarray:
+    """`raw` latents whose every frame holds these pitch-class shares (C = 0), the rest spread evenly."""
+    share = np.full(12, (1 - sum(shares.values())) / (12 - len(shares)))
+    share[list(shares)] = list(shares.values())
+    out = raw.copy()
+    out[_CHROMA] = (np.log(12 * share + CHROMA_FLOOR) / CHROMA_SCALE)[:, None]
+    return out
+
+
+def test_with_the_chord_each_note_takes_the_nearest_of_the_bands_two_strongest_pitch_classes():
+    # notes (quarters) near A#4 (+1.2), near F4 (-4.4), on E5 (+7) and near D4 (-7.4)
+    semitones = np.r_[np.full(6, 1.2), np.full(6, -4.4), np.full(6, 7.0), np.full(6, -7.4)]
+    target = latents(semitones, np.resize(np.r_[np.full(5, 0.95), 0.1], 24))  # four notes, a rest after each
+    band = latents(np.arange(24) - 12.0, np.full(24, 0.95))  # an A440 band ...
+    c_and_e = with_chord(band, {0: 0.3, 4: 0.25, 7: 0.1})  # ... sounding C and E (G weaker: not a chord tone)
+    out = pitches(EmbeddedCodec().in_tune(target[None], c_and_e, chord=True)[0])
+    # C5 (+3), E4 (-5), E5 unchanged (+7), and from -7.4: C4 (-9) and E4 (-5) are 1.6 and 2.4 away
+    np.testing.assert_allclose(out[[0, 6, 12, 18]], [3, -5, 7, -9], atol=1e-4)
+    # a band that sounds no chord (a flat chroma: silence, or nothing played yet) only rounds
+    flat = pitches(EmbeddedCodec().in_tune(target[None], with_chord(band, {}), chord=True)[0])
+    np.testing.assert_allclose(flat[[0, 6, 12, 18]], [1, -4, 7, -7], atol=1e-4)
+    # without the chord, the grid alone
+    np.testing.assert_allclose(pitches(EmbeddedCodec().in_tune(target[None], c_and_e)[0])[[0, 6, 12, 18]], [1, -4, 7, -7], atol=1e-4)
+
+
 def test_the_standardised_codec_snaps_in_raw_units():
     codec = get_codec("embedded")
     band = latents(np.arange(24) - 12.0, np.full(24, 0.95))
@@ -85,6 +110,28 @@ def test_a_detuned_note_comes_out_of_the_decoder_in_tune_by_an_independent_ear()
     snapped = codec.decode(codec.in_tune(codec.encode(bass[None]), context))[0]
     assert in_tune_share(band, plain, SR) < 0.2
     assert in_tune_share(band, snapped, SR) > 0.9
+
+
+def test_a_note_off_the_chord_comes_out_of_the_decoder_on_it_by_an_independent_ear():
+    codec = EmbeddedCodec()
+    band = tone(261.63) + tone(329.63) + tone(523.25)  # C and E
+    bass = tone(73.42)  # D2: no note of the band's
+    context = codec.encode(band[None])[0]
+    plain = codec.decode(codec.in_tune(codec.encode(bass[None]), context))[0]
+    on_chord = codec.decode(codec.in_tune(codec.encode(bass[None]), context, chord=True))[0]
+    assert in_chord_share(band, plain, SR) < 0.1
+    assert in_chord_share(band, on_chord, SR) > 0.9
+
+
+def test_the_chord_metric_counts_notes_among_the_bands_three_strongest_pitch_classes():
+    band = tone(261.63) + tone(329.63) + tone(392.0)  # C major
+    for hz in (130.81, 82.41, 196.0):  # C3, E2, G3
+        assert in_chord_share(band, tone(hz), SR) > 0.9
+    for hz in (174.61, 138.59, 110.0):  # F3, C#3, A2
+        assert in_chord_share(band, tone(hz), SR) < 0.1
+    noise = np.random.default_rng(0).normal(0, 0.1, 3 * SR).astype(np.float32)
+    assert in_chord_share(band, noise, SR) is None  # nothing pitched
+    assert in_chord_share(np.zeros_like(band), tone(130.81), SR) is None  # no band to judge against
 
 
 def test_the_metric_hears_the_bands_tuning_and_ignores_unpitched_parts():
@@ -112,21 +159,21 @@ class OffGrid:
     continues_context = False
     makeup_gain_db: dict = {}
 
-    def __init__(self, codec, tunes_to_band: bool):
-        self.tunes_to_band = tunes_to_band
+    def __init__(self, codec, tuning: str):
+        self.tuning = tuning
         self.window = codec.stats.normalize(latents(np.full(4 * self.width, 3.35), np.full(4 * self.width, 0.95)))
 
     def __call__(self, plan, source, context, labels, key):
         return np.broadcast_to(self.window, source.shape).copy()
 
 
-@pytest.mark.parametrize("tunes_to_band, expected", [(True, (3.0, 3.35, 3.0)), (False, (3.35, 3.35, 3.35))])
-def test_the_engine_stores_the_notes_in_tune_when_the_generator_asks(tunes_to_band, expected):
+@pytest.mark.parametrize("tuning, expected", [("band", (3.0, 3.35, 3.0)), ("chord", (0.0, 3.35, 0.0)), ("off", (3.35, 3.35, 3.35))])
+def test_the_engine_stores_the_notes_in_tune_when_the_generator_asks(tuning, expected):
     from jaxaccomp.stream_settings import StreamSettings
     from jaxaccomp.streaming.engine import StreamingEngine
 
     codec = get_codec("embedded")
-    engine = StreamingEngine(codec, OffGrid(codec, tunes_to_band), ["bass", "drums", "piano"], StreamSettings())
+    engine = StreamingEngine(codec, OffGrid(codec, tuning), ["bass", "drums", "piano"], StreamSettings())
     step = engine.step((tone(220.0, seconds=10) + tone(329.63, seconds=10))[:engine.step_size])
     stored = np.stack([engine._latents[c] for c in sorted(engine._latents)], axis=-1)  # [stems, 64, columns]
     assert stored.shape[-1] >= step.plan.length // codec.hop
@@ -139,7 +186,7 @@ def test_models_play_in_tune_unless_told_not_to():
 
     _, default = models.load_model(None, "consistency", None, None)
     _, off = models.load_model(None, "consistency", None, None, tuning="off")
-    assert (default.tunes_to_band, off.tunes_to_band) == (True, False)
+    assert (default.tuning, off.tuning) == ("band", "off")
     assert "in tune with the band" in default.sampler_name() and "in tune" not in off.sampler_name()
-    with pytest.raises(ValueError, match="tuning must be one of band, off"):
+    with pytest.raises(ValueError, match="tuning must be one of band, chord, off"):
         models.load_model(None, "consistency", None, None, tuning="a432")

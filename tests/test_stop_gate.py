@@ -107,7 +107,7 @@ class Tone:
 
     width = 64
     continues_context = False
-    tunes_to_band = False
+    tuning = "off"
     makeup_gain_db: dict = {}
 
     def __init__(self, codec: EmbeddedCodec):

@@ -108,7 +108,7 @@ class Oracle:
 
     width = 64
     continues_context = False
-    tunes_to_band = False
+    tuning = "off"
     makeup_gain_db: dict = {}
 
     def __init__(self, latents: np.ndarray):

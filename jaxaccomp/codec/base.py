@@ -47,9 +47,10 @@ class Codec(Protocol):
         """[B, 64, T] latents -> [B, 4096 T + 1536] audio; the same seed gives the same audio."""
         ...
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, chord: bool = False) -> np.ndarray:
         """[S, 64, W] generated latents with their notes on the semitone grid of the [64, W] context
-        they accompany (latents that hold no explicit pitch come back unchanged)."""
+        they accompany, with `chord` also on its strongest pitch classes (latents that hold no
+        explicit pitch come back unchanged)."""
         ...
 
 

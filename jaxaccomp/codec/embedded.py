@@ -103,6 +103,12 @@ def pitch_track(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 12 * (pitch.reshape(flat) - np.log2(A4_HZ)), periodicity.reshape(flat)
 
 
+def chroma_share(latents: np.ndarray) -> np.ndarray:
+    """[..., 64] raw latent frames -> [..., 12] each pitch class's share of the frame's tonal energy."""
+    share = np.maximum(np.exp(latents[..., _CHROMA] * CHROMA_SCALE) - CHROMA_FLOOR, 0.0) + FLOOR
+    return share / share.sum(axis=-1, keepdims=True)
+
+
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
     return 2595.0 * np.log10(1.0 + hz / 700.0)
 
@@ -277,14 +283,16 @@ class EmbeddedCodec(GridConstants):
         blocks = audio[:, FIRST_BLOCK:FIRST_BLOCK + frames * HOPS_PER_FRAME * STFT_HOP]
         return np.square(blocks).reshape(audio.shape[0], frames, HOPS_PER_FRAME, STFT_HOP).sum(axis=-1)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, chord: bool = False) -> np.ndarray:
         """Each note of the [S, 64, W] target one pitch on the [64, W] context's semitone grid
-        (`codec.intonation`): only the pitch rows change."""
+        (`codec.intonation`), with `chord` one of the context's strongest pitch classes over it:
+        only the pitch rows change."""
         target, context = check_latents(target), check_latents(context[None])[0]
         offset = intonation.band_offset(*pitch_track(context))
+        band_chord = np.repeat(chroma_share(context.T).T, QUARTERS, axis=1) if chord else None  # [12, 4W]
         out = target.copy()
         for stem, (semitones, periodicity) in enumerate(zip(*pitch_track(target))):
-            snapped = intonation.snap_notes(semitones, periodicity, periodicity > VOICING_RANGE[0], offset)
+            snapped = intonation.snap_notes(semitones, periodicity, periodicity > VOICING_RANGE[0], offset, band_chord)
             log2_f0 = snapped / 12 + np.log2(A4_HZ)
             out[stem, _PITCH] = ((log2_f0 - LOG2_F0_CENTRE) / LOG2_F0_SCALE).reshape(-1, QUARTERS).T
         return out
@@ -298,8 +306,7 @@ class EmbeddedCodec(GridConstants):
         band_power = np.exp(latents[..., _MEL] * LOG_POWER_SCALE - LOG_POWER_OFFSET)
         mean_square = np.maximum(np.exp(latents[..., _BLOCKS] * LOG_MEAN_SQUARE_SCALE - LOG_MEAN_SQUARE_OFFSET)
                                  - MEAN_SQUARE_FLOOR, 0.0)
-        share = np.maximum(np.exp(latents[..., _CHROMA] * CHROMA_SCALE) - CHROMA_FLOOR, 0.0) + FLOOR
-        share /= share.sum(axis=2, keepdims=True)
+        share = chroma_share(latents)
         # Pitches outside the analysed range (a model's stray predictions) are held at its ends.
         log2_f0 = np.clip(latents[..., _PITCH] * LOG2_F0_SCALE + LOG2_F0_CENTRE, *np.log2(F0_RANGE_HZ)).reshape(b, -1)
         periodicity = (latents[..., _PERIODICITY].reshape(b, -1) + 1) / 2

@@ -14,7 +14,14 @@ So, before decoding, each generated note is made one steady pitch on the band's 
    where the pitch moves more than SPLIT_SEMITONES from one quarter to the next (a legato step);
 3. a note's pitch: the periodicity-weighted median of its quarters, rounded to the band's grid;
    unvoiced quarters take the pitch of the nearest note, so the oscillator glides only where it is
-   silent.
+   silent;
+4. with the band's chord (`--tuning chord`): the model picks its notes at random as far as the
+   band's harmony goes (its pitch classes rank among the band's as chance would have them), so a
+   note instead takes the nearest pitch whose class is one of the CHORD_TONES strongest in the
+   band's chroma over the note (where the model cannot know the band yet, its periodic
+   continuation's). Two, not one: the real parts' notes are the band's strongest pitch class about
+   a quarter of the time and one of its three strongest about half of it; two keeps that mix and
+   the part's line, where one made every part play the band's loudest note (docs/streaming.md).
 It works on pitch tracks (semitones above A4 and periodicity per quarter frame, in time order);
 the embedded codec reads them off its latents and writes the snapped pitches back
 (`EmbeddedCodec.in_tune`), keeping every other row as it is.
@@ -28,6 +35,9 @@ PITCHED = 0.85  # periodicity of a clearly pitched quarter frame (a note 0.9-1, 
 MIN_PITCHED = 16  # pitched quarter frames (0.37 s) needed before the band's own tuning is trusted
 MIN_AGREEMENT = 0.3  # resultant length of the cents' circular mean below which the grid stays A440
 SPLIT_SEMITONES = 0.75  # a pitch step between neighbouring quarters that starts a new note
+CHORD_TONES = 2  # the band's strongest pitch classes over a note that the note may land on
+CHORD_MIN_SHARE = 0.125  # strongest pitch class's share below which the band sounds no chord (flat: 1/12)
+A4_CLASS = 9  # pitch class of A (C = 0), the chroma's numbering
 
 
 def band_offset(semitones: np.ndarray, periodicity: np.ndarray) -> float:
@@ -54,15 +64,34 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
-def snap_notes(semitones: np.ndarray, periodicity: np.ndarray, voiced: np.ndarray, offset: float) -> np.ndarray:
+def _on_chord(semitone: float, chord: np.ndarray) -> float:
+    """The pitch nearest `semitone` (on the A440 grid) whose class is one of the CHORD_TONES strongest
+    of the [12] pitch-class shares `chord`; of two equally near, the stronger. Where the band sounds
+    no chord (silence, or a context not played yet), the nearest semitone."""
+    if chord.max() < CHORD_MIN_SHARE:
+        return float(np.round(semitone))
+    tones = np.argsort(chord)[::-1][:CHORD_TONES]
+    candidates = np.round(semitone) + np.arange(-6, 7)
+    classes = (candidates.astype(int) + A4_CLASS) % 12
+    allowed = np.isin(classes, tones)
+    distance = np.abs(candidates - semitone) - 1e-3 * chord[classes]
+    return float(candidates[allowed][np.argmin(distance[allowed])])
+
+
+def snap_notes(semitones: np.ndarray, periodicity: np.ndarray, voiced: np.ndarray, offset: float,
+               chord: np.ndarray | None = None) -> np.ndarray:
     """One part's [N] pitches with each note (a run of `voiced` quarters) one pitch on the grid
-    `offset` semitones from A440, and the unvoiced quarters the nearest note's; unchanged if none is voiced."""
+    `offset` semitones from A440, and the unvoiced quarters the nearest note's; unchanged if none is voiced.
+    With `chord`, the band's [12, N] pitch-class shares, each note lands on one of the band's
+    strongest pitch classes over it."""
     notes = _notes(semitones, voiced)
     if not notes:
         return semitones.copy()
     out = semitones.copy()
     for note in notes:
-        out[note] = np.round(_weighted_median(semitones[note], periodicity[note]) - offset) + offset
+        pitch = _weighted_median(semitones[note], periodicity[note]) - offset
+        pitch = np.round(pitch) if chord is None else _on_chord(pitch, chord[:, note].mean(axis=1))
+        out[note] = pitch + offset
     position, pitched = np.arange(out.shape[0]), np.flatnonzero(voiced)
     right = np.clip(np.searchsorted(pitched, position), 0, pitched.shape[0] - 1)
     left = np.clip(right - 1, 0, None)

@@ -84,5 +84,6 @@ class Standardised(GridConstants):
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray) -> np.ndarray:
-        return self.stats.normalize(self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context)))
+    def in_tune(self, target: np.ndarray, context: np.ndarray, chord: bool = False) -> np.ndarray:
+        raw = self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context), chord)
+        return self.stats.normalize(raw)

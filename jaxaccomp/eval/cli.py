@@ -45,7 +45,7 @@ DEFAULT_R = ("1/8", "1/4", "1/2", "1")
 SETTINGS_FILE = "settings.json"
 QUICK = ("--data", "eval-quick/data", "--out", "eval-quick/results", "--render-songs", "6", "--render-seconds", "30",
          "--songs", "6", "--r", "1/4", "--w", "1", "--metrics", "beat_f1", "coherence_ours", "onset_corr",
-         "chroma_corr", "in_tune", "pitched", "--references", "ground_truth", "random_pairing", "codec_round_trip", "--workers", "2")
+         "chroma_corr", "in_tune", "in_chord", "pitched", "--references", "ground_truth", "random_pairing", "codec_round_trip", "--workers", "2")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,13 @@ parts score about 0.9 or more (docs/evaluation.md).
 A part can be in tune and still be mostly noise: `pitched_share` is the share of the part's frames
 in which pyin hears a pitch at all (a strummed guitar of noise scores about 0, the rendered parts
 0.2-0.8). Both read the same pitch track, computed once per part.
+
+In tune is not in harmony: a note on the grid can still be one the band's chord does not hold.
+`in_chord_share` reads the same track against the band's chord: a pitched frame is in the chord
+when its pitch class is one of CHORD_TONES strongest of the context's chroma at that moment
+(librosa's constant-Q chroma at the band's tuning), a triad's worth. A part that picks its notes at
+random scores about CHORD_TONES / 12; the rendered parts about 0.5-0.6 (their passing notes, and
+chords that the other three stems voice without them, are outside).
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ MIN_PITCHED_S = 1.0  # pitched seconds a part needs to be scored
 # pyin's voicing probability below which a frame pyin calls voiced is not counted as pitched: its
 # Viterbi path calls most of white noise voiced, at 0.01-0.02; a bass note reaches 0.1-0.8.
 MIN_PROBABILITY = 0.05
+CHORD_TONES = 3  # the context's strongest pitch classes a note may take to count as in the chord
+QUIET_BAND = 1e-3  # context frames below this share of its mean energy hold no chord to judge against
 KEPT_TRACKS = 16  # pitch tracks kept: more than a random pairing's partners, each scored by both metrics in turn
 _TRACKS: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}  # (digest of the audio, rate) -> (f0, pitched)
 
@@ -72,3 +81,22 @@ def pitched_share(context: np.ndarray, stem: np.ndarray, sample_rate: int) -> fl
     """Share of the stem's frames in which pyin hears a pitch (the context is not needed; the metric
     signature takes it)."""
     return float(np.mean(pyin_track(stem, sample_rate)[1]))
+
+
+def in_chord_share(context: np.ndarray, stem: np.ndarray, sample_rate: int) -> float | None:
+    """Share of the stem's pitched frames (where the band sounds) whose pitch class is one of the
+    context's CHORD_TONES strongest at that frame (None: too little pitched sound to judge)."""
+    f0, pitched = pyin_track(stem, sample_rate)
+    band = resample(context, sample_rate, to=ANALYSIS_RATE)
+    if not np.any(band):
+        return None
+    tuning = band_tuning(context, sample_rate)
+    chroma = librosa.feature.chroma_cqt(y=band, sr=ANALYSIS_RATE, hop_length=HOP, tuning=tuning)  # [12, frames], C = 0
+    energy = librosa.feature.rms(y=band, frame_length=FRAME, hop_length=HOP)[0] ** 2
+    frames = min(f0.shape[0], chroma.shape[1], energy.shape[0])
+    judged = pitched[:frames] & (energy[:frames] > QUIET_BAND * energy.mean())
+    if judged.sum() * HOP / ANALYSIS_RATE < MIN_PITCHED_S:
+        return None
+    pitch_class = (np.round(12 * np.log2(f0[:frames][judged] / 440.0) - tuning).astype(int) + 9) % 12  # A = 9
+    strongest = np.argsort(chroma[:, :frames][:, judged], axis=0)[-CHORD_TONES:]  # [CHORD_TONES, judged]
+    return float(np.mean((strongest == pitch_class[None]).any(axis=0)))

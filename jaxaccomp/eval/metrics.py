@@ -145,6 +145,10 @@ def _registry(weights: Weights = ()) -> dict[str, Metric]:
                    "semitone grid (librosa's tuning estimate of the context): does it play in tune (bass, guitar, "
                    "piano; not normalised: any real part is in tune)", stems=PITCHED_STEMS,
                    normalised=False),
+        ClipMetric("in_chord", intonation.in_chord_share,
+                   f"share of the stem's pitched frames (pyin) whose pitch class is one of the band's "
+                   f"{intonation.CHORD_TONES} strongest at that moment (librosa's constant-Q chroma of the context): "
+                   "does it play notes of the band's chord (bass, guitar, piano)", stems=PITCHED_STEMS),
         ClipMetric("pitched", intonation.pitched_share,
                    "share of the stem's frames in which pyin hears a pitch: does it sound notes or noise (bass, "
                    "guitar, piano; not normalised: read against the ground truth)", stems=PITCHED_STEMS,

@@ -97,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jaxaccomp.runtime import Runtime
     from jaxaccomp.stream_settings import StreamSettings
     from jaxaccomp.streaming.models import default_checkpoint, load_model
+    from jaxaccomp.streaming.generator import TUNING_NAMES
 
     args = build_parser().parse_args(argv)
     stems = tuple(args.stems.split(","))
@@ -145,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = (args.checkpoint or default_checkpoint(args.mode)).resolve()
     guided = f"guidance {generator.guidance:g}, " if generator.guidance else ""
     guided += "periodic continuation, " if generator.continues_context else ""
-    guided += "in tune with the band, " if generator.tunes_to_band else ""
+    guided += f"{TUNING_NAMES[generator.tuning]}, " if generator.tuning in TUNING_NAMES else ""
     name = (f"{SERVER_NAME} ({generator.mode}, {generator.steps} steps, {guided}{runtime.dtype}, "
             f"model {model.name} {checkpoint_hash(model)})")
     session = Session(make_engine, settings, log=lambda line: print(line, file=sys.stderr), record=args.record,

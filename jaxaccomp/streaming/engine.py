@@ -4,8 +4,8 @@ Each `step` takes the newest block of the mixture the musician played (ending at
 position P), plans the step on the absolute timeline (`timeline.plan_step`), encodes the model
 window's context (samples not yet played are zeros, and masked; or, for a generator that
 `continues_context`, the song's periodic continuation, shown as visible), predicts every requested stem in
-one batched call, puts the pitched stems' notes on the band's semitone grid (for a generator that
-`tunes_to_band`; `codec.intonation`), stores the newly generated columns, decodes only the columns the returned audio
+one batched call, puts the pitched stems' notes on the band's semitone grid or chords (as the generator's
+`tuning` asks; `codec.intonation`), stores the newly generated columns, decodes only the columns the returned audio
 needs (all stems in one codec call), cuts exactly [W0 - fade, W1) and raises each part by the
 generator's make-up gain (`level`).
 
@@ -140,9 +140,9 @@ class StreamingEngine:
         window = self.generator(model_plan, source, context, self._labels,
                                 jax.random.fold_in(self._key, self.steps_taken))
         sampled_at = time.perf_counter()
-        if self.generator.tunes_to_band and self._pitched:
+        if self.generator.tuning != "off" and self._pitched:
             window = np.array(window)
-            window[self._pitched] = self.codec.in_tune(window[self._pitched], context)
+            window[self._pitched] = self.codec.in_tune(window[self._pitched], context, self.generator.tuning == "chord")
 
         oldest = min(plan.window_column, plan.decode_start_column)  # later steps reach no further back
         latents = {c: v for c, v in self._latents.items() if c >= oldest}

@@ -32,6 +32,7 @@ from jaxaccomp.streaming.level import check_gains
 from jaxaccomp.streaming.timeline import StepPlan
 
 # The reference servers' settings: 5 Karras levels for ADPM2 (server.py), 2 consistency steps (server_CD.py).
+TUNING_NAMES = {"band": "in tune with the band", "chord": "on the band's chords"}  # for start-up lines
 DEFAULT_STEPS: dict[str, int] = {"diffusion": SERVER_ADPM2["num_steps"], "consistency": 2}
 
 
@@ -40,7 +41,7 @@ class Predictor(Protocol):
 
     width: int  # columns of the model window
     continues_context: bool  # the engine shows it the song's periodic continuation (streaming.continuation)
-    tunes_to_band: bool  # the engine puts its notes on the band's semitone grid (codec.intonation)
+    tuning: str  # where the engine puts its notes (codec.intonation): 'chord', 'band' (its semitone grid) or 'off'
     makeup_gain_db: Mapping[str, float]  # dB the engine raises each stem's decoded part by (streaming.level)
 
     def __call__(self, plan: StepPlan, source: np.ndarray, context: np.ndarray, labels: np.ndarray,
@@ -72,7 +73,8 @@ class Generator:
     `guidance_cap` no guided value above the largest the plain conditional estimate gives its row.
     `continues_context` asks the engine to fill the context the musician
     has not played yet with the song's periodic continuation (`streaming.continuation`);
-    `tunes_to_band` asks it to put the generated notes on the band's semitone grid (`codec.intonation`).
+    `tuning` asks it to put the generated notes on the band's semitone grid ('band'), there and on the
+    band's strongest pitch classes ('chord'), or leave them ('off'; `codec.intonation`).
     A network that sees the known target is shown none of it at steps of at most
     `withhold_target_max_step_s` seconds (0: never), as in its training examples with the target hidden;
     the sampler still keeps the known columns in place. At such small steps nearly the whole target is
@@ -83,7 +85,7 @@ class Generator:
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
                  continues_context: bool = False, guided_channels: tuple[int, int] | None = None,
-                 guidance_cap: bool = False, tunes_to_band: bool = True, withhold_target_max_step_s: float = 0.0,
+                 guidance_cap: bool = False, tuning: str = "band", withhold_target_max_step_s: float = 0.0,
                  makeup_gain_db: Mapping[str, float] | None = None):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
@@ -98,7 +100,7 @@ class Generator:
         self.mode: Mode = denoiser.mode
         self.steps = DEFAULT_STEPS[self.mode] if steps is None else steps
         self.guidance, self.guided_channels, self.guidance_cap = guidance, guided_channels, guidance_cap
-        self.continues_context, self.tunes_to_band = continues_context, tunes_to_band
+        self.continues_context, self.tuning = continues_context, tuning
         self.makeup_gain_db = dict(makeup_gain_db or {})
         sees_target = denoiser.conditions_on_target
         self.withhold_target_max_step_s = withhold_target_max_step_s if sees_target else 0.0
@@ -143,7 +145,7 @@ class Generator:
     def sampler_name(self) -> str:
         """What samples, for a start-up line: "diffusion sampler (5 steps, context guidance 3, periodic continuation)"."""
         continuation = "periodic continuation" if self.continues_context else "no continuation"
-        continuation += ", in tune with the band" if self.tunes_to_band else ""
+        continuation += f", {TUNING_NAMES[self.tuning]}" if self.tuning in TUNING_NAMES else ""
         rows = "" if self.guided_channels is None or not self.guidance else " on channels {}-{}".format(
             self.guided_channels[0], self.guided_channels[1] - 1)
         rows += ", capped" if self.guidance and self.guidance_cap else ""

@@ -35,7 +35,7 @@ def guidance_scale(text: str) -> float:
 
 
 CONTINUATIONS = ("periodic", "off")  # what fills the context the musician has not played yet
-TUNINGS = ("band", "off")  # where the generated notes' pitches go (codec.intonation)
+TUNINGS = ("band", "chord", "off")  # where the generated notes' pitches go (codec.intonation)
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +50,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                              "default: what the checkpoint recommends, off if it says nothing")
     parser.add_argument("--tuning", choices=TUNINGS, default="band",
                         help="'band' (default): every generated note one steady pitch on the band's semitone grid; "
+                             "'chord': there, and on one of the band's two strongest pitch classes over the note; "
                              "'off': the pitch as the model samples it, tens of cents off and wavering "
                              "(the embedded codec's parts; Music2Latent's latents hold no pitch to move)")
 
@@ -137,7 +138,7 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
     codec = get_codec(codec_name or meta["codec"], device=runtime.codec_device)
     denoiser, _ = load_denoiser(checkpoint, expected_codec=codec.name, dtype=runtime.jax_dtype)
     return codec, Generator(denoiser, steps, guidance, continues_context=continuation == "periodic",
-                            tunes_to_band=tuning == "band",
+                            tuning=tuning,
                             guided_channels=recommended_guided_channels(meta),
                             guidance_cap=recommended_guidance_cap(meta),
                             withhold_target_max_step_s=recommended_withhold_target(meta),
