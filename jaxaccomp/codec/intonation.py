@@ -64,18 +64,17 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
-def _on_chord(semitone: float, chord: np.ndarray) -> float:
-    """The pitch nearest `semitone` (on the A440 grid) whose class is one of the CHORD_TONES strongest
-    of the [12] pitch-class shares `chord`; of two equally near, the stronger. Where the band sounds
-    no chord (silence, or a context not played yet), the nearest semitone."""
-    if chord.max() < CHORD_MIN_SHARE:
-        return float(np.round(semitone))
-    tones = np.argsort(chord)[::-1][:CHORD_TONES]
-    candidates = np.round(semitone) + np.arange(-6, 7)
+def _on_chord(semitones: np.ndarray, chords: np.ndarray) -> np.ndarray:
+    """For [n] pitches (on the A440 grid), the nearest whose class is one of the CHORD_TONES strongest
+    of their [n, 12] pitch-class shares; of two equally near, the stronger. Where the band sounds no
+    chord (silence, or a context not played yet), the nearest semitone."""
+    tones = np.argsort(chords, axis=1)[:, -CHORD_TONES:]  # [n, CHORD_TONES]
+    candidates = np.round(semitones)[:, None] + np.arange(-6, 7)  # [n, 13]: every pitch class
     classes = (candidates.astype(int) + A4_CLASS) % 12
-    allowed = np.isin(classes, tones)
-    distance = np.abs(candidates - semitone) - 1e-3 * chord[classes]
-    return float(candidates[allowed][np.argmin(distance[allowed])])
+    allowed = (classes[..., None] == tones[:, None, :]).any(axis=-1)
+    distance = np.abs(candidates - semitones[:, None]) - 1e-3 * np.take_along_axis(chords, classes, axis=1)
+    chosen = np.take_along_axis(candidates, np.where(allowed, distance, np.inf).argmin(axis=1)[:, None], axis=1)[:, 0]
+    return np.where(chords.max(axis=1) >= CHORD_MIN_SHARE, chosen, np.round(semitones))
 
 
 def snap_notes(semitones: np.ndarray, periodicity: np.ndarray, voiced: np.ndarray, offset: float,
@@ -87,10 +86,15 @@ def snap_notes(semitones: np.ndarray, periodicity: np.ndarray, voiced: np.ndarra
     notes = _notes(semitones, voiced)
     if not notes:
         return semitones.copy()
+    pitches = np.array([_weighted_median(semitones[note], periodicity[note]) for note in notes]) - offset
+    if chord is None:
+        pitches = np.round(pitches)
+    else:
+        summed = np.pad(np.cumsum(chord, axis=1), ((0, 0), (1, 0)))  # the band's chord over each note:
+        starts, stops = (np.array([getattr(note, end) for note in notes]) for end in ("start", "stop"))
+        pitches = _on_chord(pitches, ((summed[:, stops] - summed[:, starts]) / (stops - starts)).T)
     out = semitones.copy()
-    for note in notes:
-        pitch = _weighted_median(semitones[note], periodicity[note]) - offset
-        pitch = np.round(pitch) if chord is None else _on_chord(pitch, chord[:, note].mean(axis=1))
+    for note, pitch in zip(notes, pitches):
         out[note] = pitch + offset
     position, pitched = np.arange(out.shape[0]), np.flatnonzero(voiced)
     right = np.clip(np.searchsorted(pitched, position), 0, pitched.shape[0] - 1)
