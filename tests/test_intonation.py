@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxaccomp.codec import get_codec, intonation
-from jaxaccomp.codec.embedded import _CHROMA, _PERIODICITY, _PITCH, A4_HZ, CHROMA_FLOOR, CHROMA_SCALE, LOG2_F0_CENTRE, LOG2_F0_SCALE, EmbeddedCodec, pitch_track
+from jaxaccomp.codec.embedded import _PERIODICITY, _PITCH, A4_HZ, LOG2_F0_CENTRE, LOG2_F0_SCALE, EmbeddedCodec, band_chord, pitch_track
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.eval.intonation import in_chord_share, in_tune_share, pitched_share
 
@@ -63,29 +63,29 @@ def test_each_note_becomes_one_pitch_on_the_grid_and_silence_holds_the_nearest_n
     np.testing.assert_allclose(EmbeddedCodec().in_tune(unvoiced[None], band)[0], unvoiced, atol=1e-6)
 
 
-def with_chord(raw: np.ndarray, shares: dict[int, float]) -> np.ndarray:
-    """`raw` latents whose every frame holds these pitch-class shares (C = 0), the rest spread evenly."""
-    share = np.full(12, (1 - sum(shares.values())) / (12 - len(shares)))
-    share[list(shares)] = list(shares.values())
-    out = raw.copy()
-    out[_CHROMA] = (np.log(12 * share + CHROMA_FLOOR) / CHROMA_SCALE)[:, None]
-    return out
-
-
-def test_with_the_chord_each_note_takes_the_nearest_of_the_bands_two_strongest_pitch_classes():
-    # notes (quarters) near A#4 (+1.2), near F4 (-4.4), on E5 (+7) and near D4 (-7.4)
-    semitones = np.r_[np.full(6, 1.2), np.full(6, -4.4), np.full(6, 7.0), np.full(6, -7.4)]
-    target = latents(semitones, np.resize(np.r_[np.full(5, 0.95), 0.1], 24))  # four notes, a rest after each
-    band = latents(np.arange(24) - 12.0, np.full(24, 0.95))  # an A440 band ...
-    c_and_e = with_chord(band, {0: 0.3, 4: 0.25, 7: 0.1})  # ... sounding C and E (G weaker: not a chord tone)
-    out = pitches(EmbeddedCodec().in_tune(target[None], c_and_e, chord=True)[0])
+def test_with_the_band_each_note_takes_the_nearest_of_its_two_strongest_pitch_classes():
+    codec = EmbeddedCodec()
+    band = tone(261.63) + tone(329.63) + tone(523.25)  # C and E
+    context = codec.encode(band[None])[0]
+    quarters = 4 * context.shape[1]
+    # four notes (quarters, a rest after each) near A#4 (+1.2), near F4 (-4.4), on E5 (+7), near D4 (-7.4)
+    semitones = np.repeat([1.2, -4.4, 7.0, -7.4], quarters // 4)
+    target = latents(semitones, np.resize(np.r_[np.full(quarters // 4 - 1, 0.95), 0.1], quarters))
+    firsts, grid = np.arange(4) * (quarters // 4), offset(context)  # the band's own tuning, 2.5 cents sharp
+    out = pitches(codec.in_tune(target[None], context, band)[0])
     # C5 (+3), E4 (-5), E5 unchanged (+7), and from -7.4: C4 (-9) and E4 (-5) are 1.6 and 2.4 away
-    np.testing.assert_allclose(out[[0, 6, 12, 18]], [3, -5, 7, -9], atol=1e-4)
-    # a band that sounds no chord (a flat chroma: silence, or nothing played yet) only rounds
-    flat = pitches(EmbeddedCodec().in_tune(target[None], with_chord(band, {}), chord=True)[0])
-    np.testing.assert_allclose(flat[[0, 6, 12, 18]], [1, -4, 7, -7], atol=1e-4)
-    # without the chord, the grid alone
-    np.testing.assert_allclose(pitches(EmbeddedCodec().in_tune(target[None], c_and_e)[0])[[0, 6, 12, 18]], [1, -4, 7, -7], atol=1e-4)
+    np.testing.assert_allclose(out[firsts] - grid, [3, -5, 7, -9], atol=1e-4)
+    # a band that sounds no chord (silence, or nothing played yet) only rounds, as without the band's audio
+    for out in (codec.in_tune(target[None], context, np.zeros_like(band)), codec.in_tune(target[None], context)):
+        np.testing.assert_allclose(pitches(out[0])[firsts] - grid, [1, -4, 7, -7], atol=1e-4)
+
+
+def test_the_bands_chord_is_the_share_of_each_pitch_class_of_its_peaks():
+    chord = band_chord(tone(220.0) + tone(277.18) + tone(329.63), 0.0)  # A major: A, C#, E
+    assert chord.shape == (12, 31)
+    assert set(np.argsort(chord[:, 15])[-3:]) == {9, 1, 4}
+    np.testing.assert_allclose(chord.sum(axis=0), 1.0, atol=1e-6)
+    np.testing.assert_allclose(band_chord(np.zeros(4096 * 31 + 1536, np.float32), 0.0), 1 / 12)
 
 
 def test_the_standardised_codec_snaps_in_raw_units():
@@ -118,7 +118,7 @@ def test_a_note_off_the_chord_comes_out_of_the_decoder_on_it_by_an_independent_e
     bass = tone(73.42)  # D2: no note of the band's
     context = codec.encode(band[None])[0]
     plain = codec.decode(codec.in_tune(codec.encode(bass[None]), context))[0]
-    on_chord = codec.decode(codec.in_tune(codec.encode(bass[None]), context, chord=True))[0]
+    on_chord = codec.decode(codec.in_tune(codec.encode(bass[None]), context, band))[0]
     assert in_chord_share(band, plain, SR) < 0.1
     assert in_chord_share(band, on_chord, SR) > 0.9
 

@@ -47,10 +47,10 @@ class Codec(Protocol):
         """[B, 64, T] latents -> [B, 4096 T + 1536] audio; the same seed gives the same audio."""
         ...
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, chord: bool = False) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
         """[S, 64, W] generated latents with their notes on the semitone grid of the [64, W] context
-        they accompany, with `chord` also on its strongest pitch classes (latents that hold no
-        explicit pitch come back unchanged)."""
+        they accompany; given the [4096 W + 1536] `band` audio it was encoded from, also on the band's
+        chords (latents that hold no explicit pitch come back unchanged)."""
         ...
 
 

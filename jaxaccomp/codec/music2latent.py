@@ -177,6 +177,6 @@ class Music2LatentCodec(GridConstants):
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return self.decode_tensor(check_latents(latents), seed)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, chord: bool = False) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
         """Unchanged: Music2Latent's latents hold no pitch that could be moved to a grid."""
         return target

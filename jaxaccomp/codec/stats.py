@@ -84,6 +84,6 @@ class Standardised(GridConstants):
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, chord: bool = False) -> np.ndarray:
-        raw = self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context), chord)
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
+        raw = self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context), band)
         return self.stats.normalize(raw)

@@ -142,7 +142,8 @@ class StreamingEngine:
         sampled_at = time.perf_counter()
         if self.generator.tuning != "off" and self._pitched:
             window = np.array(window)
-            window[self._pitched] = self.codec.in_tune(window[self._pitched], context, self.generator.tuning == "chord")
+            band = encoded if self.generator.tuning == "chord" else None
+            window[self._pitched] = self.codec.in_tune(window[self._pitched], context, band)
 
         oldest = min(plan.window_column, plan.decode_start_column)  # later steps reach no further back
         latents = {c: v for c, v in self._latents.items() if c >= oldest}
