@@ -35,7 +35,7 @@ from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.data.slakh import accompaniment, load_split
 from jaxaccomp.constants import STEMS
 from jaxaccomp.eval.follow import CONTROL_BEATS, follow, full_scale_share, level_difference_db
-from jaxaccomp.eval.intonation import in_tune_share
+from jaxaccomp.eval.intonation import in_chord_share, in_tune_share
 
 SERVER_START_TIMEOUT = 600.0  # seconds: loading and compiling on a slow machine
 
@@ -81,13 +81,15 @@ def stop_server(server: subprocess.Popen) -> int:
 def write_follow(out: Path, context: np.ndarray, truth: np.ndarray, generated: np.ndarray, start: int,
                  beat_seconds: float) -> dict:
     """follow.json: the follow-the-song figures of `generated` against `truth` from sample `start` on, its
-    level against the true stem's, and how much of each is in tune with the band (`context`)."""
+    level against the true stem's, and how much of each is in tune with the band (`context`) and on its chord."""
     context, truth, generated = context[start:], truth[start:], generated[start:]
     figures = {"from_s": start / SAMPLE_RATE, "beat_s": beat_seconds, "control_delay_beats": CONTROL_BEATS,
                **follow(truth, generated, SAMPLE_RATE, beat_seconds),
                "level_difference_db": level_difference_db(truth, generated), "full_scale_share": full_scale_share(generated),
                "in_tune": in_tune_share(context, generated, SAMPLE_RATE),
-               "in_tune_true_stem": in_tune_share(context, truth, SAMPLE_RATE)}
+               "in_tune_true_stem": in_tune_share(context, truth, SAMPLE_RATE),
+               "in_chord": in_chord_share(context, generated, SAMPLE_RATE),
+               "in_chord_true_stem": in_chord_share(context, truth, SAMPLE_RATE)}
     (out / "follow.json").write_text(json.dumps(figures, indent=2) + "\n")
     return figures
 
@@ -100,7 +102,9 @@ def follow_line(figures: dict) -> str:
             f"level {figures['level_difference_db']:+.1f} dB against the true stem, "
             f"{100 * figures['full_scale_share']:.2f} % of samples at full scale"
             + ("" if figures["in_tune"] is None else f"; {100 * figures['in_tune']:.0f} % of its pitched time in tune "
-               f"with the band (the true stem {100 * (figures['in_tune_true_stem'] or 0):.0f} %)"))
+               f"with the band (the true stem {100 * (figures['in_tune_true_stem'] or 0):.0f} %)")
+            + ("" if figures["in_chord"] is None else f", {100 * figures['in_chord']:.0f} % on the band's chord "
+               f"(the true stem {100 * (figures['in_chord_true_stem'] or 0):.0f} %)"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

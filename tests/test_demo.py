@@ -34,7 +34,7 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
     model = default_checkpoint(None)  # the server names its model, so latency.json records it
     assert model.name == "frames_cd"  # the demo streams the consistency student, sampled as it recommends
     steps = sampling_steps(json.loads((model / "meta.json").read_text()), None)
-    assert report["server"]["name"] == f"jaxaccomp (consistency, {steps} steps, guidance 3, periodic continuation, in tune with the band, float32, model {model.name} {checkpoint_hash(model)})"
+    assert report["server"]["name"] == f"jaxaccomp (consistency, {steps} steps, guidance 3, periodic continuation, in tune with the band, on its chords, float32, model {model.name} {checkpoint_hash(model)})"
     assert report["settings"]["position"]
     assert report["client"]["batches"] >= 3 and report["client"]["stale_chunks"] == 0
     assert report["server_stats"]["batches"] == report["client"]["batches"]
@@ -50,4 +50,7 @@ def test_demo_streams_a_rendered_song_through_serve_py(tmp_path, capsys):
     assert follow["in_tune_true_stem"] > 0.8  # the composer's bass is in tune with the band
     if follow["in_tune"] is not None:  # a 6-s song may leave the generated part too little pitched sound to judge
         assert 0 <= follow["in_tune"] <= 1 and "% of its pitched time in tune with the band (the true stem" in out
+    assert follow["in_chord_true_stem"] > 0.5  # the composer's bass plays the band's chord
+    if follow["in_chord"] is not None:
+        assert 0 <= follow["in_chord"] <= 1 and "% on the band's chord (the true stem" in out
     assert "follows the song from 3.0 s: onset correlation" in out

@@ -185,8 +185,11 @@ def test_models_play_in_tune_unless_told_not_to():
     from jaxaccomp.streaming import models
 
     _, default = models.load_model(None, "consistency", None, None)
+    _, band = models.load_model(None, "consistency", None, None, tuning="band")
     _, off = models.load_model(None, "consistency", None, None, tuning="off")
-    assert (default.tuning, off.tuning) == ("band", "off")
-    assert "in tune with the band" in default.sampler_name() and "in tune" not in off.sampler_name()
-    with pytest.raises(ValueError, match="tuning must be one of band, chord, off"):
+    assert (default.tuning, band.tuning, off.tuning) == ("chord", "band", "off")
+    assert "in tune with the band, on its chords" in default.sampler_name()
+    assert "in tune with the band" in band.sampler_name() and "chords" not in band.sampler_name()
+    assert "in tune" not in off.sampler_name()
+    with pytest.raises(ValueError, match="tuning must be one of chord, band, off"):
         models.load_model(None, "consistency", None, None, tuning="a432")

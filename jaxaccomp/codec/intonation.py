@@ -18,8 +18,8 @@ So, before decoding, each generated note is made one steady pitch on the band's 
 4. with the band's chord (`--tuning chord`): the model picks its notes at random as far as the
    band's harmony goes (its pitch classes rank among the band's as chance would have them), so a
    note instead takes the nearest pitch whose class is one of the CHORD_TONES strongest in the
-   band's chroma over the note (where the model cannot know the band yet, its periodic
-   continuation's). Two, not one: the real parts' notes are the band's strongest pitch class about
+   band's chroma over the note (read off the band's audio by the codec, `embedded.band_chord`;
+   where the model cannot know the band yet, off its periodic continuation). Two, not one: the real parts' notes are the band's strongest pitch class about
    a quarter of the time and one of its three strongest about half of it; two keeps that mix and
    the part's line, where one made every part play the band's loudest note (docs/streaming.md).
 It works on pitch tracks (semitones above A4 and periodicity per quarter frame, in time order);

@@ -45,7 +45,7 @@ class ModelSpec:
     dtype: str = "float32"  # the network's compute precision (runtime.Runtime.dtype)
     guidance: float = 0.0  # context guidance (diffusion.guidance)
     continuation: str = "off"  # what the model sees of the unplayed song (streaming.models.CONTINUATIONS)
-    tuning: str = "band"  # where the generated notes' pitches go (streaming.models.TUNINGS)
+    tuning: str = "chord"  # where the generated notes' pitches go (streaming.models.TUNINGS)
 
 
 @dataclass(frozen=True)

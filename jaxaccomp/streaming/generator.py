@@ -32,7 +32,7 @@ from jaxaccomp.streaming.level import check_gains
 from jaxaccomp.streaming.timeline import StepPlan
 
 # The reference servers' settings: 5 Karras levels for ADPM2 (server.py), 2 consistency steps (server_CD.py).
-TUNING_NAMES = {"band": "in tune with the band", "chord": "on the band's chords"}  # for start-up lines
+TUNING_NAMES = {"band": "in tune with the band", "chord": "in tune with the band, on its chords"}  # for start-up lines
 DEFAULT_STEPS: dict[str, int] = {"diffusion": SERVER_ADPM2["num_steps"], "consistency": 2}
 
 
@@ -85,7 +85,7 @@ class Generator:
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
                  continues_context: bool = False, guided_channels: tuple[int, int] | None = None,
-                 guidance_cap: bool = False, tuning: str = "band", withhold_target_max_step_s: float = 0.0,
+                 guidance_cap: bool = False, tuning: str = "chord", withhold_target_max_step_s: float = 0.0,
                  makeup_gain_db: Mapping[str, float] | None = None):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")

@@ -35,7 +35,7 @@ def guidance_scale(text: str) -> float:
 
 
 CONTINUATIONS = ("periodic", "off")  # what fills the context the musician has not played yet
-TUNINGS = ("band", "chord", "off")  # where the generated notes' pitches go (codec.intonation)
+TUNINGS = ("chord", "band", "off")  # where the generated notes' pitches go (codec.intonation)
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,9 +48,10 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                              f"repetition period continued (after {REPEAT_AFTER_S:g} s of sound: what followed the last time the song "
                              "sounded as it does now); 'off', nothing (masked, the reference's sampling); "
                              "default: what the checkpoint recommends, off if it says nothing")
-    parser.add_argument("--tuning", choices=TUNINGS, default="band",
-                        help="'band' (default): every generated note one steady pitch on the band's semitone grid; "
-                             "'chord': there, and on one of the band's two strongest pitch classes over the note; "
+    parser.add_argument("--tuning", choices=TUNINGS, default="chord",
+                        help="'chord' (default): every generated note one steady pitch on the band's semitone grid "
+                             "and on one of the band's two strongest pitch classes over the note; 'band': on the grid "
+                             "only, the note the model chose; "
                              "'off': the pitch as the model samples it, tens of cents off and wavering "
                              "(the embedded codec's parts; Music2Latent's latents hold no pitch to move)")
 
@@ -113,11 +114,11 @@ def default_checkpoint(mode: str | None) -> Path:
 
 def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None,
                steps: int | None, runtime: Runtime = Runtime(), guidance: float | None = None,
-               continuation: str | None = None, tuning: str = "band") -> tuple[Codec, Generator]:
+               continuation: str | None = None, tuning: str = "chord") -> tuple[Codec, Generator]:
     """The codec and generator of a checkpoint (default: the shipped demo model of `mode`), the network
     computing in `runtime.dtype` and the codec on `runtime.codec_device`. `steps`, `guidance` and
     `continuation` None take what the checkpoint recommends (`sampling` in its metadata; if it says
-    nothing, the reference server's steps, no guidance, no continuation); `tuning` "band" puts the generated notes on the band's semitone grid (`codec.intonation`)."""
+    nothing, the reference server's steps, no guidance, no continuation); `tuning` "band" puts the generated notes on the band's semitone grid, "chord" there and on its chords (`codec.intonation`)."""
     from jaxaccomp.codec.factory import get_codec
     from jaxaccomp.nn.checkpoint import load_denoiser, read_meta
 
