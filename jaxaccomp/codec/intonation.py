@@ -19,8 +19,8 @@ So, before decoding, each generated note is made one steady pitch on the band's 
    band's harmony goes (its pitch classes rank among the band's as chance would have them), so a
    note instead takes the nearest pitch whose class is one of the CHORD_TONES strongest in the
    band's chroma over the note (read off the band's audio by the codec, `embedded.band_chord`;
-   where the model cannot know the band yet, off its periodic continuation). Two, not one: the real parts' notes are the band's strongest pitch class about
-   a quarter of the time and one of its three strongest about half of it; two keeps that mix and
+   where the model cannot know the band yet, off its periodic continuation). Two, not one: by the codec's chroma of the band, the real parts' notes are its
+   strongest pitch class about a quarter of the time and among its three strongest about half; two keeps that mix and
    the part's line, where one made every part play the band's loudest note (docs/streaming.md).
 It works on pitch tracks (semitones above A4 and periodicity per quarter frame, in time order);
 the embedded codec reads them off its latents and writes the snapped pitches back
