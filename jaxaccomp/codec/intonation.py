@@ -1,4 +1,4 @@
-"""Generated notes in tune with the band: the embedded codec's pitch rows snapped to the band's semitone grid.
+"""Generated notes in tune with the band: the embedded codec's pitch rows snapped to its semitone grid and chords.
 
 Why: a model predicts each quarter frame's log2 f0 (rows 56-59) as a continuous number, and misses
 by tens of cents. The shipped student's pitched quarter frames lay anywhere between two semitones
@@ -19,9 +19,10 @@ So, before decoding, each generated note is made one steady pitch on the band's 
    band's harmony goes (its pitch classes rank among the band's as chance would have them), so a
    note instead takes the nearest pitch whose class is one of the CHORD_TONES strongest in the
    band's chroma over the note (read off the band's audio by the codec, `embedded.band_chord`;
-   where the model cannot know the band yet, off its periodic continuation). Two, not one: by the codec's chroma of the band, the real parts' notes are its
-   strongest pitch class about a quarter of the time and among its three strongest about half; two keeps that mix and
-   the part's line, where one made every part play the band's loudest note (docs/streaming.md).
+   where the model cannot know the band yet, off its periodic continuation). Two, not one: by
+   the codec's chroma of the band, the real parts' notes are its strongest pitch class about a
+   quarter of the time and among its three strongest about half; two keeps that mix and the
+   part's line, where one made every part play the band's loudest note (docs/streaming.md).
 It works on pitch tracks (semitones above A4 and periodicity per quarter frame, in time order);
 the embedded codec reads them off its latents and writes the snapped pitches back
 (`EmbeddedCodec.in_tune`), keeping every other row as it is.
