@@ -41,6 +41,22 @@ CHORD_TONES = 3  # the context's strongest pitch classes a note may take to coun
 QUIET_BAND = 1e-3  # context frames below this share of its mean energy hold no chord to judge against
 KEPT_TRACKS = 16  # pitch tracks kept: more than a random pairing's partners, each scored by both metrics in turn
 _TRACKS: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}  # (digest of the audio, rate) -> (f0, pitched)
+# The band's chord analysis, kept for the contexts last asked about: a random pairing scores every
+# partner's part against the same context.
+_CHORDS: dict[tuple[str, int], tuple[float, np.ndarray, np.ndarray]] = {}  # -> (tuning, chroma, energy)
+
+
+def _digest(audio: np.ndarray, sample_rate: int) -> tuple[str, int]:
+    return hashlib.blake2b(np.ascontiguousarray(audio, np.float32).tobytes(), digest_size=16).hexdigest(), sample_rate
+
+
+def _kept(cache: dict, key: tuple[str, int], compute) -> tuple:
+    """cache[key], computed first if absent; the oldest of KEPT_TRACKS entries makes room."""
+    if key not in cache:
+        if len(cache) >= KEPT_TRACKS:
+            del cache[next(iter(cache))]
+        cache[key] = compute()
+    return cache[key]
 
 
 def band_tuning(context: np.ndarray, sample_rate: int) -> float:
@@ -52,19 +68,27 @@ def band_tuning(context: np.ndarray, sample_rate: int) -> float:
 def pyin_track(stem: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(f0 in Hz per pyin frame, whether the frame is pitched) of a part. pyin takes seconds a clip, so
     the last KEPT_TRACKS tracks are kept: the evaluation asks for both metrics of a part in turn."""
-    stem = np.ascontiguousarray(stem, np.float32)
-    key = (hashlib.blake2b(stem.tobytes(), digest_size=16).hexdigest(), sample_rate)
-    if key not in _TRACKS:
-        if len(_TRACKS) >= KEPT_TRACKS:
-            del _TRACKS[next(iter(_TRACKS))]  # the oldest
+    def track() -> tuple[np.ndarray, np.ndarray]:
         f0, voiced, probability = librosa.pyin(resample(stem, sample_rate, to=ANALYSIS_RATE), fmin=PITCH_RANGE_HZ[0],
                                                fmax=PITCH_RANGE_HZ[1], sr=ANALYSIS_RATE, frame_length=FRAME,
                                                hop_length=HOP)
         pitched = voiced & (probability >= MIN_PROBABILITY)
         f0.setflags(write=False)  # shared by every caller of this part: nobody may change it
         pitched.setflags(write=False)
-        _TRACKS[key] = (f0, pitched)
-    return _TRACKS[key]
+        return f0, pitched
+    return _kept(_TRACKS, _digest(stem, sample_rate), track)
+
+
+def _band_chords(context: np.ndarray, sample_rate: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """(tuning, [12, frames] constant-Q chroma with C = 0, [frames] energy) of a sounding context."""
+    def analyse() -> tuple[float, np.ndarray, np.ndarray]:
+        band, tuning = resample(context, sample_rate, to=ANALYSIS_RATE), band_tuning(context, sample_rate)
+        chroma = librosa.feature.chroma_cqt(y=band, sr=ANALYSIS_RATE, hop_length=HOP, tuning=tuning)
+        energy = librosa.feature.rms(y=band, frame_length=FRAME, hop_length=HOP)[0] ** 2
+        chroma.setflags(write=False)  # shared by every part scored against this context
+        energy.setflags(write=False)
+        return tuning, chroma, energy
+    return _kept(_CHORDS, _digest(context, sample_rate), analyse)
 
 
 def in_tune_share(context: np.ndarray, stem: np.ndarray, sample_rate: int) -> float | None:
@@ -87,12 +111,9 @@ def in_chord_share(context: np.ndarray, stem: np.ndarray, sample_rate: int) -> f
     """Share of the stem's pitched frames (where the band sounds) whose pitch class is one of the
     context's CHORD_TONES strongest at that frame (None: too little pitched sound to judge)."""
     f0, pitched = pyin_track(stem, sample_rate)
-    band = resample(context, sample_rate, to=ANALYSIS_RATE)
-    if not np.any(band):
+    if not np.any(context):
         return None
-    tuning = band_tuning(context, sample_rate)
-    chroma = librosa.feature.chroma_cqt(y=band, sr=ANALYSIS_RATE, hop_length=HOP, tuning=tuning)  # [12, frames], C = 0
-    energy = librosa.feature.rms(y=band, frame_length=FRAME, hop_length=HOP)[0] ** 2
+    tuning, chroma, energy = _band_chords(context, sample_rate)
     frames = min(f0.shape[0], chroma.shape[1], energy.shape[0])
     judged = pitched[:frames] & (energy[:frames] > QUIET_BAND * energy.mean())
     if judged.sum() * HOP / ANALYSIS_RATE < MIN_PITCHED_S:

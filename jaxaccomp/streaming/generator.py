@@ -31,8 +31,9 @@ from jaxaccomp.nn.precond import Denoiser, Mode
 from jaxaccomp.streaming.level import check_gains
 from jaxaccomp.streaming.timeline import StepPlan
 
+# Where the engine puts the generated notes (codec.intonation; 'off': nowhere), and how start-up lines say it.
+TUNING_NAMES = {"chord": "in tune with the band, on its chords", "band": "in tune with the band"}
 # The reference servers' settings: 5 Karras levels for ADPM2 (server.py), 2 consistency steps (server_CD.py).
-TUNING_NAMES = {"band": "in tune with the band", "chord": "in tune with the band, on its chords"}  # for start-up lines
 DEFAULT_STEPS: dict[str, int] = {"diffusion": SERVER_ADPM2["num_steps"], "consistency": 2}
 
 

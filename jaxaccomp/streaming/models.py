@@ -12,7 +12,7 @@ from pathlib import Path
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.runtime import Runtime
 from jaxaccomp.streaming.continuation import REPEAT_AFTER_S
-from jaxaccomp.streaming.generator import DEFAULT_STEPS, Generator
+from jaxaccomp.streaming.generator import DEFAULT_STEPS, TUNING_NAMES, Generator
 from jaxaccomp.streaming.level import check_gains
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -35,7 +35,7 @@ def guidance_scale(text: str) -> float:
 
 
 CONTINUATIONS = ("periodic", "off")  # what fills the context the musician has not played yet
-TUNINGS = ("chord", "band", "off")  # where the generated notes' pitches go (codec.intonation)
+TUNINGS = (*TUNING_NAMES, "off")  # where the generated notes' pitches go (codec.intonation)
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
