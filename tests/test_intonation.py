@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxaccomp.codec import get_codec, intonation
+from jaxaccomp.codec.base import HeardBand
 from jaxaccomp.codec.embedded import _PERIODICITY, _PITCH, A4_HZ, LOG2_F0_CENTRE, LOG2_F0_SCALE, EmbeddedCodec, band_chord, pitch_track
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.eval.intonation import in_chord_share, in_tune_share, pitched_share
@@ -72,12 +73,42 @@ def test_with_the_band_each_note_takes_the_nearest_of_its_two_strongest_pitch_cl
     semitones = np.repeat([1.2, -4.4, 7.0, -7.4], quarters // 4)
     target = latents(semitones, np.resize(np.r_[np.full(quarters // 4 - 1, 0.95), 0.1], quarters))
     firsts, grid = np.arange(4) * (quarters // 4), offset(context)  # the band's own tuning, 2.5 cents sharp
-    out = pitches(codec.in_tune(target[None], context, band)[0])
+    out = pitches(codec.in_tune(target[None], context, HeardBand(band, context.shape[1], band))[0])
     # C5 (+3), E4 (-5), E5 unchanged (+7), and from -7.4: C4 (-9) and E4 (-5) are 1.6 and 2.4 away
     np.testing.assert_allclose(out[firsts] - grid, [3, -5, 7, -9], atol=1e-4)
     # a band that sounds no chord (silence, or nothing played yet) only rounds, as without the band's audio
-    for out in (codec.in_tune(target[None], context, np.zeros_like(band)), codec.in_tune(target[None], context)):
+    silent = np.zeros_like(band)
+    for out in (codec.in_tune(target[None], context, HeardBand(silent, context.shape[1], silent)),
+                codec.in_tune(target[None], context)):
         np.testing.assert_allclose(pitches(out[0])[firsts] - grid, [1, -4, 7, -7], atol=1e-4)
+
+
+def test_ahead_of_playback_notes_land_on_the_last_chord_heard_then_on_the_songs_key():
+    codec = EmbeddedCodec()
+    window = tone(261.63) + tone(329.63) + tone(523.25)  # C and E heard over the window's first 4 columns
+    context = codec.encode(window[None])[0]
+    past = tone(220.0, seconds=10.0) + tone(329.63, seconds=10.0)  # a song in A and E so far
+    frames = context.shape[1]
+    resting = np.arange(4 * frames) // 4 % 6 == 5  # a rest every 6th column: notes of 5 columns
+    target = latents(np.full(4 * frames, 1.2), np.where(resting, 0.0, 0.95))  # near A#4
+    out = pitches(codec.in_tune(target[None], context, HeardBand(window, 4, past))[0]) - offset(context)
+    # the note right after playback (columns 6-10) still hears the last chord: C5 (+3); from 16 columns
+    # (1.5 s) ahead only the key: A4 (0), the nearer of A and E
+    assert out[4 * 6] == pytest.approx(3, abs=1e-4)
+    np.testing.assert_allclose(out[[4 * 18, 4 * 24]], 0, atol=1e-4)
+
+
+def test_the_chord_ahead_fades_from_the_last_chord_heard_to_the_key():
+    heard = np.zeros((12, 8))
+    heard[[0, 4]] = 0.5  # C and E
+    key = np.full(12, 0.02)
+    key[[9, 4]] = 0.4  # A and E
+    ahead = intonation.chord_ahead(heard, key, 24)
+    np.testing.assert_allclose(ahead.sum(axis=0), 1.0)
+    assert set(np.argsort(ahead[:, 0])[-2:]) == {0, 4}  # the last chord first
+    np.testing.assert_allclose(ahead[:, intonation.HOLD_AHEAD_FRAMES:], key[:, None].repeat(8, axis=1))
+    assert np.all(np.diff(ahead[0]) <= 0)  # C fades
+    np.testing.assert_allclose(intonation.chord_ahead(heard[:, :0], key, 3), key[:, None].repeat(3, axis=1))
 
 
 def test_the_bands_chord_is_the_share_of_each_pitch_class_of_its_peaks():
@@ -86,6 +117,8 @@ def test_the_bands_chord_is_the_share_of_each_pitch_class_of_its_peaks():
     assert set(np.argsort(chord[:, 15])[-3:]) == {9, 1, 4}
     np.testing.assert_allclose(chord.sum(axis=0), 1.0, atol=1e-6)
     np.testing.assert_allclose(band_chord(np.zeros(4096 * 31 + 1536, np.float32), 0.0), 1 / 12)
+    every = band_chord(tone(220.0) + tone(277.18) + tone(329.63), 0.0, every=5)
+    np.testing.assert_allclose(every, chord[:, ::5], atol=1e-6)
 
 
 def test_the_standardised_codec_snaps_in_raw_units():
@@ -118,7 +151,7 @@ def test_a_note_off_the_chord_comes_out_of_the_decoder_on_it_by_an_independent_e
     bass = tone(73.42)  # D2: no note of the band's
     context = codec.encode(band[None])[0]
     plain = codec.decode(codec.in_tune(codec.encode(bass[None]), context))[0]
-    on_chord = codec.decode(codec.in_tune(codec.encode(bass[None]), context, band))[0]
+    on_chord = codec.decode(codec.in_tune(codec.encode(bass[None]), context, HeardBand(band, context.shape[1], band)))[0]
     assert in_chord_share(band, plain, SR) < 0.1
     assert in_chord_share(band, on_chord, SR) > 0.9
 

@@ -9,6 +9,7 @@ every codec serves the same model shapes and the same timeline.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -26,6 +27,15 @@ def num_frames(n_samples: int) -> int:
 
 def decoded_length(frames: int) -> int:
     return HOP * frames + PAD
+
+
+@dataclass(frozen=True)
+class HeardBand:
+    """What the engine has heard of the band, for putting generated notes on its chords (`Codec.in_tune`)."""
+
+    audio: np.ndarray  # [4096 W + 1536] the window's audio the context was encoded from
+    heard: int  # the window's first columns, up to the playback position, that the band was heard over
+    past: np.ndarray  # the song's audio before the playback position (its key)
 
 
 @runtime_checkable
@@ -47,10 +57,10 @@ class Codec(Protocol):
         """[B, 64, T] latents -> [B, 4096 T + 1536] audio; the same seed gives the same audio."""
         ...
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None) -> np.ndarray:
         """[S, 64, W] generated latents with their notes on the semitone grid of the [64, W] context
-        they accompany; given the [4096 W + 1536] `band` audio it was encoded from, also on the band's
-        chords (latents that hold no explicit pitch come back unchanged)."""
+        they accompany; given what was heard of the `band`, also on its chords, heard or predicted
+        (latents that hold no explicit pitch come back unchanged)."""
         ...
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from jaxaccomp.codec import intonation
-from jaxaccomp.codec.base import GridConstants, check_audio, check_latents, decoded_length
+from jaxaccomp.codec.base import GridConstants, HeardBand, check_audio, check_latents, decoded_length, num_frames
 from jaxaccomp.constants import SAMPLE_RATE
 
 N_FFT = 2048  # STFT window of the band and chroma analysis
@@ -109,12 +109,12 @@ def pitch_track(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 12 * (pitch.reshape(flat) - np.log2(A4_HZ)), periodicity.reshape(flat)
 
 
-def band_chord(audio: np.ndarray, offset: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """[12, T] each pitch class's share (C = 0) of the spectral peaks of the [4096 T + 1536] band audio
-    in a CHORD_FFT window centred on each latent frame, on the grid `offset` semitones from A440;
-    flat (1/12) where the band is silent."""
+def band_chord(audio: np.ndarray, offset: float, sample_rate: int = SAMPLE_RATE, every: int = 1) -> np.ndarray:
+    """[12, T / every] each pitch class's share (C = 0) of the spectral peaks of the [4096 T + 1536]
+    band audio in a CHORD_FFT window centred on every `every`th latent frame, on the grid `offset`
+    semitones from A440; flat (1/12) where the band is silent."""
     frames = (audio.shape[0] - FIRST_BLOCK * 2) // (HOPS_PER_FRAME * STFT_HOP)
-    centres = FIRST_BLOCK + HOPS_PER_FRAME * STFT_HOP * np.arange(frames) + HOPS_PER_FRAME * STFT_HOP // 2
+    centres = FIRST_BLOCK + HOPS_PER_FRAME * STFT_HOP * np.arange(0, frames, every) + HOPS_PER_FRAME * STFT_HOP // 2
     padded = np.pad(audio.astype(np.float32), CHORD_FFT // 2)  # padded[c : c + CHORD_FFT] is centred on audio[c]
     windows = np.lib.stride_tricks.sliding_window_view(padded, CHORD_FFT)[centres] * np.hanning(CHORD_FFT).astype(np.float32)
     freqs = np.fft.rfftfreq(CHORD_FFT, 1.0 / sample_rate)
@@ -301,19 +301,27 @@ class EmbeddedCodec(GridConstants):
         blocks = audio[:, FIRST_BLOCK:FIRST_BLOCK + frames * HOPS_PER_FRAME * STFT_HOP]
         return np.square(blocks).reshape(audio.shape[0], frames, HOPS_PER_FRAME, STFT_HOP).sum(axis=-1)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None) -> np.ndarray:
         """Each note of the [S, 64, W] target one pitch on the [64, W] context's semitone grid
-        (`codec.intonation`); given the `band` audio the context was encoded from, one of the band's
-        strongest pitch classes over the note (`band_chord`). Only the pitch rows change."""
+        (`codec.intonation`); given what was heard of the `band`, one of its strongest pitch classes
+        over the note (`band_chord` where heard, `intonation.chord_ahead` after). Only the pitch rows change."""
         target, context = check_latents(target), check_latents(context[None])[0]
         offset = intonation.band_offset(*pitch_track(context))
-        chord = None if band is None else np.repeat(band_chord(band, offset, self.sample_rate), QUARTERS, axis=1)
+        chord = None if band is None else np.repeat(self._band_chords(band, offset, context.shape[1]), QUARTERS, axis=1)
         out = target.copy()
         for stem, (semitones, periodicity) in enumerate(zip(*pitch_track(target))):
             snapped = intonation.snap_notes(semitones, periodicity, periodicity > VOICING_RANGE[0], offset, chord)
             log2_f0 = snapped / 12 + np.log2(A4_HZ)
             out[stem, _PITCH] = ((log2_f0 - LOG2_F0_CENTRE) / LOG2_F0_SCALE).reshape(-1, QUARTERS).T
         return out
+
+    def _band_chords(self, band: HeardBand, offset: float, frames: int) -> np.ndarray:
+        """[12, frames] the band's pitch-class shares over the window: heard, then predicted."""
+        heard = band_chord(band.audio[:decoded_length(min(band.heard, frames))], offset, self.sample_rate)
+        past = band.past[-int(intonation.KEY_S * self.sample_rate):]
+        key = (band_chord(past, offset, self.sample_rate, intonation.KEY_EVERY).mean(axis=1)
+               if num_frames(past.shape[0]) else np.full(12, 1.0 / 12))
+        return np.concatenate([heard, intonation.chord_ahead(heard, key, frames - heard.shape[1])], axis=1)
 
     # ------------------------------------------------------------------------------------------
     # Synthesis

@@ -18,11 +18,14 @@ So, before decoding, each generated note is made one steady pitch on the band's 
 4. with the band's chord (`--tuning chord`): the model picks its notes at random as far as the
    band's harmony goes (its pitch classes rank among the band's as chance would have them), so a
    note instead takes the nearest pitch whose class is one of the CHORD_TONES strongest in the
-   band's chroma over the note (read off the band's audio by the codec, `embedded.band_chord`;
-   where the model cannot know the band yet, off its periodic continuation). Two, not one: by
-   the codec's chroma of the band, the real parts' notes are its strongest pitch class about a
-   quarter of the time and among its three strongest about half; two keeps that mix and the
-   part's line, where one made every part play the band's loudest note (docs/streaming.md).
+   band's chroma over the note (read off the band's audio by the codec, `embedded.band_chord`).
+   Two, not one: by the codec's chroma of the band, the real parts' notes are its strongest pitch
+   class about a quarter of the time and among its three strongest about half; two keeps that mix
+   and the part's line, where one made every part play the band's loudest note (docs/streaming.md);
+5. ahead of the playback position, where the look-ahead generates, the band's chord is not heard
+   yet and is predicted (`chord_ahead`): the last chord heard, trusted less the further ahead, over
+   the song's key (its mean chroma over the last KEY_S). The periodic continuation's audio, which
+   the model hears there, holds the chord ahead worse than the key alone (docs/streaming.md).
 It works on pitch tracks (semitones above A4 and periodicity per quarter frame, in time order);
 the embedded codec reads them off its latents and writes the snapped pitches back
 (`EmbeddedCodec.in_tune`), keeping every other row as it is.
@@ -39,6 +42,13 @@ SPLIT_SEMITONES = 0.75  # a pitch step between neighbouring quarters that starts
 CHORD_TONES = 2  # the band's strongest pitch classes over a note that the note may land on
 CHORD_MIN_SHARE = 0.125  # strongest pitch class's share below which the band sounds no chord (flat: 1/12)
 A4_CLASS = 9  # pitch class of A (C = 0), the chroma's numbering
+# The chord ahead of playback (`chord_ahead`), chosen on 12 development songs by how often the two
+# strongest predicted pitch classes are among the band's three strongest when it gets there:
+KEY_S = 30.0  # the song's key: its mean chroma over this much of its past (10 s held it worse)
+KEY_EVERY = 5  # the key's chroma read off every 5th frame (0.46 s apart): as good, a fifth of the work
+HOLD_FRAMES = 4  # the last chord heard: the mean chroma of the last 4 heard frames (0.37 s)
+HOLD_WEIGHT = 2.0  # the last chord's weight against the key's at the playback position ...
+HOLD_AHEAD_FRAMES = 16  # ... falling linearly to nothing 16 frames (1.5 s) ahead, where the key alone is best
 
 
 def band_offset(semitones: np.ndarray, periodicity: np.ndarray) -> float:
@@ -57,6 +67,14 @@ def _notes(semitones: np.ndarray, voiced: np.ndarray) -> list[slice]:
     ends = voiced & ~np.concatenate([voiced[1:], [False]])
     ends[:-1] |= starts[1:] & voiced[:-1]
     return [slice(a, b + 1) for a, b in zip(np.flatnonzero(starts), np.flatnonzero(ends))]
+
+
+def chord_ahead(heard: np.ndarray, key: np.ndarray, frames: int) -> np.ndarray:
+    """[12, frames] pitch-class shares of the band over the `frames` after the [12, H] shares heard
+    (H >= 0), from the last chord heard and the song's [12] `key` shares."""
+    last = heard[:, -HOLD_FRAMES:].mean(axis=1) if heard.shape[1] else key
+    trust = HOLD_WEIGHT * np.clip(1.0 - (np.arange(frames) + 0.5) / HOLD_AHEAD_FRAMES, 0.0, None)
+    return (trust[None] * last[:, None] + key[:, None]) / (1.0 + trust[None])
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxaccomp.codec.base import GridConstants, check_audio, check_latents
+from jaxaccomp.codec.base import GridConstants, HeardBand, check_audio, check_latents
 from jaxaccomp.runtime import share_gpu_with_torch
 
 ENV_CHECKPOINT = "JAXACCOMP_M2L_CHECKPOINT"
@@ -177,6 +177,6 @@ class Music2LatentCodec(GridConstants):
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return self.decode_tensor(check_latents(latents), seed)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None) -> np.ndarray:
         """Unchanged: Music2Latent's latents hold no pitch that could be moved to a grid."""
         return target

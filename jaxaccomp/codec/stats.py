@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxaccomp.codec.base import Codec, GridConstants, check_latents
+from jaxaccomp.codec.base import Codec, GridConstants, HeardBand, check_latents
 
 EMBEDDED_STATS = Path(__file__).resolve().parent / "embedded_stats.json"
 
@@ -84,6 +84,6 @@ class Standardised(GridConstants):
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None) -> np.ndarray:
         raw = self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context), band)
         return self.stats.normalize(raw)

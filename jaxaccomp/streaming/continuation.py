@@ -219,7 +219,7 @@ class PeriodicContinuation:
                 self.lag, song = find_repeat(self._features, self.sample_rate), history
             else:
                 self.lag = self._find_period(history, end)
-                song = self._song(history, end)
+                song = self.song(history, end)
             if self.lag is not None:
                 self.lag = self._latest_sounding_repetition(song, self.lag, length)
             self._found_at = end
@@ -227,7 +227,7 @@ class PeriodicContinuation:
             return None
         return np.tile(np.asarray(history[-self.lag:], np.float32), -(-length // self.lag))[:length]
 
-    def _song(self, history: np.ndarray, end: int) -> np.ndarray:
+    def song(self, history: np.ndarray, end: int) -> np.ndarray:
         """The part of `history` (ending at stream position `end`) played since the song began."""
         return history[max(0, history.shape[0] - (end - self._song_start)):]
 
@@ -236,7 +236,7 @@ class PeriodicContinuation:
         the period of the newest `NEW_SONG_S` describes them, the band has moved on to another song (or
         to a part unlike anything before): that period, and the song is taken to begin `NEW_SONG_S` ago.
         Else the old song would hold the period for as long as it fills most of the history."""
-        period = find_period(self._song(history, end)[-int(HISTORY_S * self.sample_rate):], self.sample_rate)
+        period = find_period(self.song(history, end)[-int(HISTORY_S * self.sample_rate):], self.sample_rate)
         if period is None or end - self._song_start <= NEW_SONG_S * self.sample_rate:
             return period
         describes = self._describes(period)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from jaxaccomp.codec.base import Codec
+from jaxaccomp.codec.base import Codec, HeardBand
 from jaxaccomp.constants import PITCHED_STEMS, STEMS
 from jaxaccomp.streaming.continuation import MEMORY_S, PeriodicContinuation
 from jaxaccomp.streaming.generator import Predictor
@@ -142,7 +142,8 @@ class StreamingEngine:
         sampled_at = time.perf_counter()
         if self.generator.tuning != "off" and self._pitched:
             window = np.array(window)
-            band = encoded if self.generator.tuning == "chord" else None
+            band = None if self.generator.tuning != "chord" else HeardBand(
+                encoded, context_audio.shape[0] // self.codec.hop, self._continuation.song(history, end))
             window[self._pitched] = self.codec.in_tune(window[self._pitched], context, band)
 
         oldest = min(plan.window_column, plan.decode_start_column)  # later steps reach no further back
