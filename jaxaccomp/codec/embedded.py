@@ -23,6 +23,7 @@ high-fidelity one.
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 from scipy.signal import resample_poly
 
 from jaxaccomp.codec import intonation
@@ -119,7 +120,7 @@ def band_chord(audio: np.ndarray, offset: float, sample_rate: int = SAMPLE_RATE,
     windows = np.lib.stride_tricks.sliding_window_view(padded, CHORD_FFT)[centres] * np.hanning(CHORD_FFT).astype(np.float32)
     freqs = np.fft.rfftfreq(CHORD_FFT, 1.0 / sample_rate)
     top = int(np.searchsorted(freqs, CHORD_RANGE_HZ[1])) + 2  # bins above cannot be, or bound, a peak inside
-    power = _spectral_peaks(np.abs(np.fft.rfft(windows, axis=1)[:, :top]) ** 2)
+    power = _spectral_peaks(np.abs(scipy.fft.rfft(windows, axis=1)[:, :top]) ** 2)  # float32: 3x numpy's float64
     inside = (freqs[:top] >= CHORD_RANGE_HZ[0]) & (freqs[:top] <= CHORD_RANGE_HZ[1])
     classes = (np.round(12 * np.log2(freqs[:top][inside] / A4_HZ) - offset).astype(int) + intonation.A4_CLASS) % 12
     shares = power[:, inside] @ np.eye(12)[classes]  # [T, 12]
