@@ -34,7 +34,7 @@ class HeardBand:
     """What the engine has heard of the band, for putting generated notes on its chords (`Codec.in_tune`)."""
 
     audio: np.ndarray  # [4096 W + 1536] the window's audio the context was encoded from
-    heard: int  # the window's first columns, up to the playback position, that the band was heard over
+    heard: int  # the window's first columns the band was heard over, up to playback (a partly heard one too)
     past: np.ndarray  # the song's audio before the playback position (its key)
 
 
