@@ -83,6 +83,41 @@ def test_with_the_band_each_note_takes_the_nearest_of_its_two_strongest_pitch_cl
         np.testing.assert_allclose(pitches(out[0])[firsts] - grid, [1, -4, 7, -7], atol=1e-4)
 
 
+def test_a_bass_takes_the_chords_root_in_its_register_where_the_root_is_one_of_the_two_strongest():
+    semitones = np.repeat([-28.4, -30.2, -26.0, -29.1, -28.4, -25.6], 4)  # notes around E2-G2 (A4 = 0)
+    periodicity = np.resize(np.r_[np.full(3, 0.95), 0.1], semitones.shape[0])
+    c_major, a_minor = np.zeros(12), np.zeros(12)
+    c_major[[0, 7, 4]] = [0.4, 0.35, 0.25]  # C G E: the root C among the two strongest
+    a_minor[[4, 0, 9]] = [0.4, 0.35, 0.25]  # E C A: A minor's root A is not
+    chord = np.repeat(np.stack([c_major] * 4 + [a_minor] * 2, axis=1), 4, axis=1)
+    bass = intonation.snap_notes(semitones, periodicity, periodicity > 0.5, 0.0, chord, root=True)
+    # C in the octave around the notes' median (-28): C2 (-33), even for the note nearer G2 (-26)
+    np.testing.assert_allclose(bass[::4][:4], -33)
+    other = intonation.snap_notes(semitones, periodicity, periodicity > 0.5, 0.0, chord)
+    np.testing.assert_allclose(other[::4][:4], [-26, -33, -26, -26])  # the nearest of C and G
+    # over A minor the root is not among E and C: the nearest of them, as for any part
+    np.testing.assert_allclose(bass[::4][4:], other[::4][4:])
+    np.testing.assert_allclose(bass[::4][4:], -29)  # E2
+    # a low part's root stays above E1 (-41), the lowest note of a bass
+    low = intonation.snap_notes(semitones - 15, periodicity, periodicity > 0.5, 0.0, chord, root=True)
+    np.testing.assert_allclose(low[::4][:4], -33)
+    flat = intonation.snap_notes(semitones, periodicity, periodicity > 0.5, 0.0, np.full((12, 24), 1 / 12), root=True)
+    np.testing.assert_allclose(flat[::4], np.round(semitones[::4]))  # no chord: only rounded
+
+
+def test_the_codec_puts_only_the_parts_marked_as_basses_on_the_roots():
+    codec = EmbeddedCodec()
+    band = 2 * tone(261.63) + tone(392.0) + 0.5 * tone(329.63)  # C loudest, then G, then E
+    context = codec.encode(band[None])[0]
+    quarters = 4 * context.shape[1]
+    target = latents(np.full(quarters, -4.4), np.full(quarters, 0.95))  # near F4
+    heard = HeardBand(band, context.shape[1], band)
+    bass, other = (pitches(part) - offset(context) for part in
+                   codec.in_tune(np.stack([target, target]), context, heard, roots=[True, False]))
+    np.testing.assert_allclose(bass, -9, atol=1e-4)  # C4, the root
+    np.testing.assert_allclose(other, -2, atol=1e-4)  # G4, the nearer of C and G
+
+
 def test_ahead_of_playback_notes_land_on_the_last_chord_heard_then_on_the_songs_key():
     codec = EmbeddedCodec()
     window = tone(261.63) + tone(329.63) + tone(523.25)  # C and E heard over the window's first 4 columns

@@ -9,6 +9,7 @@ every codec serves the same model shapes and the same timeline.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -57,10 +58,12 @@ class Codec(Protocol):
         """[B, 64, T] latents -> [B, 4096 T + 1536] audio; the same seed gives the same audio."""
         ...
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,
+                roots: Sequence[bool] = ()) -> np.ndarray:
         """[S, 64, W] generated latents with their notes on the semitone grid of the [64, W] context
-        they accompany; given what was heard of the `band`, also on its chords, heard or predicted
-        (latents that hold no explicit pitch come back unchanged)."""
+        they accompany; given what was heard of the `band`, also on its chords, heard or predicted,
+        the parts that `roots` marks (a bass) on the chords' roots (latents that hold no explicit
+        pitch come back unchanged)."""
         ...
 
 

@@ -22,6 +22,8 @@ high-fidelity one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.fft
 from scipy.signal import resample_poly
@@ -302,16 +304,19 @@ class EmbeddedCodec(GridConstants):
         blocks = audio[:, FIRST_BLOCK:FIRST_BLOCK + frames * HOPS_PER_FRAME * STFT_HOP]
         return np.square(blocks).reshape(audio.shape[0], frames, HOPS_PER_FRAME, STFT_HOP).sum(axis=-1)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,
+                roots: Sequence[bool] = ()) -> np.ndarray:
         """Each note of the [S, 64, W] target one pitch on the [64, W] context's semitone grid
         (`codec.intonation`); given what was heard of the `band`, one of its strongest pitch classes
-        over the note (`band_chord` where heard, `intonation.chord_ahead` after). Only the pitch rows change."""
+        over the note (`band_chord` where heard, `intonation.chord_ahead` after), or its chord's root
+        for the parts `roots` marks. Only the pitch rows change."""
         target, context = check_latents(target), check_latents(context[None])[0]
         offset = intonation.band_offset(*pitch_track(context))
         chord = None if band is None else np.repeat(self._band_chords(band, offset, context.shape[1]), QUARTERS, axis=1)
         out = target.copy()
         for stem, (semitones, periodicity) in enumerate(zip(*pitch_track(target))):
-            snapped = intonation.snap_notes(semitones, periodicity, periodicity > VOICING_RANGE[0], offset, chord)
+            root = stem < len(roots) and roots[stem]
+            snapped = intonation.snap_notes(semitones, periodicity, periodicity > VOICING_RANGE[0], offset, chord, root)
             log2_f0 = snapped / 12 + np.log2(A4_HZ)
             out[stem, _PITCH] = ((log2_f0 - LOG2_F0_CENTRE) / LOG2_F0_SCALE).reshape(-1, QUARTERS).T
         return out

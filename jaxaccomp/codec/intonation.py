@@ -22,7 +22,13 @@ So, before decoding, each generated note is made one steady pitch on the band's 
    Two, not one: by the codec's chroma of the band, the real parts' notes are its strongest pitch
    class about a quarter of the time and among its three strongest about half; two keeps that mix
    and the part's line, where one made every part play the band's loudest note (docs/streaming.md);
-5. ahead of the playback position, where the look-ahead generates, the band's chord is not heard
+5. a bass (`root=True`) plays the chord's root, as a bass player does, wherever the root of the
+   triad (major or minor) that best matches the band's chroma over a note is one of those two
+   classes; the root goes in the part's own register (the octave around its notes' median, above
+   E1), since the nearest root pulled the line down a fourth on average. Ahead of playback this puts
+   the bass on the composer's root about half the time instead of 30 %, and among the band's three
+   strongest classes more often (docs/streaming.md);
+6. ahead of the playback position, where the look-ahead generates, the band's chord is not heard
    yet and is predicted (`chord_ahead`): the last chord heard, trusted less the further ahead, over
    the song's key (its mean chroma over the last KEY_S). The periodic continuation's audio, which
    the model hears there, holds the chord ahead worse than the key alone (docs/streaming.md).
@@ -42,6 +48,7 @@ SPLIT_SEMITONES = 0.75  # a pitch step between neighbouring quarters that starts
 CHORD_TONES = 2  # the band's strongest pitch classes over a note that the note may land on
 CHORD_MIN_SHARE = 0.125  # strongest pitch class's share below which the band sounds no chord (flat: 1/12)
 A4_CLASS = 9  # pitch class of A (C = 0), the chroma's numbering
+LOWEST_BASS = -41  # E1 (41.2 Hz) in semitones from A4, a four-string bass's lowest note: roots stay above it
 # The chord ahead of playback (`chord_ahead`), chosen on 12 development songs by how often the two
 # strongest predicted pitch classes are among the band's three strongest when it gets there:
 KEY_S = 30.0  # the song's key: its mean chroma over this much of its past (10 s held it worse)
@@ -49,6 +56,11 @@ KEY_EVERY = 5  # the key's chroma read off every 5th frame (0.46 s apart): as go
 HOLD_FRAMES = 4  # the last chord heard: the mean chroma of the last 4 heard frames (0.37 s)
 HOLD_WEIGHT = 2.0  # the last chord's weight against the key's at the playback position ...
 HOLD_AHEAD_FRAMES = 16  # ... falling linearly to nothing 16 frames (1.5 s) ahead, where the key alone is best
+
+
+# [24, 12] the major (rows 0-11) and minor (12-23) triads on each root: root, third and fifth alike
+TRIADS = np.array([np.isin(np.arange(12), [(root + third) % 12 for third in (0, step, 7)])
+                   for step in (4, 3) for root in range(12)], dtype=float)
 
 
 def band_offset(semitones: np.ndarray, periodicity: np.ndarray) -> float:
@@ -83,25 +95,32 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
-def _on_chord(semitones: np.ndarray, chords: np.ndarray) -> np.ndarray:
+def _on_chord(semitones: np.ndarray, chords: np.ndarray, root: bool = False) -> np.ndarray:
     """For [n] pitches (on the A440 grid), the nearest whose class is one of the CHORD_TONES strongest
-    of their [n, 12] pitch-class shares; of two equally near, the stronger. Where the band sounds no
-    chord (silence, or a context not played yet), the nearest semitone."""
+    of their [n, 12] pitch-class shares; of two equally near, the stronger. With `root` (a bass), the
+    root of the triad that best matches the shares wherever it is one of them, in the part's own
+    register (the octave around its notes' median, above LOWEST_BASS). Where the band sounds no chord
+    (silence, or a context not played yet), the nearest semitone."""
     tones = np.argsort(chords, axis=1)[:, -CHORD_TONES:]  # [n, CHORD_TONES]
     candidates = np.round(semitones)[:, None] + np.arange(-6, 7)  # [n, 13]: every pitch class
     classes = (candidates.astype(int) + A4_CLASS) % 12
     allowed = (classes[..., None] == tones[:, None, :]).any(axis=-1)
     distance = np.abs(candidates - semitones[:, None]) - 1e-3 * np.take_along_axis(chords, classes, axis=1)
     chosen = np.take_along_axis(candidates, np.where(allowed, distance, np.inf).argmin(axis=1)[:, None], axis=1)[:, 0]
+    if root:
+        roots = np.argmax(chords @ TRIADS.T, axis=1) % 12
+        lowest = max(np.round(np.median(semitones)) - 6, LOWEST_BASS)  # the register's lowest semitone
+        in_register = lowest + (roots - (lowest + A4_CLASS)) % 12
+        chosen = np.where((tones == roots[:, None]).any(axis=1), in_register, chosen)
     return np.where(chords.max(axis=1) >= CHORD_MIN_SHARE, chosen, np.round(semitones))
 
 
 def snap_notes(semitones: np.ndarray, periodicity: np.ndarray, voiced: np.ndarray, offset: float,
-               chord: np.ndarray | None = None) -> np.ndarray:
+               chord: np.ndarray | None = None, root: bool = False) -> np.ndarray:
     """One part's [N] pitches with each note (a run of `voiced` quarters) one pitch on the grid
     `offset` semitones from A440, and the unvoiced quarters the nearest note's; unchanged if none is voiced.
     With `chord`, the band's [12, N] pitch-class shares, each note lands on one of the band's
-    strongest pitch classes over it."""
+    strongest pitch classes over it, or with `root` (a bass) on its chord's root."""
     notes = _notes(semitones, voiced)
     if not notes:
         return semitones.copy()
@@ -111,7 +130,7 @@ def snap_notes(semitones: np.ndarray, periodicity: np.ndarray, voiced: np.ndarra
     else:
         summed = np.pad(np.cumsum(chord, axis=1), ((0, 0), (1, 0)))  # the band's chord over each note:
         starts, stops = (np.array([getattr(note, end) for note in notes]) for end in ("start", "stop"))
-        pitches = _on_chord(pitches, ((summed[:, stops] - summed[:, starts]) / (stops - starts)).T)
+        pitches = _on_chord(pitches, ((summed[:, stops] - summed[:, starts]) / (stops - starts)).T, root)
     out = semitones.copy()
     for note, pitch in zip(notes, pitches):
         out[note] = pitch + offset

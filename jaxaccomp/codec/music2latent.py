@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,7 @@ class Music2LatentCodec(GridConstants):
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return self.decode_tensor(check_latents(latents), seed)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None) -> np.ndarray:
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,
+                roots: Sequence[bool] = ()) -> np.ndarray:
         """Unchanged: Music2Latent's latents hold no pitch that could be moved to a grid."""
         return target

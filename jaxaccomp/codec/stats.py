@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +84,7 @@ class Standardised(GridConstants):
     def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed)
 
-    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None) -> np.ndarray:
-        raw = self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context), band)
+    def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,
+                roots: Sequence[bool] = ()) -> np.ndarray:
+        raw = self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context), band, roots)
         return self.stats.normalize(raw)
