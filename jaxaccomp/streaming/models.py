@@ -50,7 +50,8 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                              "default: what the checkpoint recommends, off if it says nothing")
     parser.add_argument("--tuning", choices=TUNINGS, default="chord",
                         help="'chord' (default): every generated note one steady pitch on the band's semitone grid "
-                             "and on one of the band's two strongest pitch classes over the note; 'band': on the grid "
+                             "and on one of the band's two strongest pitch classes over the note (a bass on the chord's "
+                             "root where it is one of them); 'band': on the grid "
                              "only, the note the model chose; "
                              "'off': the pitch as the model samples it, tens of cents off and wavering "
                              "(the embedded codec's parts; Music2Latent's latents hold no pitch to move)")
