@@ -133,6 +133,21 @@ def test_ahead_of_playback_notes_land_on_the_last_chord_heard_then_on_the_songs_
     np.testing.assert_allclose(out[[4 * 18, 4 * 24]], 0, atol=1e-4)
 
 
+def test_the_songs_key_is_its_mean_chroma_until_the_last_ten_seconds_move_away_from_it():
+    frame_s = 0.5
+    c_major, d_major = np.full(12, 0.02), np.full(12, 0.02)
+    c_major[[0, 4, 7]] = 0.3  # C E G
+    d_major[[2, 6, 9]] = 0.3  # D F# A: a tone up
+    steady = np.repeat(c_major[:, None], 60, axis=1)  # 30 s in C
+    np.testing.assert_allclose(intonation.song_key(steady, frame_s), c_major)
+    changed = np.concatenate([steady[:, :40], np.repeat(d_major[:, None], 20, axis=1)], axis=1)  # 10 s in D
+    np.testing.assert_allclose(intonation.song_key(changed, frame_s), d_major)
+    brief = np.concatenate([steady[:, :56], np.repeat(d_major[:, None], 4, axis=1)], axis=1)  # 2 s of D: no change
+    np.testing.assert_allclose(intonation.song_key(brief, frame_s), brief.mean(axis=1))
+    flat = np.full((12, 60), 1 / 12)
+    np.testing.assert_allclose(intonation.song_key(flat, frame_s), 1 / 12)
+
+
 def test_the_chord_ahead_fades_from_the_last_chord_heard_to_the_key():
     heard = np.zeros((12, 8))
     heard[[0, 4]] = 0.5  # C and E

@@ -325,7 +325,8 @@ class EmbeddedCodec(GridConstants):
         """[12, frames] the band's pitch-class shares over the window: heard, then predicted."""
         heard = band_chord(band.audio[:decoded_length(min(band.heard, frames))], offset, self.sample_rate)
         past = band.past[-int(intonation.KEY_S * self.sample_rate):]
-        key = (band_chord(past, offset, self.sample_rate, intonation.KEY_EVERY).mean(axis=1)
+        frame_s = intonation.KEY_EVERY * self.hop / self.sample_rate
+        key = (intonation.song_key(band_chord(past, offset, self.sample_rate, intonation.KEY_EVERY), frame_s)
                if num_frames(past.shape[0]) else np.full(12, 1.0 / 12))
         return np.concatenate([heard, intonation.chord_ahead(heard, key, frames - heard.shape[1])], axis=1)
 

@@ -30,7 +30,8 @@ So, before decoding, each generated note is made one steady pitch on the band's 
    strongest classes more often (docs/streaming.md);
 6. ahead of the playback position, where the look-ahead generates, the band's chord is not heard
    yet and is predicted (`chord_ahead`): the last chord heard, trusted less the further ahead, over
-   the song's key (its mean chroma over the last KEY_S). The periodic continuation's audio, which
+   the song's key (its mean chroma over the last KEY_S, or the last KEY_RECENT_S after a key change:
+   `song_key`). The periodic continuation's audio, which
    the model hears there, holds the chord ahead worse than the key alone (docs/streaming.md).
 It works on pitch tracks (semitones above A4 and periodicity per quarter frame, in time order);
 the embedded codec reads them off its latents and writes the snapped pitches back
@@ -53,6 +54,8 @@ LOWEST_BASS = -41  # E1 (41.2 Hz) in semitones from A4, a four-string bass's low
 # strongest predicted pitch classes are among the band's three strongest when it gets there:
 KEY_S = 30.0  # the song's key: its mean chroma over this much of its past (10 s held it worse)
 KEY_EVERY = 5  # the key's chroma read off every 5th frame (0.46 s apart): as good, a fifth of the work
+KEY_RECENT_S = 10.0  # a key change: the last 10 s become the key where their chroma has moved away from
+KEY_CHANGE = 0.8  # ... the whole KEY_S's, correlating below this (a tone up: 0.47-0.66 from 6 s after, not 0.41-0.47)
 HOLD_FRAMES = 4  # the last chord heard: the mean chroma of the last 4 heard frames (0.37 s)
 HOLD_WEIGHT = 2.0  # the last chord's weight against the key's at the playback position ...
 HOLD_AHEAD_FRAMES = 16  # ... falling linearly to nothing 16 frames (1.5 s) ahead, where the key alone is best
@@ -79,6 +82,16 @@ def _notes(semitones: np.ndarray, voiced: np.ndarray) -> list[slice]:
     ends = voiced & ~np.concatenate([voiced[1:], [False]])
     ends[:-1] |= starts[1:] & voiced[:-1]
     return [slice(a, b + 1) for a, b in zip(np.flatnonzero(starts), np.flatnonzero(ends))]
+
+
+def song_key(frames: np.ndarray, frame_s: float) -> np.ndarray:
+    """[12] the song's key from its [12, K] pitch-class shares `frame_s` apart (oldest first): their
+    mean, or the last KEY_RECENT_S's where the song has moved away from it (a key change)."""
+    whole = frames.mean(axis=1)
+    recent = frames[:, -max(1, round(KEY_RECENT_S / frame_s)):].mean(axis=1)
+    a, b = whole - whole.mean(), recent - recent.mean()
+    moved = a @ b < KEY_CHANGE * np.sqrt((a @ a) * (b @ b))  # correlation below KEY_CHANGE (never when flat)
+    return recent if moved else whole
 
 
 def chord_ahead(heard: np.ndarray, key: np.ndarray, frames: int) -> np.ndarray:
