@@ -25,14 +25,14 @@ So, before decoding, each generated note is made one steady pitch on the band's 
 5. a bass (`root=True`) plays the chord's root, as a bass player does, wherever the root of the
    triad (major or minor) that best matches the band's chroma over a note is one of those two
    classes; the root goes in the part's own register (the octave around its notes' median, above
-   E1), since the nearest root pulled the line down a fourth on average. Ahead of playback this puts
+   E1), since the nearest root pulled the line down 3-4 semitones on average. Ahead of playback this puts
    the bass on the composer's root about half the time instead of 30 %, and among the band's three
    strongest classes more often (docs/streaming.md);
 6. ahead of the playback position, where the look-ahead generates, the band's chord is not heard
    yet and is predicted (`chord_ahead`): the last chord heard, trusted less the further ahead, over
    the song's key (its mean chroma over the last KEY_S, or the last KEY_RECENT_S after a key change:
-   `song_key`). The periodic continuation's audio, which
-   the model hears there, holds the chord ahead worse than the key alone (docs/streaming.md).
+   `song_key`). The periodic continuation's audio, which the model hears there, holds the chord
+   ahead worse than the key alone (docs/streaming.md).
 It works on pitch tracks (semitones above A4 and periodicity per quarter frame, in time order);
 the embedded codec reads them off its latents and writes the snapped pitches back
 (`EmbeddedCodec.in_tune`), keeping every other row as it is.
@@ -62,8 +62,8 @@ HOLD_AHEAD_FRAMES = 16  # ... falling linearly to nothing 16 frames (1.5 s) ahea
 
 
 # [24, 12] the major (rows 0-11) and minor (12-23) triads on each root: root, third and fifth alike
-TRIADS = np.array([np.isin(np.arange(12), [(root + third) % 12 for third in (0, step, 7)])
-                   for step in (4, 3) for root in range(12)], dtype=float)
+TRIADS = np.array([np.isin(np.arange(12), [(root + interval) % 12 for interval in (0, third, 7)])
+                   for third in (4, 3) for root in range(12)], dtype=float)
 
 
 def band_offset(semitones: np.ndarray, periodicity: np.ndarray) -> float:
