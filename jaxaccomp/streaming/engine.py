@@ -143,9 +143,8 @@ class StreamingEngine:
         sampled_at = time.perf_counter()
         if self.generator.tuning != "off" and self._pitched:
             window = np.array(window)
-            heard_columns = -(-context_audio.shape[0] // self.codec.hop)  # a partly heard column counts
-            band = None if self.generator.tuning != "chord" else HeardBand(
-                encoded, heard_columns, self._continuation.song(history, end))
+            band = None if self.generator.tuning != "chord" else HeardBand(  # a partly heard column counts as heard
+                encoded, -(-context_audio.shape[0] // self.codec.hop), self._continuation.song(history, end))
             window[self._pitched] = self.codec.in_tune(window[self._pitched], context, band, self._roots)
 
         oldest = min(plan.window_column, plan.decode_start_column)  # later steps reach no further back
