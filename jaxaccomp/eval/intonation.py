@@ -22,11 +22,15 @@ random scores about CHORD_TONES / 12 (another song's real part 0.23-0.30); the r
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import tempfile
+from pathlib import Path
 
 import librosa
 import numpy as np
 
+from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.tracks import resample
 
 ANALYSIS_RATE = 11025  # Hz: ample for the fundamentals of E1 to C6
@@ -121,3 +125,18 @@ def in_chord_share(context: np.ndarray, stem: np.ndarray, sample_rate: int) -> f
     pitch_class = (np.round(12 * np.log2(f0[:frames][judged] / 440.0) - tuning).astype(int) + 9) % 12  # A = 9
     strongest = np.argsort(chroma[:, :frames][:, judged], axis=0)[-CHORD_TONES:]  # [CHORD_TONES, judged]
     return float(np.mean((strongest == pitch_class[None]).any(axis=0)))
+
+
+def compile_librosa() -> None:
+    """Run this module's librosa analyses once in this process, one such process on the machine at a
+    time. librosa compiles numba kernels into an on-disk cache on first use, and numba writes that
+    cache unsafely when two processes compile the same kernel at once: the torn cache then crashes
+    every later process that loads it with a segfault (numba/numba#10128). The evaluation calls this
+    before it starts worker processes, which then only read the cache."""
+    t = np.arange(2 * SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
+    stem = np.sin(2 * np.pi * 110.0 * t).astype(np.float32)  # an A2 bass note under an A major chord
+    context = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)).astype(np.float32) / 3
+    with open(Path(tempfile.gettempdir()) / "jaxaccomp-librosa-compile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        in_tune_share(context, stem, SAMPLE_RATE)
+        in_chord_share(context, stem, SAMPLE_RATE)

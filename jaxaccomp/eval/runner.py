@@ -28,7 +28,7 @@ from tqdm import tqdm
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.data.slakh import Track, accompaniment, load_split
 from jaxaccomp.constants import STEMS
-from jaxaccomp.eval import beats, loudness, metrics
+from jaxaccomp.eval import beats, intonation, loudness, metrics
 from jaxaccomp.eval.clips import Clip, beat_period, delay, fit_length, round_trip
 
 
@@ -269,6 +269,7 @@ def run(tasks: list[Task], workers: int = 1, progress: bool = True, device: str 
                 evaluate(task)
                 bar.update()
         else:
+            intonation.compile_librosa()  # so the workers only read librosa's compiled kernels
             context = multiprocessing.get_context("spawn")  # no inherited JAX state or threads
             with concurrent.futures.ProcessPoolExecutor(min(workers, len(todo)), mp_context=context,
                                                         initializer=start_process, initargs=(device,)) as pool:
