@@ -284,7 +284,8 @@ from jaxaccomp.eval.intonation import in_chord_share, in_tune_share, pitched_sha
 rng = np.random.default_rng(1)
 t = np.arange(7 * 44100) / 44100
 stem = (np.sin(2 * np.pi * 55.0 * t) + 0.05 * rng.standard_normal(t.shape)).astype(np.float32)
-context = (np.sin(2 * np.pi * 261.6 * t) + np.sin(2 * np.pi * 392.0 * t) + 0.1 * rng.standard_normal(t.shape)).astype(np.float32)
+chord = np.sin(2 * np.pi * 261.6 * t) + np.sin(2 * np.pi * 392.0 * t)
+context = (chord + 0.1 * rng.standard_normal(t.shape)).astype(np.float32)
 print(in_tune_share(context, stem, 44100), in_chord_share(context, stem, 44100), pitched_share(context, stem, 44100))
 """
 
