@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -286,7 +290,7 @@ t = np.arange(7 * 44100) / 44100
 stem = (np.sin(2 * np.pi * 55.0 * t) + 0.05 * rng.standard_normal(t.shape)).astype(np.float32)
 chord = np.sin(2 * np.pi * 261.6 * t) + np.sin(2 * np.pi * 392.0 * t)
 context = (chord + 0.1 * rng.standard_normal(t.shape)).astype(np.float32)
-print(in_tune_share(context, stem, 44100), in_chord_share(context, stem, 44100), pitched_share(context, stem, 44100))
+in_tune_share(context, stem, 44100), in_chord_share(context, stem, 44100), pitched_share(context, stem, 44100)
 """
 
 
@@ -295,22 +299,17 @@ def test_after_the_warm_up_the_metrics_compile_nothing_so_workers_never_write_th
     cache segfaults whoever loads it next), so the evaluation compiles librosa's kernels in one process
     before its workers start: in a fresh cache, the metrics that follow on other audio, in another
     process, find every kernel they need and write nothing."""
-    import os
-    import subprocess
-    import sys
-
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
 
     def files() -> dict[str, int]:
         return {str(p): p.stat().st_mtime_ns for p in (tmp_path / "numba").rglob("*") if p.is_file()}
 
-    def python(code: str) -> str:
+    def python(code: str) -> None:
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout
 
     python("from jaxaccomp.eval.intonation import compile_librosa; compile_librosa()")
     warmed = files()
     assert any(name.endswith(".nbi") for name in warmed)  # the kernels went to the cache the test chose
-    print(python(_METRICS_IN_A_FRESH_PROCESS))
+    python(_METRICS_IN_A_FRESH_PROCESS)
     assert files() == warmed

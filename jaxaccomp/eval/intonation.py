@@ -134,7 +134,7 @@ def compile_librosa() -> None:
     cache unsafely when two processes compile the same kernel at once: the torn cache then crashes
     every later process that loads it with a segfault (numba/numba#10128). The evaluation calls this
     before it starts worker processes, which then only read the cache."""
-    t = np.arange(6 * SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE  # shorter: the CQT warns of its lowest octave
+    t = np.arange(6 * SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE  # 6 s: on less the CQT warns of its lowest octave
     stem = np.sin(2 * np.pi * 110.0 * t).astype(np.float32)  # an A2 bass note under an A major chord
     context = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)).astype(np.float32) / 3
     # opened read-only, so another user's lock file serves too; closing it releases the lock
