@@ -149,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "checkpoint_sha256": checkpoint_hash(checkpoint), "mode": generator.mode, "steps": generator.steps,
             "guidance": generator.guidance, "continues_context": generator.continues_context,
             "tuning": generator.tuning, "makeup_gain_db": generator.makeup_gain_db,
+            "voicing_stretch": generator.voicing_stretch,
             "withhold_target_max_step_s": generator.withhold_target_max_step_s, "dtype": runtime.dtype,
             "codec": codec.name, "seed": args.seed,
             "stream": asdict(settings), "stop_gate": args.stop_gate, **provenance()}

@@ -140,6 +140,7 @@ class Echo:
     continues_context = False
     tuning = "off"
     makeup_gain_db: dict = {}
+    voicing_stretch: dict = {}
 
     def __call__(self, plan, source, context, labels, key):
         return np.broadcast_to(context, source.shape).copy()
@@ -245,6 +246,7 @@ def test_outputs_record_what_produced_them(files):
     assert note["dtype"] == "float32" and note["guidance"] == 0.0  # this model recommends none
     assert note["continues_context"] is False  # nor a continuation
     assert note["makeup_gain_db"] == {} and note["withhold_target_max_step_s"] == 0.0  # nor a level or withholding
+    assert note["voicing_stretch"] == {}  # nor a voicing
     assert note["checkpoint"] == str(files / "model") and note["input"] == str(files / "stems.wav")
     assert note["jax"] and "--seed 7" in note["command"]
     from jaxaccomp.provenance import checkpoint_hash
@@ -276,7 +278,7 @@ def test_the_checkpoint_recommends_its_steps_and_a_flag_overrides_them(tmp_path)
         eval_cli._models(eval_cli.parse_args(["--checkpoint", str(folder), "--consistency-steps", "0"]))
 
 
-def test_the_checkpoint_recommends_its_level_and_withholding_and_bad_gains_are_refused(tmp_path):
+def test_the_checkpoint_recommends_its_level_withholding_and_voicing_and_bad_values_are_refused(tmp_path):
     import shutil
 
     shipped_folder = models.default_checkpoint("consistency")
@@ -285,12 +287,18 @@ def test_the_checkpoint_recommends_its_level_and_withholding_and_bad_gains_are_r
     assert generator.makeup_gain_db == sampling["makeup_gain_db"] and set(generator.makeup_gain_db) == set(STEMS)
     assert generator.withhold_target_max_step_s == sampling["withhold_target_max_step_s"] > 0
     assert "bass +" in generator.sampler_name()
+    assert generator.voicing_stretch == sampling["voicing_stretch"] and generator.voicing_stretch["guitar"] > 1
+    assert "notes voiced decisively: guitar x" in generator.sampler_name()
     folder = tmp_path / "model"
     shutil.copytree(shipped_folder, folder)
     meta = json.loads((folder / "meta.json").read_text())
     (folder / "meta.json").write_text(json.dumps({**meta, "sampling": {}}))  # says nothing: as generated, as the reference
     generator = models.load_model(folder, None, None, None)[1]
     assert generator.makeup_gain_db == {} and generator.withhold_target_max_step_s == 0.0
-    (folder / "meta.json").write_text(json.dumps({**meta, "sampling": {"makeup_gain_db": {"flute": 3.0}}}))
-    with pytest.raises(ValueError, match="make-up gains are per stem .* got flute"):
-        models.load_model(folder, None, None, None)
+    assert generator.voicing_stretch == {} and "voiced" not in generator.sampler_name()
+    for sampling, refusal in (({"makeup_gain_db": {"flute": 3.0}}, "make-up gains are per stem .* got flute"),
+                              ({"voicing_stretch": {"drums": 2.0}}, "voicing stretches are per pitched stem .* got drums"),
+                              ({"voicing_stretch": {"guitar": 0.5}}, "voicing stretch of guitar must be .* at least 1")):
+        (folder / "meta.json").write_text(json.dumps({**meta, "sampling": sampling}))
+        with pytest.raises(ValueError, match=refusal):
+            models.load_model(folder, None, None, None)

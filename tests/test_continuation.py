@@ -224,6 +224,7 @@ class Recorder:
     def __init__(self, continues_context: bool):
         self.continues_context, self.tuning = continues_context, "off"
         self.makeup_gain_db: dict = {}
+        self.voicing_stretch: dict = {}
         self.seen: list[tuple[int, np.ndarray]] = []
 
     def __call__(self, plan, source, context, labels, key):

@@ -210,6 +210,35 @@ def test_a_note_off_the_chord_comes_out_of_the_decoder_on_it_by_an_independent_e
     assert in_chord_share(band, on_chord, SR) > 0.9
 
 
+def test_half_voiced_notes_are_voiced_decisively_and_noise_is_left_alone():
+    """A stretch of 2 moves each quarter the decoder voices at all twice as far from the voicing floor
+    (0.5), at most to 1; quarters below the floor, and every row but periodicity and pitch, stay."""
+    periodicity = np.resize([0.3, 0.6, 0.7, 0.9], 24)
+    band = latents(np.arange(24) - 12.0, np.full(24, 0.95))
+    target = latents(np.full(24, 3.0), periodicity)
+    codec = EmbeddedCodec()
+    stretched = codec.in_tune(np.stack([target, target]), band, voicing=[2.0, 1.0])
+    np.testing.assert_allclose(pitch_track(stretched[0])[1], np.resize([0.3, 0.7, 0.9, 1.0], 24), atol=1e-6)
+    np.testing.assert_allclose(pitch_track(stretched[1])[1], periodicity, atol=1e-6)  # 1: as generated
+    np.testing.assert_allclose(codec.in_tune(target[None], band)[0], stretched[1], atol=1e-6)  # none given: as 1
+    others = np.ones(64, bool)
+    others[_PITCH] = others[_PERIODICITY] = False
+    np.testing.assert_array_equal(stretched[0][others], target[others])
+
+
+def test_a_half_voiced_bass_note_comes_out_of_the_decoder_as_a_note_by_an_independent_ear():
+    """The decoder plays a quarter of periodicity 0.7 less than half as a tone, the rest as noise, and
+    pyin hears no A1 in it; stretched by 2, it does."""
+    codec = EmbeddedCodec()
+    band = tone(220.0) + tone(329.63)
+    context = codec.encode(band[None])[0]
+    half = codec.encode(tone(55.0)[None])
+    half[:, _PERIODICITY] = 2 * 0.7 - 1
+    plain, decisive = (codec.decode(codec.in_tune(half, context, voicing=[stretch]))[0] for stretch in (1.0, 2.0))
+    assert pitched_share(band, plain, SR) < 0.1
+    assert pitched_share(band, decisive, SR) > 0.9
+
+
 def test_the_chord_metric_counts_notes_among_the_bands_three_strongest_pitch_classes():
     band = tone(261.63) + tone(329.63) + tone(392.0)  # C major
     for hz in (130.81, 82.41, 196.0):  # C3, E2, G3
@@ -245,6 +274,7 @@ class OffGrid:
     width = 64
     continues_context = False
     makeup_gain_db: dict = {}
+    voicing_stretch: dict = {}
 
     def __init__(self, codec, tuning: str):
         self.tuning = tuning
@@ -266,6 +296,27 @@ def test_the_engine_stores_the_notes_in_tune_when_the_generator_asks(tuning, exp
     assert stored.shape[-1] >= step.plan.length // codec.hop
     for stem, pitch in zip(codec.stats.denormalize(stored), expected):  # the drums are left alone
         np.testing.assert_allclose(pitches(stem), pitch, atol=0.03)  # the band's grid: 1 cent off A440
+
+
+def test_the_engine_voices_each_stems_notes_as_decisively_as_the_generator_asks():
+    from jaxaccomp.stream_settings import StreamSettings
+    from jaxaccomp.streaming.engine import StreamingEngine
+
+    class HalfVoiced(OffGrid):
+        voicing_stretch = {"bass": 2.0}
+
+        def __init__(self, codec, tuning: str):
+            self.tuning = tuning
+            self.window = codec.stats.normalize(latents(np.full(4 * self.width, 3.35), np.full(4 * self.width, 0.7)))
+
+    codec = get_codec("embedded")
+    for tuning, expected in (("chord", (0.9, 0.7)), ("off", (0.7, 0.7))):  # not put in tune: left as generated
+        engine = StreamingEngine(codec, HalfVoiced(codec, tuning), ["bass", "drums", "piano"], StreamSettings())
+        engine.step((tone(220.0, seconds=10) + tone(329.63, seconds=10))[:engine.step_size])
+        stored = codec.stats.denormalize(np.stack([engine._latents[c] for c in sorted(engine._latents)], axis=-1))
+        bass, drums, piano = (pitch_track(stem)[1] for stem in stored)
+        np.testing.assert_allclose(bass, expected[0], atol=1e-4)
+        np.testing.assert_allclose(np.r_[drums, piano], expected[1], atol=1e-4)
 
 
 def test_models_play_in_tune_unless_told_not_to():

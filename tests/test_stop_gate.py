@@ -109,6 +109,7 @@ class Tone:
     continues_context = False
     tuning = "off"
     makeup_gain_db: dict = {}
+    voicing_stretch: dict = {}
 
     def __init__(self, codec: EmbeddedCodec):
         note = np.sin(2 * np.pi * 110 * np.arange(8 * 4096) / SR).astype(np.float32)[None] * 0.3

@@ -110,6 +110,7 @@ class Oracle:
     continues_context = False
     tuning = "off"
     makeup_gain_db: dict = {}
+    voicing_stretch: dict = {}
 
     def __init__(self, latents: np.ndarray):
         self.latents = latents

@@ -59,10 +59,11 @@ class Codec(Protocol):
         ...
 
     def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,
-                roots: Sequence[bool] = ()) -> np.ndarray:
+                roots: Sequence[bool] = (), voicing: Sequence[float] = ()) -> np.ndarray:
         """[S, 64, W] generated latents with their notes on the semitone grid of the [64, W] context
         they accompany; given what was heard of the `band`, also on its chords, heard or predicted,
-        the parts that `roots` marks (a bass) on the chords' roots (latents that hold no explicit
+        the parts that `roots` marks (a bass) on the chords' roots, and each part's notes voiced
+        `voicing` times more decisively (1 or none given: as generated; latents that hold no explicit
         pitch come back unchanged)."""
         ...
 

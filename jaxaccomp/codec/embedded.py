@@ -112,6 +112,18 @@ def pitch_track(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 12 * (pitch.reshape(flat) - np.log2(A4_HZ)), periodicity.reshape(flat)
 
 
+def voiced_decisively(periodicity: np.ndarray, stretch: float) -> np.ndarray:
+    """`periodicity` with every quarter that the decoder voices at all (above VOICING_RANGE's floor)
+    moved `stretch` times further from that floor, at most to 1; the others unchanged.
+
+    Why: a model unsure whether a part sounds a note predicts a periodicity between noise and note
+    (the shipped student's guitar mostly 0.5-0.8, where the real guitar's notes lie at 0.85-1), and the
+    decoder plays such a quarter partly as noise: a guitar of noisy strums, pitched a quarter as often as
+    the real one. Stretched, the same notes sound as notes (docs/streaming.md, "Notes voiced decisively")."""
+    floor = VOICING_RANGE[0]
+    return np.where(periodicity > floor, np.minimum(floor + stretch * (periodicity - floor), 1.0), periodicity)
+
+
 def band_chord(audio: np.ndarray, offset: float, sample_rate: int = SAMPLE_RATE, every: int = 1) -> np.ndarray:
     """[12, T / every] each pitch class's share (C = 0) of the spectral peaks of the [4096 T + 1536]
     band audio in a CHORD_FFT window centred on every `every`th latent frame, on the grid `offset`
@@ -305,11 +317,12 @@ class EmbeddedCodec(GridConstants):
         return np.square(blocks).reshape(audio.shape[0], frames, HOPS_PER_FRAME, STFT_HOP).sum(axis=-1)
 
     def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,
-                roots: Sequence[bool] = ()) -> np.ndarray:
+                roots: Sequence[bool] = (), voicing: Sequence[float] = ()) -> np.ndarray:
         """Each note of the [S, 64, W] target one pitch on the [64, W] context's semitone grid
         (`codec.intonation`); given what was heard of the `band`, one of its strongest pitch classes
         over the note (`band_chord` where heard, `intonation.chord_ahead` after), or its chord's root
-        for the parts `roots` marks. Only the pitch rows change."""
+        for the parts `roots` marks; and each part's notes voiced more decisively by its `voicing`
+        stretch (`voiced_decisively`). Only the pitch and periodicity rows change."""
         target, context = check_latents(target), check_latents(context[None])[0]
         offset = intonation.band_offset(*pitch_track(context))
         chord = None if band is None else np.repeat(self._band_chords(band, offset, context.shape[1]), QUARTERS, axis=1)
@@ -319,6 +332,9 @@ class EmbeddedCodec(GridConstants):
             snapped = intonation.snap_notes(semitones, periodicity, periodicity > VOICING_RANGE[0], offset, chord, root)
             log2_f0 = snapped / 12 + np.log2(A4_HZ)
             out[stem, _PITCH] = ((log2_f0 - LOG2_F0_CENTRE) / LOG2_F0_SCALE).reshape(-1, QUARTERS).T
+            if stem < len(voicing) and voicing[stem] != 1:
+                decisive = voiced_decisively(periodicity, voicing[stem])
+                out[stem, _PERIODICITY] = (2 * decisive - 1).reshape(-1, QUARTERS).T
         return out
 
     def _band_chords(self, band: HeardBand, offset: float, frames: int) -> np.ndarray:

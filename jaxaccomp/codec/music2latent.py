@@ -179,6 +179,6 @@ class Music2LatentCodec(GridConstants):
         return self.decode_tensor(check_latents(latents), seed)
 
     def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,
-                roots: Sequence[bool] = ()) -> np.ndarray:
+                roots: Sequence[bool] = (), voicing: Sequence[float] = ()) -> np.ndarray:
         """Unchanged: Music2Latent's latents hold no pitch that could be moved to a grid."""
         return target

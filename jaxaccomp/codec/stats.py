@@ -85,6 +85,6 @@ class Standardised(GridConstants):
         return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed)
 
     def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,
-                roots: Sequence[bool] = ()) -> np.ndarray:
-        raw = self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context), band, roots)
+                roots: Sequence[bool] = (), voicing: Sequence[float] = ()) -> np.ndarray:
+        raw = self.raw.in_tune(self.stats.denormalize(target), self.stats.denormalize(context), band, roots, voicing)
         return self.stats.normalize(raw)

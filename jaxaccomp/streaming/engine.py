@@ -92,6 +92,7 @@ class StreamingEngine:
         self._labels = np.eye(len(STEMS), dtype=np.float32)[[STEMS.index(s) for s in stems]]
         self._pitched = [i for i, s in enumerate(stems) if s in PITCHED_STEMS]  # drums have no grid to be put on
         self._roots = [self.stems[i] == "bass" for i in self._pitched]  # a bass plays its chords' roots
+        self._voicing = [generator.voicing_stretch.get(self.stems[i], 1.0) for i in self._pitched]
         self._gains = linear_gains(generator.makeup_gain_db, self.stems)
         self._key = jax.random.key(seed)
         middle = silence_latent(codec, self.width)
@@ -145,7 +146,7 @@ class StreamingEngine:
             window = np.array(window)
             band = None if self.generator.tuning != "chord" else HeardBand(  # a partly heard column counts as heard
                 encoded, -(-context_audio.shape[0] // self.codec.hop), self._continuation.song(history, end))
-            window[self._pitched] = self.codec.in_tune(window[self._pitched], context, band, self._roots)
+            window[self._pitched] = self.codec.in_tune(window[self._pitched], context, band, self._roots, self._voicing)
 
         oldest = min(plan.window_column, plan.decode_start_column)  # later steps reach no further back
         latents = {c: v for c, v in self._latents.items() if c >= oldest}

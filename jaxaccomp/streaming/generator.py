@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxaccomp.constants import SAMPLE_RATE
+from jaxaccomp.constants import PITCHED_STEMS, SAMPLE_RATE
 from jaxaccomp.diffusion.guidance import context_guided
 from jaxaccomp.diffusion.masks import column_mask, known_target_context, mask_future_context
 from jaxaccomp.diffusion.samplers import (SERVER_ADPM2, SERVER_RESAMPLES, adpm2_inpaint, consistency_sample,
@@ -44,12 +44,23 @@ class Predictor(Protocol):
     continues_context: bool  # the engine shows it the song's periodic continuation (streaming.continuation)
     tuning: str  # where the engine puts its notes (codec.intonation): 'chord', 'band' (its semitone grid) or 'off'
     makeup_gain_db: Mapping[str, float]  # dB the engine raises each stem's decoded part by (streaming.level)
+    voicing_stretch: Mapping[str, float]  # how much more decisively the engine voices each stem's notes (codec.in_tune)
 
     def __call__(self, plan: StepPlan, source: np.ndarray, context: np.ndarray, labels: np.ndarray,
                  key: jax.Array) -> np.ndarray:
         """source [S, H, W] (columns >= plan.first_generated are ignored), context [H, W] (not yet
         masked), one-hot labels [S, L] -> the target window [S, H, W] as float32 numpy."""
         ...
+
+
+def check_voicing_stretch(stretch: Mapping[str, float]) -> None:
+    """A one-line ValueError unless every key is a pitched stem and every value a finite factor of at least 1."""
+    unknown = sorted(set(stretch) - set(PITCHED_STEMS))
+    if unknown:
+        raise ValueError(f"voicing stretches are per pitched stem ({', '.join(PITCHED_STEMS)}), got {', '.join(unknown)}")
+    bad = [stem for stem, factor in stretch.items() if not (np.isfinite(factor) and factor >= 1)]
+    if bad:
+        raise ValueError(f"the voicing stretch of {', '.join(bad)} must be a finite factor of at least 1 (1: as generated)")
 
 
 def sigma_schedule(mode: Mode, steps: int) -> np.ndarray:
@@ -81,13 +92,16 @@ class Generator:
     the sampler still keeps the known columns in place. At such small steps nearly the whole target is
     the network's own earlier output (or a stream's starting silence), and a network shown it continues
     it, drifting from notes to noise (docs/training.md, "Withholding the known target at small steps").
-    `makeup_gain_db` (stem -> dB) asks the engine to raise those stems' decoded parts (`streaming.level`).
+    `makeup_gain_db` (stem -> dB) asks the engine to raise those stems' decoded parts (`streaming.level`);
+    `voicing_stretch` (stem -> factor of at least 1) to voice those stems' notes more decisively as it
+    puts them in tune (`codec.in_tune`; only where `tuning` is not 'off').
     """
 
     def __init__(self, denoiser: Denoiser, steps: int | None = None, guidance: float = 0.0,
                  continues_context: bool = False, guided_channels: tuple[int, int] | None = None,
                  guidance_cap: bool = False, tuning: str = "chord", withhold_target_max_step_s: float = 0.0,
-                 makeup_gain_db: Mapping[str, float] | None = None):
+                 makeup_gain_db: Mapping[str, float] | None = None,
+                 voicing_stretch: Mapping[str, float] | None = None):
         if guidance < 0:
             raise ValueError(f"context guidance must be 0 (off) or more, got {guidance:g}")
         height = denoiser.net.config.img_resolution  # the latent image is square: channels x columns
@@ -95,6 +109,7 @@ class Generator:
             raise ValueError(f"the longest step to withhold the known target at must be 0 (never) or more, "
                              f"got {withhold_target_max_step_s:g} s")
         check_gains(makeup_gain_db or {})
+        check_voicing_stretch(voicing_stretch or {})
         if guided_channels is not None and not 0 <= guided_channels[0] < guided_channels[1] <= height:
             raise ValueError(f"guided channels must be a range [lo, hi) within the latent's {height} rows, "
                              f"got {list(guided_channels)}")
@@ -103,6 +118,7 @@ class Generator:
         self.guidance, self.guided_channels, self.guidance_cap = guidance, guided_channels, guidance_cap
         self.continues_context, self.tuning = continues_context, tuning
         self.makeup_gain_db = dict(makeup_gain_db or {})
+        self.voicing_stretch = dict(voicing_stretch or {})
         sees_target = denoiser.conditions_on_target
         self.withhold_target_max_step_s = withhold_target_max_step_s if sees_target else 0.0
         sigmas = jnp.asarray(sigma_schedule(self.mode, self.steps), jnp.float32)
@@ -154,6 +170,8 @@ class Generator:
                   if self.withhold_target_max_step_s else "")
         gains = ", ".join(f"{stem} {db:+g} dB" for stem, db in self.makeup_gain_db.items() if db)
         extras += f", parts raised: {gains}" if gains else ""
+        stretched = ", ".join(f"{stem} x{factor:g}" for stem, factor in self.voicing_stretch.items() if factor != 1)
+        extras += f", notes voiced decisively: {stretched}" if stretched and self.tuning != "off" else ""
         return f"{self.mode} sampler ({self.steps} steps, context guidance {self.guidance:g}{rows}, {continuation}{extras})"
 
     def _program(self, num_stems: int) -> jax.stages.Compiled:

@@ -12,7 +12,7 @@ from pathlib import Path
 from jaxaccomp.codec.base import Codec
 from jaxaccomp.runtime import Runtime
 from jaxaccomp.streaming.continuation import REPEAT_AFTER_S
-from jaxaccomp.streaming.generator import DEFAULT_STEPS, TUNING_NAMES, Generator
+from jaxaccomp.streaming.generator import DEFAULT_STEPS, TUNING_NAMES, Generator, check_voicing_stretch
 from jaxaccomp.streaming.level import check_gains
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -99,6 +99,17 @@ def recommended_makeup_gain(meta: dict) -> dict[str, float]:
     return gains
 
 
+VOICING_KEY = "voicing_stretch"  # in a checkpoint's meta.json "sampling": factor per pitched stem (codec.in_tune)
+
+
+def recommended_voicing_stretch(meta: dict) -> dict[str, float]:
+    """How much more decisively a checkpoint's metadata says to voice each pitched stem's notes (none: 1),
+    checked: a one-line ValueError for a stem without notes or a factor below 1."""
+    stretch = {stem: float(factor) for stem, factor in meta.get("sampling", {}).get(VOICING_KEY, {}).items()}
+    check_voicing_stretch(stretch)
+    return stretch
+
+
 def recommended_continuation(meta: dict) -> str:
     """The context continuation a checkpoint's metadata recommends ("off": none)."""
     return str(meta.get("sampling", {}).get("continuation", "off"))
@@ -132,6 +143,7 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
     guidance = recommended_guidance(meta) if guidance is None else guidance
     continuation = recommended_continuation(meta) if continuation is None else continuation
     makeup_gain_db = recommended_makeup_gain(meta)  # checked before anything is loaded
+    voicing_stretch = recommended_voicing_stretch(meta)
     if tuning not in TUNINGS:
         raise ValueError(f"tuning must be one of {', '.join(TUNINGS)}, got {tuning!r}")
     if continuation not in CONTINUATIONS:
@@ -144,4 +156,4 @@ def load_model(checkpoint: Path | None, mode: str | None, codec_name: str | None
                             guided_channels=recommended_guided_channels(meta),
                             guidance_cap=recommended_guidance_cap(meta),
                             withhold_target_max_step_s=recommended_withhold_target(meta),
-                            makeup_gain_db=makeup_gain_db)
+                            makeup_gain_db=makeup_gain_db, voicing_stretch=voicing_stretch)
