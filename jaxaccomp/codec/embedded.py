@@ -117,9 +117,10 @@ def voiced_decisively(periodicity: np.ndarray, stretch: float) -> np.ndarray:
     moved `stretch` times further from that floor, at most to 1; the others unchanged.
 
     Why: a model unsure whether a part sounds a note predicts a periodicity between noise and note
-    (the shipped student's guitar mostly 0.5-0.8, where the real guitar's notes lie at 0.85-1), and the
-    decoder plays such a quarter partly as noise: a guitar of noisy strums, pitched a quarter as often as
-    the real one. Stretched, the same notes sound as notes (docs/streaming.md, "Notes voiced decisively")."""
+    (the shipped student's guitar mostly 0.5-0.8, where the real guitar's notes mostly lie above 0.85),
+    and the decoder plays such a quarter partly as noise: a guitar of noisy strums, pitched a quarter
+    to two thirds as often as the real one. Stretched, the same notes sound as notes (docs/streaming.md,
+    "Notes voiced decisively")."""
     floor = VOICING_RANGE[0]
     return np.where(periodicity > floor, np.minimum(floor + stretch * (periodicity - floor), 1.0), periodicity)
 
