@@ -54,8 +54,10 @@ class Codec(Protocol):
         """[B, L] audio -> [B, 64, num_frames(L)] latents (deterministic)."""
         ...
 
-    def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
-        """[B, 64, T] latents -> [B, 4096 T + 1536] audio; the same seed gives the same audio."""
+    def decode(self, latents: np.ndarray, seed: int = 0, start_column: int = 0) -> np.ndarray:
+        """[B, 64, T] latents -> [B, 4096 T + 1536] audio; the same seed gives the same audio. `start_column`
+        is where the latents begin in a longer stream: a codec that can (embedded) then decodes overlapping
+        windows of one stream and seed to the same samples, so that a crossfade between them does not dip."""
         ...
 
     def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,

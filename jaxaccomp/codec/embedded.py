@@ -22,6 +22,7 @@ high-fidelity one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,6 +64,7 @@ ENVELOPE_TOLERANCE = 1.0  # block energy errors (in nats) that decoding leaves u
 INCOHERENT_GAIN = (N_FFT / STFT_HOP) ** 0.5
 COHERENT_GAIN = 1.5
 PHASE_STEPS = 4096  # random phases are whole steps around the circle: a table lookup
+NOISE_HOPS = 4096  # the residual's random phases repeat after this many hops (47.6 s): one table per seed
 # Pitch analysis: YIN (de Cheveigne and Kawahara 2002) on a decimated copy, which is 4x cheaper
 # and still holds the first five partials of C6.
 DECIMATION = 4  # 44.1 kHz -> 11025 Hz
@@ -123,6 +125,16 @@ def voiced_decisively(periodicity: np.ndarray, stretch: float) -> np.ndarray:
     "Notes voiced decisively")."""
     floor = VOICING_RANGE[0]
     return np.where(periodicity > floor, np.minimum(floor + stretch * (periodicity - floor), 1.0), periodicity)
+
+
+@functools.lru_cache(maxsize=2)
+def noise_phases(seed: int) -> np.ndarray:
+    """[NOISE_HOPS, bins] the residual's random phases of every hop of a stream decoded with `seed`
+    (read-only, 8 MB; a stream decodes with one seed, an evaluation with seed 0: two are kept)."""
+    table = np.random.default_rng([seed, NOISE_HOPS]).integers(0, PHASE_STEPS, (NOISE_HOPS, N_FFT // 2 + 1),
+                                                                dtype=np.uint16)
+    table.setflags(write=False)
+    return table
 
 
 def band_chord(audio: np.ndarray, offset: float, sample_rate: int = SAMPLE_RATE, every: int = 1) -> np.ndarray:
@@ -350,7 +362,11 @@ class EmbeddedCodec(GridConstants):
     # ------------------------------------------------------------------------------------------
     # Synthesis
 
-    def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
+    def decode(self, latents: np.ndarray, seed: int = 0, start_column: int = 0) -> np.ndarray:
+        """[B, 64, T] latents, the first of them column `start_column` of a longer stream, -> [B, 4096 T + 1536]
+        audio. Every random phase and the oscillator's phase are functions of the absolute position and
+        the seed, so two decodes (one seed) of overlapping columns play the same samples where they overlap,
+        away from their edges, and a client's crossfade between them does not dip (docs/codecs.md)."""
         latents = check_latents(latents).astype(np.float64).transpose(0, 2, 1)  # [B, T, 64]
         b, frames, _ = latents.shape
         band_power = np.exp(latents[..., _MEL] * LOG_POWER_SCALE - LOG_POWER_OFFSET)
@@ -371,9 +387,10 @@ class EmbeddedCodec(GridConstants):
         rng = np.random.default_rng(seed)
         length = decoded_length(frames)
         quarter_square = mean_square.reshape(b, -1, HOPS_PER_QUARTER).mean(axis=2)  # [B, 4T]
-        audio = self._harmonic(power, log2_f0, voiced * quarter_square, length, rng)
+        audio = self._harmonic(power, log2_f0, voiced * quarter_square, length, rng, start_column)
         residual_square = np.repeat(1 - voiced, HOPS_PER_QUARTER, axis=1) * mean_square.reshape(b, -1)
-        audio += self._residual(power, comb_share * comb / tonal, residual_square, length, rng)
+        audio += self._residual(power, comb_share * comb / tonal, residual_square, length, rng,
+                                start_column * HOPS_PER_FRAME, noise_phases(seed))
         audio = self._impose_block_energy(audio, STFT_HOP * mean_square)
         return np.clip(audio, -1.0, 1.0).astype(np.float32)
 
@@ -391,13 +408,16 @@ class EmbeddedCodec(GridConstants):
         return np.exp(log_power) * self.covered  # bins outside every mel band stay silent
 
     def _harmonic(self, power: np.ndarray, log2_f0: np.ndarray, mean_square: np.ndarray, length: int,
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator, start_column: int) -> np.ndarray:
         """[B, length] a harmonic tone gliding through the quarter frames' pitches ([B, 4T] each).
 
         Each quarter frame gets a wavetable whose partials share out `mean_square` as the spectral
         envelope `power` ([B, T, bins]) does around them. Between two quarter-frame centres the
         pitch glides in log frequency at one continuous phase and the two tables crossfade, so
-        notes neither click nor jump.
+        notes neither click nor jump. At each centre the oscillator is where a tone of that pitch
+        started at the stream's sample 0 would be (`start_column` places the clip in the stream):
+        a held note has the same phase in every decode of it. Where the pitch changes, the glide to
+        the next centre absorbs the difference (at most half a cycle over a quarter frame).
         """
         b = log2_f0.shape[0]
         # Two copies of the first and last quarter frame on either side: every sample of the clip
@@ -407,9 +427,15 @@ class EmbeddedCodec(GridConstants):
                         mode="edge")
         segments = log2_f0.shape[1] - 1
         fade = np.arange(QUARTER) / QUARTER
+        start = 2 * QUARTER - (FIRST_BLOCK + QUARTER // 2)  # where sample 0 lies after the padding
+        centres = start_column * self.hop + np.arange(segments + 1) * QUARTER - start  # absolute sample of each centre
+        anchored = np.mod(2.0**log2_f0 * centres / self.sample_rate, 1.0)  # [B, segments + 1] cycles
         sample_f0 = 2.0 ** (log2_f0[:, :-1, None] * (1 - fade) + log2_f0[:, 1:, None] * fade)
-        cycle = np.cumsum(sample_f0.reshape(b, -1) / self.sample_rate, axis=1)
-        point = ((cycle - np.floor(cycle)) * TABLE_SIZE).reshape(b, segments, QUARTER)
+        glide = np.cumsum(sample_f0 / self.sample_rate, axis=2) - sample_f0 / self.sample_rate  # from each centre
+        gap = anchored[:, 1:] - anchored[:, :-1] - glide[:, :, -1] - sample_f0[:, :, -1] / self.sample_rate
+        gap -= np.round(gap)  # the nearest way round: at most half a cycle
+        cycle = anchored[:, :-1, None] + glide + gap[..., None] * fade
+        point = (cycle - np.floor(cycle)) * TABLE_SIZE
         whole = point.astype(np.int32)
         frac = (point - whole).astype(np.float32)
         first = (np.arange(b)[:, None] * (segments + 1) + np.arange(segments)) * (TABLE_SIZE + 1)
@@ -419,7 +445,6 @@ class EmbeddedCodec(GridConstants):
             index = table[..., None] + whole
             near = flat[index]
             audio += weight.astype(np.float32) * (near + frac * (flat[index + 1] - near))
-        start = 2 * QUARTER - (FIRST_BLOCK + QUARTER // 2)  # where sample 0 lies after the padding
         return audio.reshape(b, -1)[:, start:start + length]
 
     def _wavetables(self, power: np.ndarray, log2_f0: np.ndarray, mean_square: np.ndarray,
@@ -456,9 +481,10 @@ class EmbeddedCodec(GridConstants):
         return below(high_hz) - below(low_hz)
 
     def _residual(self, power: np.ndarray, comb_share: np.ndarray, mean_square: np.ndarray, length: int,
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator, first_hop: int, noise_phases: np.ndarray) -> np.ndarray:
         """[B, length] noise and pitch-class comb: spectral shape `power` ([B, T, bins]), of which
-        `comb_share` goes to the comb, at the hops' mean squares ([B, 8T])."""
+        `comb_share` goes to the comb, at the hops' mean squares ([B, 8T]). The hops are the stream's
+        from `first_hop` on; each takes its random phases from its row of `noise_phases`."""
         b, frames, bins = power.shape
         # Each hop gets its own energy, so a loud hop's spectrum does not spill into the quiet hops
         # around it; the time-domain pass afterwards sharpens the onsets. float32 from here on:
@@ -469,11 +495,13 @@ class EmbeddedCodec(GridConstants):
         comb_share = np.repeat(comb_share.astype(np.float32), HOPS_PER_FRAME, axis=1)
         # Phases are indices into a table of the unit circle (cheaper than complex exponentials).
         hop_bins = (b, frames * HOPS_PER_FRAME, bins)
-        noise_phase = rng.integers(0, PHASE_STEPS, hop_bins, dtype=np.uint16)
+        stream_hop = first_hop + np.arange(hop_bins[1])
+        rows = (stream_hop[None] + np.arange(b)[:, None] * (NOISE_HOPS // 4 + 1)) % NOISE_HOPS  # one row per stem and hop
+        noise_phase = noise_phases[rows]
         # Comb bins keep one phase that advances with the bin frequency, so hops add up to steady
         # sinusoids (sharp spectral peaks) instead of noise: a quarter turn per bin and hop (uint16
         # products wrap at 65536, a multiple of PHASE_STEPS, so the phase stays right).
-        hop, bin_ = np.arange(hop_bins[1], dtype=np.uint16), np.arange(bins, dtype=np.uint16)
+        hop, bin_ = (stream_hop % PHASE_STEPS).astype(np.uint16), np.arange(bins, dtype=np.uint16)
         comb_phase = rng.integers(0, PHASE_STEPS, bins, dtype=np.uint16) + hop[:, None] * bin_ * (PHASE_STEPS // 4)
         spectrum = amplitude * (INCOHERENT_GAIN * np.sqrt(1 - comb_share) * self.circle[noise_phase]
                                 + COHERENT_GAIN * np.sqrt(comb_share) * self.circle[comb_phase % PHASE_STEPS])

@@ -175,7 +175,8 @@ class Music2LatentCodec(GridConstants):
             audio = self._package.decode(latents.float(), max_batch_size=latents.shape[0])
         return audio.float().cpu().numpy()
 
-    def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
+    def decode(self, latents: np.ndarray, seed: int = 0, start_column: int = 0) -> np.ndarray:
+        """Music2Latent's decoder is a network with no notion of the stream: `start_column` is unused."""
         return self.decode_tensor(check_latents(latents), seed)
 
     def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,

@@ -81,8 +81,8 @@ class Standardised(GridConstants):
     def encode(self, audio: np.ndarray) -> np.ndarray:
         return self.stats.normalize(self.raw.encode(audio))
 
-    def decode(self, latents: np.ndarray, seed: int = 0) -> np.ndarray:
-        return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed)
+    def decode(self, latents: np.ndarray, seed: int = 0, start_column: int = 0) -> np.ndarray:
+        return self.raw.decode(self.stats.denormalize(check_latents(latents)), seed, start_column)
 
     def in_tune(self, target: np.ndarray, context: np.ndarray, band: HeardBand | None = None,
                 roots: Sequence[bool] = (), voicing: Sequence[float] = ()) -> np.ndarray:

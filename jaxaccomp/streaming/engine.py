@@ -53,7 +53,7 @@ class StepResult:
     audio: dict[str, np.ndarray]  # float32, fade lead-in then the content window
     timings: dict[str, float]  # encode_ms, sample_ms, decode_ms
     plan: StepPlan
-    decode_seed: int  # the codec seed of this step's decode (with plan, enough to reproduce the audio)
+    decode_seed: int  # the stream's codec seed (with plan's decode columns, enough to reproduce the audio)
 
 
 @functools.lru_cache(maxsize=8)
@@ -95,6 +95,9 @@ class StreamingEngine:
         self._voicing = [generator.voicing_stretch.get(self.stems[i], 1.0) for i in self._pitched]
         self._gains = linear_gains(generator.makeup_gain_db, self.stems)
         self._key = jax.random.key(seed)
+        # One decode seed per stream: each step decodes its columns at their place in the stream
+        # (`Codec.decode`'s start_column), so its lead-in plays the samples the client already holds.
+        self._decode_seed = int(np.random.SeedSequence([seed]).generate_state(1)[0])
         middle = silence_latent(codec, self.width)
         self._silence = np.broadcast_to(middle, (len(stems), middle.shape[0]))
         self.reset()
@@ -152,9 +155,8 @@ class StreamingEngine:
         latents = {c: v for c, v in self._latents.items() if c >= oldest}
         for j in range(plan.first_generated, self.width):
             latents[plan.window_column + j] = window[:, :, j]
-        decode_seed = int(np.random.SeedSequence([self.seed, self.steps_taken]).generate_state(1)[0])
         decoded = self.codec.decode(self._columns(latents, plan.decode_start_column, plan.decode_end_column),
-                                    seed=decode_seed)
+                                    seed=self._decode_seed, start_column=plan.decode_start_column)
         out = raise_parts(decoded[:, plan.cut:plan.cut + plan.length], self._gains)
         if self.ramp_lead_in:
             fade = self.settings.fade_samples
@@ -167,7 +169,7 @@ class StreamingEngine:
         self.steps_taken += 1
         timings = {"encode_ms": 1e3 * (encoded_at - start), "sample_ms": 1e3 * (sampled_at - encoded_at),
                    "decode_ms": 1e3 * (decoded_at - sampled_at)}
-        return StepResult(plan.write_start, dict(zip(self.stems, out)), timings, plan, decode_seed)
+        return StepResult(plan.write_start, dict(zip(self.stems, out)), timings, plan, self._decode_seed)
 
     def _columns(self, latents: dict[int, np.ndarray], start: int, end: int) -> np.ndarray:
         """[stems, channels, end - start] latents of absolute columns [start, end), silence where none."""
