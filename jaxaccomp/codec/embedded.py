@@ -68,6 +68,7 @@ NOISE_HOPS = 4096  # the residual's random phases repeat after this many hops (4
 # Pitch analysis: YIN (de Cheveigne and Kawahara 2002) on a decimated copy, which is 4x cheaper
 # and still holds the first five partials of C6.
 DECIMATION = 4  # 44.1 kHz -> 11025 Hz
+DECIMATION_REACH = 10 * DECIMATION  # samples either side that one decimated sample reads (resample_poly's filter)
 PITCH_RATE = SAMPLE_RATE / DECIMATION  # Hz
 F0_RANGE_HZ = (35.0, 2000.0)  # a little below E1 (41.2 Hz), well above C6 (1046.5 Hz)
 MIN_LAG = int(PITCH_RATE / F0_RANGE_HZ[1])  # shortest period searched, in decimated samples
@@ -262,6 +263,48 @@ def _fill_unvoiced(log2_f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
     return filled
 
 
+def column_reach(first: int, count: int) -> tuple[int, int]:
+    """Samples [lo, hi) of a clip that the `column_features` of its frames [first, first + count) read."""
+    return HOPS_PER_FRAME * STFT_HOP * first, HOPS_PER_FRAME * STFT_HOP * (first + count) + N_FFT - STFT_HOP
+
+
+def quarter_reach(first: int, count: int) -> tuple[int, int]:
+    """Samples [lo, hi) of a clip that the `quarter_pitch` of its quarters [first, first + count) read,
+    the decimating filter's reach included (below 0 and past the clip's end they read zeros)."""
+    start, stop = _segment_span(first, count)
+    return DECIMATION * start - DECIMATION_REACH, DECIMATION * (stop - 1) + DECIMATION_REACH + 1
+
+
+def quarter_pitch(audio: np.ndarray, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """([B, count] lag in decimated samples, [B, count] YIN aperiodicity) of the quarter frames [first,
+    first + count) of the [B, 4096 T + 1536] float64 clip, each one YIN estimate centred on its quarter.
+    It decimates only the samples they read, with the values decimating the whole clip gives."""
+    start, stop = _segment_span(first, count)
+    low = _decimated(audio, start, stop)
+    segments = np.lib.stride_tricks.sliding_window_view(low, YIN_SPAN, axis=1)[:, ::QUARTER // DECIMATION]
+    return _best_lag(_aperiodicity(segments))
+
+
+def _segment_span(first: int, count: int) -> tuple[int, int]:
+    """Decimated samples [start, stop) of a clip that the YIN segments of quarters [first, first + count) span."""
+    start = (FIRST_BLOCK + QUARTER // 2) // DECIMATION - YIN_SPAN // 2 + first * (QUARTER // DECIMATION)
+    return start, start + (count - 1) * (QUARTER // DECIMATION) + YIN_SPAN
+
+
+def _decimated(audio: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """[B, stop - start] decimated samples [start, stop) of the [B, L] clip, zeros outside its L / DECIMATION."""
+    margin = -(-DECIMATION_REACH // DECIMATION)  # decimated samples whose filter reaches into [start, stop)
+    lo, hi = DECIMATION * (start - margin), DECIMATION * (stop + margin)
+    chunk = np.zeros((audio.shape[0], hi - lo))
+    inside = slice(max(lo, 0), min(hi, audio.shape[1]))
+    if inside.start < inside.stop:
+        chunk[:, inside.start - lo:inside.stop - lo] = audio[:, inside]
+    low = resample_poly(chunk, 1, DECIMATION, axis=1)[:, margin:margin + stop - start]
+    index = np.arange(start, stop)
+    low[:, (index < 0) | (index >= -(-audio.shape[1] // DECIMATION))] = 0.0
+    return low
+
+
 class EmbeddedCodec(GridConstants):
     """Mel envelope + block energies + chroma + pitch analysis, harmonic-plus-residual synthesis."""
 
@@ -286,43 +329,44 @@ class EmbeddedCodec(GridConstants):
 
     def encode(self, audio: np.ndarray) -> np.ndarray:
         audio = check_audio(audio).astype(np.float64)
+        lag, aperiodicity = quarter_pitch(audio, 0, num_frames(audio.shape[1]) * QUARTERS)
+        return self.latents(self.column_features(audio), lag, aperiodicity)
+
+    def column_features(self, audio: np.ndarray) -> np.ndarray:
+        """[B, T, 56] the mel, block-energy and chroma rows of each frame of the [B, 4096 T + 1536] float64
+        clip. Frame t reads only the clip's samples [4096 t, 4096 t + 5632) (`column_reach`)."""
         power = self._power(audio)
         b, hops, _ = power.shape
         frames = hops // HOPS_PER_FRAME
         per_frame = power.reshape(b, frames, HOPS_PER_FRAME, -1)
-
         bands = per_frame.mean(axis=2) @ self.mel  # [B, T, 36]
         mean_square = self._block_energy(audio, frames) / STFT_HOP  # [B, T, 8]
         chroma = _spectral_peaks(per_frame.sum(axis=2)) @ self.chroma + FLOOR  # [B, T, 12]
         share = chroma / chroma.sum(axis=2, keepdims=True)
-        log2_f0, periodicity = self._pitch(audio, frames)  # [B, T, 4] each
-
-        latents = np.concatenate([
+        return np.concatenate([
             (np.log(bands + FLOOR) + LOG_POWER_OFFSET) / LOG_POWER_SCALE,
             (np.log(mean_square + MEAN_SQUARE_FLOOR) + LOG_MEAN_SQUARE_OFFSET) / LOG_MEAN_SQUARE_SCALE,
             np.log(CHROMA_BINS * share + CHROMA_FLOOR) / CHROMA_SCALE,
-            (log2_f0 - LOG2_F0_CENTRE) / LOG2_F0_SCALE,
-            2 * periodicity - 1,
+        ], axis=2)
+
+    @staticmethod
+    def latents(columns: np.ndarray, lag: np.ndarray, aperiodicity: np.ndarray) -> np.ndarray:
+        """[B, 64, T] latents from the [B, T, 56] `column_features` and the [B, 4T] `quarter_pitch` of one
+        clip. Only here does one frame depend on others: an unvoiced quarter's pitch comes from its voiced
+        neighbours in the clip."""
+        b, frames, _ = columns.shape
+        log2_f0 = _fill_unvoiced(np.log2(PITCH_RATE / lag), aperiodicity < VOICED_APERIODICITY)
+        periodicity = np.clip(1.0 - aperiodicity, 0.0, 1.0)
+        latents = np.concatenate([
+            columns,
+            (log2_f0.reshape(b, frames, QUARTERS) - LOG2_F0_CENTRE) / LOG2_F0_SCALE,
+            2 * periodicity.reshape(b, frames, QUARTERS) - 1,
         ], axis=2)
         return latents.transpose(0, 2, 1).astype(np.float32)
 
     def _power(self, audio: np.ndarray) -> np.ndarray:
         frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT, axis=1)[:, ::STFT_HOP]
         return np.abs(np.fft.rfft(frames * self.window, axis=-1)) ** 2  # [B, 8T, bins]
-
-    def _pitch(self, audio: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
-        """[B, T, 4] log2 f0 and periodicity, one YIN estimate centred on each quarter frame."""
-        low = resample_poly(audio, 1, DECIMATION, axis=1)
-        step = QUARTER // DECIMATION
-        first_centre = (FIRST_BLOCK + QUARTER // 2) // DECIMATION
-        padded = np.pad(low, ((0, 0), (YIN_SPAN, YIN_SPAN)))
-        start = YIN_SPAN + first_centre - YIN_SPAN // 2
-        segments = np.lib.stride_tricks.sliding_window_view(padded, YIN_SPAN, axis=1)
-        segments = segments[:, start:start + frames * QUARTERS * step:step]
-        lag, aperiodicity = _best_lag(_aperiodicity(segments))
-        log2_f0 = _fill_unvoiced(np.log2(PITCH_RATE / lag), aperiodicity < VOICED_APERIODICITY)
-        periodicity = np.clip(1.0 - aperiodicity, 0.0, 1.0)
-        return log2_f0.reshape(-1, frames, QUARTERS), periodicity.reshape(-1, frames, QUARTERS)
 
     def _block_energy(self, audio: np.ndarray, frames: int) -> np.ndarray:
         """[B, T, 8] energies of the 512-sample blocks centred on the STFT hops (they tile the audio)."""

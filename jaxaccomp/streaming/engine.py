@@ -12,6 +12,8 @@ generator's make-up gain (`level`).
 State, all indexed by absolute position so nothing drifts:
   audio            the samples kept before P: the next window's context, and where the
                    song's repetition is found (the longer of a window and `continuation.MEMORY_S`);
+  analyses         what the codec found in the audio already played (`codec.stream_encoding`), so
+                   a step analyses only its new audio and the part not yet played;
   target latents   one [stems, channels] vector per absolute column ever generated, kept while a
                    later window or decode can reach it. A column never generated reads as the
                    codec's silence latent (encode of zeros), as in the reference server, so the
@@ -37,6 +39,7 @@ import jax
 import numpy as np
 
 from jaxaccomp.codec.base import Codec, HeardBand
+from jaxaccomp.codec.stream_encoding import stream_encoder
 from jaxaccomp.constants import PITCHED_STEMS, STEMS
 from jaxaccomp.streaming.continuation import MEMORY_S, PeriodicContinuation
 from jaxaccomp.streaming.generator import Predictor
@@ -108,6 +111,7 @@ class StreamingEngine:
         self.steps_taken = 0
         self._audio = np.zeros(0, np.float32)  # samples [P - its length, P) of the stream
         self._continuation = PeriodicContinuation(self.codec.sample_rate)
+        self._encoder = stream_encoder(self.codec)  # keeps the analysis of what was played
         self._latents: dict[int, np.ndarray] = {}
 
     def step(self, audio: np.ndarray, end: int | None = None) -> StepResult:
@@ -138,7 +142,8 @@ class StreamingEngine:
             if guess is not None:
                 encoded[context_audio.shape[0]:] = guess
                 model_plan = dataclasses.replace(plan, first_masked=self.width)
-        context = self.codec.encode(encoded[None])[0]
+        self._encoder.forget_from(end - self.step_size)  # a step may deliver samples again, changed
+        context = self._encoder(encoded, plan.window_start, context_audio.shape[0])
         encoded_at = time.perf_counter()
 
         source = self._columns(self._latents, plan.window_column, plan.window_column + self.width)
