@@ -18,6 +18,7 @@ from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming import models
 from jaxaccomp.tracks import check_output, crossfade_into, read_context, resample
+from tests.support.predictors import FakePredictor
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 44100
@@ -135,14 +136,8 @@ def test_a_reply_in_chunks_crossfades_as_one():
     np.testing.assert_array_equal(chunked, whole)
 
 
-class Echo:
+class Echo(FakePredictor):
     """A Predictor that 'accompanies' with the context itself: the output must land on the input."""
-
-    width = 64
-    continues_context = False
-    tuning = "off"
-    makeup_gain_db: dict = {}
-    voicing_stretch: dict = {}
 
     def __call__(self, plan, source, context, labels, key):
         return np.broadcast_to(context, source.shape).copy()

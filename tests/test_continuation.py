@@ -9,6 +9,7 @@ from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.streaming.continuation import (FEATURE_FFT, FEATURE_HOP, HISTORY_S, MEMORY_S, REPEAT_AFTER_S,
                                               PeriodicContinuation, band_energies, find_period, find_repeat,
                                               lag_correlations, sounding)
+from tests.support.predictors import Recorder
 
 
 def groove(seconds: float, bar: float, seed: int = 0) -> np.ndarray:
@@ -216,22 +217,6 @@ def test_a_song_that_goes_on_after_a_pause_is_not_a_new_one(monkeypatch) -> None
     assert sum(lag is not None for lag in with_rule) > len(with_rule) // 2  # the rule had periods to judge
 
 
-class Recorder:
-    """A Predictor that returns zeros and records what the engine showed it."""
-
-    width = 64
-
-    def __init__(self, continues_context: bool):
-        self.continues_context, self.tuning = continues_context, "off"
-        self.makeup_gain_db: dict = {}
-        self.voicing_stretch: dict = {}
-        self.seen: list[tuple[int, np.ndarray]] = []
-
-    def __call__(self, plan, source, context, labels, key):
-        self.seen.append((plan.first_masked, context))
-        return np.zeros_like(source)
-
-
 @pytest.mark.parametrize("continues", [True, False])
 def test_engine_shows_the_continued_song_once_it_repeats(continues: bool) -> None:
     from jaxaccomp.codec.embedded import EmbeddedCodec
@@ -245,14 +230,14 @@ def test_engine_shows_the_continued_song_once_it_repeats(continues: bool) -> Non
     song = groove(20.0, 1.6)
     step = engine.step_size
     plans = [engine.step(song[k * step:(k + 1) * step]).plan for k in range(song.shape[0] // step)]
-    for plan, (first_masked, context) in zip(plans, recorder.seen):
+    for plan, (seen_plan, context) in zip(plans, recorder.seen):
         history_s = plan.playback / SAMPLE_RATE
         if continues and history_s >= 4.0:  # a 1-s lag scored on 2 s of overlap, and the 3.2-s progression found
-            assert first_masked == 64
+            assert seen_plan.first_masked == 64
             future = context[:, plan.first_masked + 1:]  # columns wholly after P: the guess, not silence
             assert np.abs(future - silence[:, None]).max(axis=0).min() > 0.5
         else:
-            assert first_masked == plan.first_masked
+            assert seen_plan.first_masked == plan.first_masked
     # the result's plan is the stream's own, whatever the model was shown
     assert all(plan.first_masked < 64 for plan in plans)
 

@@ -14,6 +14,7 @@ from jaxaccomp.codec.base import HeardBand
 from jaxaccomp.codec.embedded import _PERIODICITY, _PITCH, A4_HZ, LOG2_F0_CENTRE, LOG2_F0_SCALE, EmbeddedCodec, band_chord, pitch_track
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.eval.intonation import in_chord_share, in_tune_share, pitched_share
+from tests.support.predictors import FakePredictor
 
 SR = SAMPLE_RATE
 
@@ -268,13 +269,8 @@ def test_pitched_share_tells_notes_from_noise():
     assert pitched_share(band, half, SR) == pytest.approx(0.5, abs=0.1)  # a note half the time
 
 
-class OffGrid:
+class OffGrid(FakePredictor):
     """A Predictor whose every note is A#4 35 cents sharp (3.35 semitones above A4), steady and voiced."""
-
-    width = 64
-    continues_context = False
-    makeup_gain_db: dict = {}
-    voicing_stretch: dict = {}
 
     def __init__(self, codec, tuning: str):
         self.tuning = tuning

@@ -9,6 +9,7 @@ import pytest
 from jaxaccomp import stop_gate as gate
 from jaxaccomp.accompany import accompany
 from jaxaccomp.codec.embedded import EmbeddedCodec
+from tests.support.predictors import FakePredictor
 
 SR = 44100
 BLOCK = gate.BLOCK
@@ -102,14 +103,8 @@ def test_output_past_the_bands_audio_keeps_the_last_decision():
     assert gate.sample_gains(np.zeros(0, np.float32), SR, 10).tolist() == [0.0] * 10
 
 
-class Tone:
+class Tone(FakePredictor):
     """A Predictor that plays one held note whatever it hears: a part that never stops by itself."""
-
-    width = 64
-    continues_context = False
-    tuning = "off"
-    makeup_gain_db: dict = {}
-    voicing_stretch: dict = {}
 
     def __init__(self, codec: EmbeddedCodec):
         note = np.sin(2 * np.pi * 110 * np.arange(8 * 4096) / SR).astype(np.float32)[None] * 0.3

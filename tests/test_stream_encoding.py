@@ -12,6 +12,7 @@ from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.codec.stream_encoding import stream_encoder
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming import StreamingEngine
+from tests.support.predictors import Recorder
 
 SR = 44100
 HOP = 4096
@@ -115,30 +116,13 @@ def test_a_codec_without_local_analysis_encodes_every_window_whole(codec, band):
     assert Network.calls == 4
 
 
-class Recorder:
-    """A Predictor that keeps the context latents the engine gives it and plays silence."""
-
-    width = 64
-    continues_context = False
-    tuning = "off"
-    makeup_gain_db: dict = {}
-    voicing_stretch: dict = {}
-
-    def __init__(self):
-        self.contexts = []
-
-    def __call__(self, plan, source, context, labels, key):
-        self.contexts.append((plan, np.array(context)))
-        return np.array(source)
-
-
 @pytest.mark.parametrize("r", [1 / 4, 1 / 64])
 def test_the_engine_conditions_on_the_whole_windows_latents(codec, band, r):
     recorder = Recorder()
     engine = StreamingEngine(codec, recorder, ("bass",), StreamSettings(264600, r, 1, 0.02), seed=0)
     for k in range(1, min(12, band.shape[0] // engine.step_size + 1)):
         engine.step(band[(k - 1) * engine.step_size:k * engine.step_size])
-    for plan, context in recorder.contexts:
+    for plan, context in recorder.seen:
         window = np.zeros(WINDOW, np.float32)
         window[max(-plan.window_start, 0):plan.playback - plan.window_start] = band[max(plan.window_start, 0):plan.playback]
         np.testing.assert_array_equal(context, codec.encode(window[None])[0])

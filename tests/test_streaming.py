@@ -10,6 +10,7 @@ from jaxaccomp.codec.embedded import EmbeddedCodec
 from jaxaccomp.diffusion.masks import frame_aligned_masks
 from jaxaccomp.stream_settings import StreamSettings
 from jaxaccomp.streaming import Generator, StepPlan, StreamingEngine, plan_step
+from tests.support.predictors import FakePredictor
 
 HOP = 4096
 FADE = 882
@@ -103,14 +104,8 @@ def clicks(codec):
     return track, codec.encode(padded[None])[0]
 
 
-class Oracle:
+class Oracle(FakePredictor):
     """A Predictor that knows the answer: the click track's latents at the window's absolute columns."""
-
-    width = 64
-    continues_context = False
-    tuning = "off"
-    makeup_gain_db: dict = {}
-    voicing_stretch: dict = {}
 
     def __init__(self, latents: np.ndarray):
         self.latents = latents
