@@ -263,6 +263,17 @@ def _fill_unvoiced(log2_f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
     return filled
 
 
+def _anchored_phase(anchored: np.ndarray, advance: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """[B, C] the oscillator's phase (cycles) at C quarter-frame centres: `anchored` ([B, C]) at the
+    first centre and wherever the pitch is `held` from the centre before ([B, C - 1]), else the last
+    centre's phase plus the `advance` ([B, C - 1]) of the glide between them."""
+    steps = np.concatenate([np.zeros_like(anchored[:, :1]), np.cumsum(advance, axis=1)], axis=1)
+    is_anchor = np.concatenate([np.ones_like(held[:, :1]), held], axis=1)
+    last = np.maximum.accumulate(np.where(is_anchor, np.arange(anchored.shape[1]), 0), axis=1)
+    rows = np.arange(anchored.shape[0])[:, None]
+    return anchored[rows, last] + steps - steps[rows, last]
+
+
 def column_reach(first: int, count: int) -> tuple[int, int]:
     """Samples [lo, hi) of a clip that the `column_features` of its frames [first, first + count) read."""
     return HOPS_PER_FRAME * STFT_HOP * first, HOPS_PER_FRAME * STFT_HOP * (first + count) + N_FFT - STFT_HOP
@@ -458,10 +469,14 @@ class EmbeddedCodec(GridConstants):
         Each quarter frame gets a wavetable whose partials share out `mean_square` as the spectral
         envelope `power` ([B, T, bins]) does around them. Between two quarter-frame centres the
         pitch glides in log frequency at one continuous phase and the two tables crossfade, so
-        notes neither click nor jump. At each centre the oscillator is where a tone of that pitch
-        started at the stream's sample 0 would be (`start_column` places the clip in the stream):
-        a held note has the same phase in every decode of it. Where the pitch changes, the glide to
-        the next centre absorbs the difference (at most half a cycle over a quarter frame).
+        notes neither click nor jump. Where a note holds one pitch (a quarter's pitch equals the one
+        before, as every note the engine puts in tune does), the oscillator is at each centre where a
+        tone of that pitch started at the stream's sample 0 would be (`start_column` places the clip in
+        the stream): a held note has the same phase in every decode of it, and the glide into its
+        first anchored centre absorbs the difference (at most half a cycle over a quarter frame).
+        Elsewhere (a pitch that moves, as an analysed real part's does from quarter to quarter) the
+        phase runs on freely: anchoring there would bend the pitch by up to half a cycle in every
+        quarter frame.
         """
         b = log2_f0.shape[0]
         # Two copies of the first and last quarter frame on either side: every sample of the clip
@@ -473,12 +488,14 @@ class EmbeddedCodec(GridConstants):
         fade = np.arange(QUARTER) / QUARTER
         start = 2 * QUARTER - (FIRST_BLOCK + QUARTER // 2)  # where sample 0 lies after the padding
         centres = start_column * self.hop + np.arange(segments + 1) * QUARTER - start  # absolute sample of each centre
-        anchored = np.mod(2.0**log2_f0 * centres / self.sample_rate, 1.0)  # [B, segments + 1] cycles
         sample_f0 = 2.0 ** (log2_f0[:, :-1, None] * (1 - fade) + log2_f0[:, 1:, None] * fade)
         glide = np.cumsum(sample_f0 / self.sample_rate, axis=2) - sample_f0 / self.sample_rate  # from each centre
-        gap = anchored[:, 1:] - anchored[:, :-1] - glide[:, :, -1] - sample_f0[:, :, -1] / self.sample_rate
+        advance = glide[:, :, -1] + sample_f0[:, :, -1] / self.sample_rate  # cycles from one centre to the next
+        phase = _anchored_phase(np.mod(2.0**log2_f0 * centres / self.sample_rate, 1.0), advance,
+                                np.diff(log2_f0, axis=1) == 0)
+        gap = phase[:, 1:] - phase[:, :-1] - advance
         gap -= np.round(gap)  # the nearest way round: at most half a cycle
-        cycle = anchored[:, :-1, None] + glide + gap[..., None] * fade
+        cycle = phase[:, :-1, None] + glide + gap[..., None] * fade
         point = (cycle - np.floor(cycle)) * TABLE_SIZE
         whole = point.astype(np.int32)
         frac = (point - whole).astype(np.float32)
