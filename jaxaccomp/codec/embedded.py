@@ -265,10 +265,14 @@ def _fill_unvoiced(log2_f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
 
 def _anchored_phase(anchored: np.ndarray, advance: np.ndarray, held: np.ndarray) -> np.ndarray:
     """[B, C] the oscillator's phase (cycles) at C quarter-frame centres: `anchored` ([B, C]) at the
-    first centre and wherever the pitch is `held` from the centre before ([B, C - 1]), else the last
-    centre's phase plus the `advance` ([B, C - 1]) of the glide between them."""
+    first centre and at every centre of a held note (its pitch `held`, [B, C - 1], into the next centre
+    or from the one before: a note's first centre too, so that the glide between two notes, not the
+    note, takes up the difference), else the last centre's phase plus the `advance` ([B, C - 1]) of
+    the glide between them."""
     steps = np.concatenate([np.zeros_like(anchored[:, :1]), np.cumsum(advance, axis=1)], axis=1)
-    is_anchor = np.concatenate([np.ones_like(held[:, :1]), held], axis=1)
+    into, from_before = (np.pad(held, ((0, 0), pad)) for pad in ((0, 1), (1, 0)))
+    is_anchor = into | from_before
+    is_anchor[:, 0] = True
     last = np.maximum.accumulate(np.where(is_anchor, np.arange(anchored.shape[1]), 0), axis=1)
     rows = np.arange(anchored.shape[0])[:, None]
     return anchored[rows, last] + steps - steps[rows, last]
