@@ -473,11 +473,12 @@ class EmbeddedCodec(GridConstants):
         Each quarter frame gets a wavetable whose partials share out `mean_square` as the spectral
         envelope `power` ([B, T, bins]) does around them. Between two quarter-frame centres the
         pitch glides in log frequency at one continuous phase and the two tables crossfade, so
-        notes neither click nor jump. Where a note holds one pitch (a quarter's pitch equals the one
-        before, as every note the engine puts in tune does), the oscillator is at each centre where a
-        tone of that pitch started at the stream's sample 0 would be (`start_column` places the clip in
-        the stream): a held note has the same phase in every decode of it, and the glide into its
-        first anchored centre absorbs the difference (at most half a cycle over a quarter frame).
+        notes neither click nor jump. Where a note holds one pitch (a quarter's pitch equals a
+        neighbour's, as in every note the engine puts in tune), the oscillator is at each of its centres
+        where a tone of that pitch started at the stream's sample 0 would be (`start_column` places the
+        clip in the stream): a held note has the same phase in every decode of it, and the glide from
+        the last note into its first centre absorbs the difference (at most half a cycle over a
+        quarter frame).
         Elsewhere (a pitch that moves, as an analysed real part's does from quarter to quarter) the
         phase runs on freely: anchoring there would bend the pitch by up to half a cycle in every
         quarter frame.
