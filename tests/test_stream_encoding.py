@@ -42,8 +42,9 @@ def band():
 
 
 def windows(band: np.ndarray, step: int):
-    """(window, its first sample, its final samples) of each look-ahead step, as the engine lays them out:
-    the window ends a step after the playback position; what lies after it is a guess that changes."""
+    """(window, its first sample, its final samples) of each step as the engine lays them out at w = 0
+    (`timeline.plan_step`): the window ends at the first whole frame a step after the playback position;
+    what lies after the playback position is a guess that changes."""
     rng = np.random.default_rng(1)
     for playback in range(step, band.shape[0], step):
         start = -(-(playback + step) // HOP) * HOP - 64 * HOP
