@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 # Errors caused by input (paths, configs, checkpoints); anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
@@ -26,6 +28,18 @@ def run(main: Callable[[], object]) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def add_json_output(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--json PATH` (also write `what` there) and `--force`: an existing file is kept unless forced."""
+    parser.add_argument("--json", type=Path, help=f"also write {what} here (refuses to overwrite without --force)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+
+
+def check_json_output(args: argparse.Namespace) -> None:
+    """A one-line FileExistsError, before any work, if `--json` names an existing file without `--force`."""
+    if args.json is not None and args.json.exists() and not args.force:
+        raise FileExistsError(f"{args.json} exists: choose another --json or add --force")
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxaccomp.cli import add_json_output, check_json_output, run
 from jaxaccomp.eval import metrics, report
 from jaxaccomp.eval.clips import ANCHORS, REFERENCE_REGIME, REFERENCES
 
@@ -151,15 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-source", help="the baseline's model (default: the folder's only model)")
     p.add_argument("--candidate-source", help="the candidate's model (default: the folder's only model)")
     p.add_argument("--regime", nargs="+", help="regimes to compare, e.g. r0.25_w+1 (default: every one both hold)")
-    p.add_argument("--json", type=Path, help="also write the comparison here (refuses to overwrite without --force)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    add_json_output(p, "the comparison")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.json is not None and args.json.exists() and not args.force:
-        raise FileExistsError(f"{args.json} exists: choose another --json or add --force")
+    check_json_output(args)
     (baseline_info, baseline_rows), (candidate_info, candidate_rows) = load_run(args.baseline), load_run(args.candidate)
     sources = (model_source(baseline_rows, args.baseline, args.baseline_source),
                model_source(candidate_rows, args.candidate, args.candidate_source))
@@ -180,6 +179,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from jaxaccomp.cli import run
-
     run(main)

@@ -22,6 +22,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from jaxaccomp.cli import add_json_output, check_json_output, run
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.stream_settings import StreamSettings
 
@@ -82,15 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m jaxaccomp.eval.step_pulse", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results", type=Path, help="results folder of a finished evaluation that kept its audio")
-    p.add_argument("--json", type=Path, help="also write the rows here (refuses to overwrite without --force)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    add_json_output(p, "the rows")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.json is not None and args.json.exists() and not args.force:
-        raise FileExistsError(f"{args.json} exists: choose another --json or add --force")
+    check_json_output(args)
     rows = pulses(args.results)
     print("source\tregime\tstem\tclips\tstep pulse ± SE\tprofile (bin 0: a step's content starts)")
     for row in rows:
@@ -102,6 +101,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from jaxaccomp.cli import run
-
     run(main)
