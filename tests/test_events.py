@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxaccomp.constants import SAMPLE_RATE
-from jaxaccomp.eval import events
+from jaxaccomp.eval import events, streamed_parts
 
 EVENT_ARGS = ["--split", "test", "--r", "1/2", "--w", "-1", "--stems", "drums", "--at", "3", "--pause", "1",
               "--windows", "2", "--window", "1.5"]  # needs 7 s of song and of partner: seed 6 renders 8.2 and 9.0
@@ -56,7 +56,7 @@ def test_events_end_to_end_resume_and_refusals(sweep, capsys) -> None:
     argv = ["--data", str(sweep / "data"), "--out", str(out), "--checkpoint", str(sweep / "cd"), *EVENT_ARGS]
     assert events.main(argv) == 0
     rows = json.loads((out / events.ROWS_FILE).read_text())
-    summary = json.loads((out / events.SUMMARY_FILE).read_text())
+    summary = json.loads((out / streamed_parts.SUMMARY_FILE).read_text())
     assert [(row["song"], row["stem"]) for row in rows] == [(s, "drums") for s in summary["settings"]["songs"]]
     assert rows[0]["partner"] == rows[1]["song"] and rows[1]["partner"] == rows[0]["song"]
     for row in rows:
@@ -67,7 +67,7 @@ def test_events_end_to_end_resume_and_refusals(sweep, capsys) -> None:
     table = capsys.readouterr().out
     assert all(f"{event}: onset correlation" in table for event, _ in events.EVENTS)
     assert list(summary["cut_onset_by_stem"]) == ["drums"] and len(summary["cut_onset_by_stem"]["drums"]) == 2
-    parts = sorted((out / events.PARTS_DIR).glob("*.npy"))
+    parts = sorted((out / streamed_parts.PARTS_DIR).glob("*.npy"))
     assert len(parts) == 10  # 2 songs x (pause, whole, cut, next song, partner from its 4th second)
     stamps = [p.stat().st_mtime_ns for p in parts]
 

@@ -10,7 +10,7 @@ import pytest
 
 from jaxaccomp.constants import SAMPLE_RATE
 from jaxaccomp.data.retime import TempoChange
-from jaxaccomp.eval import tempo_change
+from jaxaccomp.eval import tempo_change, streamed_parts
 
 TEMPO_ARGS = ["--split", "test", "--r", "1/2", "--w", "-1", "--stems", "drums", "--at", "2", "--ramp", "1",
               "--windows", "2", "--window", "1.5"]  # needs about 5.4 s of song as written: seed 6 composes 8.2 and 9.0
@@ -76,7 +76,7 @@ def test_tempo_change_end_to_end_resume_and_refusals(sweep, capsys) -> None:
     argv = ["--data", str(sweep / "data"), "--out", str(out), "--checkpoint", str(sweep / "cd"), *TEMPO_ARGS]
     assert tempo_change.main(argv) == 0
     rows = json.loads((out / tempo_change.ROWS_FILE).read_text())
-    summary = json.loads((out / tempo_change.SUMMARY_FILE).read_text())
+    summary = json.loads((out / streamed_parts.SUMMARY_FILE).read_text())
     assert [(row["song"], row["stem"]) for row in rows] == [(s, "drums") for s in summary["settings"]["songs"]]
     for row in rows:
         for name in tempo_change.STREAMS:
@@ -84,7 +84,7 @@ def test_tempo_change_end_to_end_resume_and_refusals(sweep, capsys) -> None:
     assert [w["clips"] for w in summary["windows"]] == [2, 2] and summary["settings"]["factor"] == 1.1
     assert summary["windows"][0]["from_s"] == pytest.approx(0.0) and summary["windows"][1]["to_s"] == pytest.approx(3.0)
     assert "tempo x1.1 over 1 s from 2 s" in capsys.readouterr().out
-    parts = sorted((out / tempo_change.PARTS_DIR).glob("*.npy"))
+    parts = sorted((out / streamed_parts.PARTS_DIR).glob("*.npy"))
     assert len(parts) == 6  # 2 songs x (changed, steady, unchanged)
     stamps = [p.stat().st_mtime_ns for p in parts]
 

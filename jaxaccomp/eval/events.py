@@ -26,7 +26,6 @@ differences are mean +- standard error over songs and stems, with how many clips
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,21 +33,18 @@ import numpy as np
 
 from jaxaccomp import stop_gate
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
-from jaxaccomp.data.slakh import SPLITS, Track, accompaniment, load_split
+from jaxaccomp.data.slakh import Track, load_split
 from jaxaccomp.eval.compare import paired_difference
 from jaxaccomp.eval.follow import level_difference_db, onset_envelope, pearson
-from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
+from jaxaccomp.eval.streamed_parts import (Streamer, add_stream_arguments, check_outputs, open_streamer, seconds,
+                                          stream_settings, write_results)
 
 PARTNER_FROM_S = 4.0  # B is joined past its first bars, as a band starting its next song mid-groove would not be
 SOUNDS_BLOCK_S = 0.093  # the resolution of `sounds_again_s`: 4096 samples
 SOUNDS_WITHIN_DB = 10.0  # a block sounds again when its RMS is within this of the part's level after the return
 SOUNDS_SEARCH_S = 6.0  # how long after the return it is looked for (None: not within it)
 EVENTS = (("pause", "unbroken"), ("cut", "fresh"), ("next_song", "fresh"))  # each event and the stream it is paired with
-PARTS_DIR, ROWS_FILE, SUMMARY_FILE, SETTINGS_FILE = "parts", "events.json", "summary.json", "settings.json"
-
-
-def seconds(value: float) -> int:
-    return int(round(value * SAMPLE_RATE))
+ROWS_FILE = "events.json"
 
 
 def paused(stems: np.ndarray, at_s: float, pause_s: float) -> np.ndarray:
@@ -87,29 +83,6 @@ def sounds_again(audio: np.ndarray, start_s: float, level_db: float) -> float | 
         if piece.size and rms_db(piece) > level_db - SOUNDS_WITHIN_DB:
             return k * SOUNDS_BLOCK_S
     return None
-
-
-class Streamer:
-    """Streams a context for one stem, keeping every part under `folder` so that a rerun resumes."""
-
-    def __init__(self, checkpoint: Path | None, settings: StreamSettings, seed: int, folder: Path):
-        from jaxaccomp.streaming.models import load_model
-
-        self.codec, self.generator = load_model(checkpoint, None, None, None)
-        self.settings, self.seed, self.folder = settings, seed, folder
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, name: str, stems: np.ndarray, stem: str) -> np.ndarray:
-        from jaxaccomp.accompany import accompany
-
-        path = self.folder / f"{name}_{stem}.npy"
-        if path.exists():
-            return np.load(path)
-        part = accompany(accompaniment(stems, STEMS.index(stem)), SAMPLE_RATE, self.codec, self.generator, [stem],
-                         settings=self.settings, seed=self.seed)[0]
-        np.save(path.with_suffix(".partial.npy"), part)
-        path.with_suffix(".partial.npy").replace(path)
-        return part
 
 
 def song_rows(stream: Streamer, song: Track, partner: Track, stems: Sequence[str], args: argparse.Namespace) -> list[dict]:
@@ -184,31 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m jaxaccomp.eval.events", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="dataset folder holding <split>/ (e.g. rendered songs)")
-    p.add_argument("--split", choices=SPLITS, default="test", help="split (default: test)")
     p.add_argument("--songs", type=int, help="only the first N songs of the split (default: all; at least 2)")
-    p.add_argument("--out", type=Path, required=True, help="results folder (a rerun resumes in it)")
-    p.add_argument("--checkpoint", type=Path, help="model directory (default: the shipped consistency model)")
-    p.add_argument("--stems", nargs="+", choices=STEMS, default=list(STEMS), help="stems (default: all four)")
-    p.add_argument("--r", type=ratio, default=ratio("1/4"), help="step ratio (default: 1/4)")
-    p.add_argument("--w", type=int, choices=VALID_W, default=1, help="write window (default: 1, look-ahead)")
+    add_stream_arguments(p, ROWS_FILE)
     p.add_argument("--at", type=float, default=14.0, help="seconds into the song when the band pauses or cuts (default: 14)")
     p.add_argument("--pause", type=float, default=4.0, help="length of the pause in seconds (default: 4)")
     p.add_argument("--windows", type=int, default=3, help="windows scored after each event (default: 3; with the defaults a song needs 27 s)")
     p.add_argument("--window", type=float, default=3.0, help="window length in seconds (default: 3)")
-    p.add_argument("--seed", type=int, default=0, help="the engine's seed (default: 0)")
-    p.add_argument("--force", action="store_true", help="replace events.json and summary.json in --out")
     return p
-
-
-def stream_settings(args: argparse.Namespace) -> dict:
-    """What the streamed parts depend on: a rerun in the same --out must match it to reuse them."""
-    from jaxaccomp.provenance import checkpoint_hash
-    from jaxaccomp.streaming.models import default_checkpoint
-
-    checkpoint = args.checkpoint if args.checkpoint is not None else default_checkpoint(None)
-    return {"checkpoint": str(checkpoint), "sha256": checkpoint_hash(checkpoint), "r": args.r, "w": args.w,
-            "at_s": args.at, "pause_s": args.pause, "scored_s": args.windows * args.window,
-            "partner_from_s": PARTNER_FROM_S, "seed": args.seed}
 
 
 def check(args: argparse.Namespace, tracks: Sequence[Track], settings: dict) -> None:
@@ -224,32 +179,22 @@ def check(args: argparse.Namespace, tracks: Sequence[Track], settings: dict) -> 
             if track.length < seconds(need_s):
                 raise ValueError(f"{track.id} is {track.length / SAMPLE_RATE:.1f} s; as {what} it needs {need_s:g} s "
                                  "(lower --at, --pause, --windows or --window)")
-    kept = args.out / PARTS_DIR / SETTINGS_FILE
-    if kept.exists() and json.loads(kept.read_text()) != settings:
-        raise ValueError(f"the parts in {kept.parent} were streamed with other settings ({kept}); choose another --out")
-    for name in (ROWS_FILE, SUMMARY_FILE):
-        if (args.out / name).exists() and not args.force:
-            raise FileExistsError(f"{args.out / name} exists: choose another --out or add --force (the streamed "
-                                  f"parts in {args.out / PARTS_DIR} are reused either way)")
+    check_outputs(args.out, settings, ROWS_FILE, args.force)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tracks = load_split(args.data, args.split).tracks[:args.songs]
-    settings = stream_settings(args)
+    settings = stream_settings(args, {"at_s": args.at, "pause_s": args.pause, "scored_s": args.windows * args.window,
+                                      "partner_from_s": PARTNER_FROM_S})
     check(args, tracks, settings)
-    stream = Streamer(args.checkpoint, StreamSettings(r=args.r, w=args.w), args.seed, args.out / PARTS_DIR)
-    (args.out / PARTS_DIR / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
+    stream = open_streamer(args, settings)
     rows = []
     for i, song in enumerate(tracks):
         rows += song_rows(stream, song, tracks[(i + 1) % len(tracks)], args.stems, args)
         print(f"{song.id}: done ({i + 1}/{len(tracks)})", flush=True)
     summary = summarise(rows, args.windows, args.window)
-    summary["settings"] = {**settings, "data": str(args.data), "split": args.split, "songs": [t.id for t in tracks],
-                           "stems": args.stems, "windows": args.windows, "window_s": args.window,
-                           "sampler": stream.generator.sampler_name()}
-    (args.out / ROWS_FILE).write_text(json.dumps(rows, indent=1) + "\n")
-    (args.out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+    write_results(args, ROWS_FILE, rows, summary, settings, [t.id for t in tracks], stream)
     print_table(summary)
     return 0
 

@@ -25,23 +25,22 @@ soundfont they were rendered with.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from jaxaccomp.constants import SAMPLE_RATE, STEMS
+from jaxaccomp.constants import STEMS
 from jaxaccomp.data.render import DEFAULT_SOUNDFONT
 from jaxaccomp.data.retime import TempoChange, recorded_song
-from jaxaccomp.data.slakh import SPLITS, Track, load_split
+from jaxaccomp.data.slakh import Track, load_split
 from jaxaccomp.eval.compare import paired_difference
-from jaxaccomp.eval.events import Streamer, seconds
 from jaxaccomp.eval.follow import level_difference_db, onset_envelope, pearson
-from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
+from jaxaccomp.eval.streamed_parts import (Streamer, add_stream_arguments, check_outputs, open_streamer, seconds,
+                                          stream_settings, write_results)
 
 STREAMS = ("changed", "steady", "unchanged")
-PARTS_DIR, ROWS_FILE, SUMMARY_FILE, SETTINGS_FILE = "parts", "tempo.json", "summary.json", "settings.json"
+ROWS_FILE = "tempo.json"
 
 
 def score_spans(change: TempoChange, count: int, width_s: float) -> list[tuple[float, float]]:
@@ -123,33 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m jaxaccomp.eval.tempo_change", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="folder of songs rendered by jaxaccomp.data.render")
-    p.add_argument("--split", choices=SPLITS, default="test", help="split (default: test)")
     p.add_argument("--songs", type=int, help="only the first N songs of the split (default: all)")
-    p.add_argument("--out", type=Path, required=True, help="results folder (a rerun resumes in it)")
-    p.add_argument("--checkpoint", type=Path, help="model directory (default: the shipped consistency model)")
-    p.add_argument("--stems", nargs="+", choices=STEMS, default=list(STEMS), help="stems (default: all four)")
-    p.add_argument("--r", type=ratio, default=ratio("1/4"), help="step ratio (default: 1/4)")
-    p.add_argument("--w", type=int, choices=VALID_W, default=1, help="write window (default: 1, look-ahead)")
+    add_stream_arguments(p, ROWS_FILE)
     p.add_argument("--at", type=float, default=14.0, help="seconds into the song when the tempo starts to move (default: 14)")
     p.add_argument("--factor", type=float, default=1.1, help="the new tempo over the written one (default: 1.1, 10 %% faster)")
     p.add_argument("--ramp", type=float, default=4.0, help="seconds over which the tempo moves (default: 4; 0: at once)")
     p.add_argument("--windows", type=int, default=4, help="windows scored after the change starts (default: 4)")
     p.add_argument("--window", type=float, default=3.0, help="window length in played seconds (default: 3)")
     p.add_argument("--soundfont", default=DEFAULT_SOUNDFONT, help="the soundfont the songs were rendered with")
-    p.add_argument("--seed", type=int, default=0, help="the engine's seed (default: 0)")
-    p.add_argument("--force", action="store_true", help="replace tempo.json and summary.json in --out")
     return p
-
-
-def stream_settings(args: argparse.Namespace) -> dict:
-    """What the streamed parts depend on: a rerun in the same --out must match it to reuse them."""
-    from jaxaccomp.provenance import checkpoint_hash
-    from jaxaccomp.streaming.models import default_checkpoint
-
-    checkpoint = args.checkpoint if args.checkpoint is not None else default_checkpoint(None)
-    return {"checkpoint": str(checkpoint), "sha256": checkpoint_hash(checkpoint), "r": args.r, "w": args.w,
-            "at_s": args.at, "factor": args.factor, "ramp_s": args.ramp, "scored_s": args.windows * args.window,
-            "seed": args.seed}
 
 
 def check(args: argparse.Namespace, tracks: Sequence[Track], settings: dict) -> None:
@@ -165,13 +146,7 @@ def check(args: argparse.Namespace, tracks: Sequence[Track], settings: dict) -> 
         if need_s > written_s:
             raise ValueError(f"{track.id} is {written_s:.1f} s as written; the windows after the change need {need_s:.1f} s "
                              "(lower --at, --windows or --window)")
-    kept = args.out / PARTS_DIR / SETTINGS_FILE
-    if kept.exists() and json.loads(kept.read_text()) != settings:
-        raise ValueError(f"the parts in {kept.parent} were streamed with other settings ({kept}); choose another --out")
-    for name in (ROWS_FILE, SUMMARY_FILE):
-        if (args.out / name).exists() and not args.force:
-            raise FileExistsError(f"{args.out / name} exists: choose another --out or add --force (the streamed "
-                                  f"parts in {args.out / PARTS_DIR} are reused either way)")
+    check_outputs(args.out, settings, ROWS_FILE, args.force)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,22 +154,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     tracks = load_split(args.data, args.split).tracks[:args.songs]
-    settings = stream_settings(args)
+    settings = stream_settings(args, {"at_s": args.at, "factor": args.factor, "ramp_s": args.ramp,
+                                      "scored_s": args.windows * args.window})
     check(args, tracks, settings)
     synth = Synthesizer(args.soundfont)
-    stream = Streamer(args.checkpoint, StreamSettings(r=args.r, w=args.w), args.seed, args.out / PARTS_DIR)
-    (args.out / PARTS_DIR / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
+    stream = open_streamer(args, settings)
     rows = []
     for i, song in enumerate(tracks):
         rows += song_rows(stream, synth, song, args.data / args.split, args.stems, args)
         print(f"{song.id}: done ({i + 1}/{len(tracks)})", flush=True)
     change = changes(args)["changed"]
     summary = summarise(rows, score_spans(change, args.windows, args.window), change)
-    summary["settings"] = {**settings, "data": str(args.data), "split": args.split, "songs": [t.id for t in tracks],
-                           "stems": args.stems, "windows": args.windows, "window_s": args.window,
-                           "sampler": stream.generator.sampler_name()}
-    (args.out / ROWS_FILE).write_text(json.dumps(rows, indent=1) + "\n")
-    (args.out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+    write_results(args, ROWS_FILE, rows, summary, settings, [t.id for t in tracks], stream)
     print_table(summary, change)
     return 0
 
