@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxaccomp.constants import STEMS
-from jaxaccomp.data.render import DEFAULT_SOUNDFONT
-from jaxaccomp.data.retime import TempoChange, recorded_song
+from jaxaccomp.data.render import DEFAULT_SOUNDFONT, Synthesizer
+from jaxaccomp.data.retime import TempoChange, recorded_song, retimed_stems
 from jaxaccomp.data.slakh import Track, load_split
 from jaxaccomp.eval.compare import paired_difference
 from jaxaccomp.eval.follow import level_difference_db, onset_envelope, pearson
@@ -71,11 +71,9 @@ def changes(args: argparse.Namespace) -> dict[str, TempoChange]:
             "unchanged": TempoChange(0.0, 1.0)}
 
 
-def song_rows(stream: Streamer, synth, song: Track, data_split: Path, stems: Sequence[str],
+def song_rows(stream: Streamer, synth: Synthesizer, song: Track, data_split: Path, stems: Sequence[str],
               args: argparse.Namespace) -> list[dict]:
     """The three streams of one song, per stem."""
-    from jaxaccomp.data.retime import retimed_stems
-
     plays = changes(args)
     spans = score_spans(plays["changed"], args.windows, args.window)
     audio = {name: retimed_stems(synth, data_split / song.id, change, seconds(change.played(spans[-1][1])))
@@ -150,8 +148,6 @@ def check(args: argparse.Namespace, tracks: Sequence[Track], settings: dict) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from jaxaccomp.data.render import Synthesizer
-
     args = build_parser().parse_args(argv)
     tracks = load_split(args.data, args.split).tracks[:args.songs]
     settings = stream_settings(args, {"at_s": args.at, "factor": args.factor, "ramp_s": args.ramp,
