@@ -35,9 +35,8 @@ from jaxaccomp import stop_gate
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.data.slakh import Track, load_split
 from jaxaccomp.eval.compare import paired_difference
-from jaxaccomp.eval.follow import level_difference_db, onset_envelope, pearson
 from jaxaccomp.eval.streamed_parts import (Streamer, add_stream_arguments, check_outputs, open_streamer, seconds,
-                                          stream_settings, write_results)
+                                          stream_settings, window_figures, write_results)
 
 PARTNER_FROM_S = 4.0  # B is joined past its first bars, as a band starting its next song mid-groove would not be
 SOUNDS_BLOCK_S = 0.093  # the resolution of `sounds_again_s`: 4096 samples
@@ -61,12 +60,8 @@ def cut(first: np.ndarray, second: np.ndarray, at_s: float) -> np.ndarray:
 
 def windows(part: np.ndarray, truth: np.ndarray, start_s: float, count: int, width_s: float) -> list[dict]:
     """Onset correlation and level (dB) of `part` against `truth` over `count` windows from `start_s`."""
-    rows = []
-    for k in range(count):
-        span = slice(seconds(start_s + k * width_s), seconds(start_s + (k + 1) * width_s))
-        rows.append({"onset": pearson(onset_envelope(part[span]), onset_envelope(truth[span])),
-                     "level_db": level_difference_db(truth[span], part[span])})
-    return rows
+    return [window_figures(part, truth, slice(seconds(start_s + k * width_s), seconds(start_s + (k + 1) * width_s)))
+            for k in range(count)]
 
 
 def rms_db(audio: np.ndarray) -> float:

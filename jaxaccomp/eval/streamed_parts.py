@@ -14,6 +14,7 @@ import numpy as np
 
 from jaxaccomp.constants import SAMPLE_RATE, STEMS
 from jaxaccomp.data.slakh import SPLITS, accompaniment
+from jaxaccomp.eval.follow import level_difference_db, onset_envelope, pearson
 from jaxaccomp.stream_settings import VALID_W, StreamSettings, ratio
 
 PARTS_DIR, SUMMARY_FILE, SETTINGS_FILE = "parts", "summary.json", "settings.json"
@@ -21,6 +22,12 @@ PARTS_DIR, SUMMARY_FILE, SETTINGS_FILE = "parts", "summary.json", "settings.json
 
 def seconds(value: float) -> int:
     return int(round(value * SAMPLE_RATE))
+
+
+def window_figures(part: np.ndarray, truth: np.ndarray, span: slice) -> dict:
+    """The part against the real part over one window: onset correlation, and level in dB."""
+    return {"onset": pearson(onset_envelope(part[span]), onset_envelope(truth[span])),
+            "level_db": level_difference_db(truth[span], part[span])}
 
 
 class Streamer:

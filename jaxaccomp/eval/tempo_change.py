@@ -35,9 +35,8 @@ from jaxaccomp.data.render import DEFAULT_SOUNDFONT, Synthesizer
 from jaxaccomp.data.retime import TempoChange, recorded_song, retimed_stems
 from jaxaccomp.data.slakh import Track, load_split
 from jaxaccomp.eval.compare import paired_difference
-from jaxaccomp.eval.follow import level_difference_db, onset_envelope, pearson
 from jaxaccomp.eval.streamed_parts import (Streamer, add_stream_arguments, check_outputs, open_streamer, seconds,
-                                          stream_settings, write_results)
+                                          stream_settings, window_figures, write_results)
 
 STREAMS = ("changed", "steady", "unchanged")
 ROWS_FILE = "tempo.json"
@@ -57,12 +56,7 @@ def played_span(span: tuple[float, float], change: TempoChange) -> slice:
 def score_windows(part: np.ndarray, truth: np.ndarray, spans: Sequence[tuple[float, float]],
                   change: TempoChange) -> list[dict]:
     """Onset correlation and level (dB) of `part` against `truth` over each written stretch, as played."""
-    rows = []
-    for span in spans:
-        played = played_span(span, change)
-        rows.append({"onset": pearson(onset_envelope(part[played]), onset_envelope(truth[played])),
-                     "level_db": level_difference_db(truth[played], part[played])})
-    return rows
+    return [window_figures(part, truth, played_span(span, change)) for span in spans]
 
 
 def changes(args: argparse.Namespace) -> dict[str, TempoChange]:
